@@ -1,0 +1,103 @@
+"""taskcancel: the Alibaba Cloud ECS ``CancelTask`` contract, as a library.
+
+A pure rules core (:func:`decide`) that models tasks and decides every cancel
+outcome; stores that hold a world of tasks and apply cancels atomically; a
+:class:`Client` over pluggable transports (an in-memory mock, and an HTTP transport
+that signs requests like the official SDKs); a local HTTP emulator
+(``taskcancel serve``); and a testing kit in :mod:`taskcancel.testing`.
+"""
+
+from __future__ import annotations
+
+from ._actions import ACTIONS, task_from_api, task_to_api
+from ._catalogue import DEFAULT_PROFILE, PROFILES, ErrorSpec, Profile, get_profile, reason_for_code
+from ._client import (
+    ApiRequest,
+    ApiResponse,
+    AsyncClient,
+    AsyncTransport,
+    Client,
+    InMemoryTransport,
+    TaskInfo,
+    TaskPage,
+    Transport,
+)
+from ._exceptions import (
+    ApiError,
+    AuthenticationError,
+    CancelRejected,
+    CancelTaskFailed,
+    IncorrectTaskStatus,
+    MissingParameter,
+    RegionNotFound,
+    TaskActionNotSupported,
+    TaskCancelError,
+    TaskNotFound,
+    ThrottlingError,
+    TransportError,
+)
+from ._model import (
+    ECS_REGIONS,
+    CancelRequest,
+    Schedule,
+    Task,
+    TaskAction,
+    TaskStatus,
+    task_at,
+)
+from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, Rejected, World, decide
+from ._store import Clock, MemoryStore, Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_POLICY",
+    "DEFAULT_PROFILE",
+    "ECS_REGIONS",
+    "PROFILES",
+    "Accepted",
+    "ApiError",
+    "ApiRequest",
+    "ApiResponse",
+    "AsyncClient",
+    "AsyncTransport",
+    "AuthenticationError",
+    "CancelRejected",
+    "CancelRequest",
+    "CancelTaskFailed",
+    "Client",
+    "Clock",
+    "Decision",
+    "ErrorSpec",
+    "InMemoryTransport",
+    "IncorrectTaskStatus",
+    "MemoryStore",
+    "MissingParameter",
+    "Policy",
+    "Profile",
+    "Reason",
+    "RegionNotFound",
+    "Rejected",
+    "Schedule",
+    "Store",
+    "Task",
+    "TaskAction",
+    "TaskActionNotSupported",
+    "TaskCancelError",
+    "TaskInfo",
+    "TaskNotFound",
+    "TaskPage",
+    "TaskStatus",
+    "ThrottlingError",
+    "Transport",
+    "TransportError",
+    "World",
+    "__version__",
+    "decide",
+    "get_profile",
+    "reason_for_code",
+    "task_at",
+    "task_from_api",
+    "task_to_api",
+]

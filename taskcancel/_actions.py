@@ -1,0 +1,238 @@
+"""The API actions, shared by every transport: parse parameters, call the store, shape the reply.
+
+Both the in-memory transport and the HTTP emulator call :func:`dispatch`, so the same
+rules answer whichever way a call arrives. A reply is either a ``dict`` (the success
+body, without ``RequestId``) or an :class:`~taskcancel.ErrorSpec` (code, HTTP status,
+message); adding the request id and rendering JSON or XML is the caller's job.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from ._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile
+from ._model import CancelRequest, Task, TaskAction, TaskStatus, format_time, parse_time
+from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason
+from ._store import Store
+
+__all__ = [
+    "ACTIONS",
+    "ActionContext",
+    "Reply",
+    "dispatch",
+    "task_from_api",
+    "task_to_api",
+]
+
+Reply = dict[str, Any] | ErrorSpec
+
+#: DescribeTasks' TaskStatus filter: only these values take effect (aliyun-api.md §2.2).
+_FILTERABLE_STATUSES = frozenset({"Finished", "Processing", "Failed"})
+
+
+@attrs.frozen
+class ActionContext:
+    """Who is calling, and under which rules."""
+
+    store: Store
+    account: str | None = None
+    profile: Profile = DEFAULT_PROFILE
+    policy: Policy = DEFAULT_POLICY
+
+
+def invalid_parameter(name: str) -> ErrorSpec:
+    """400 InvalidParameter naming the parameter that was not valid."""
+    return ErrorSpec("InvalidParameter", 400, f'The specified parameter "{name}" is not valid.')
+
+
+def supports_cancel(task: Task, policy: Policy = DEFAULT_POLICY) -> bool:
+    """Whether CancelTask would accept this task now (``SupportCancel``)."""
+    return task.action in policy.cancellable_actions and task.status in policy.cancellable_statuses
+
+
+def task_to_api(task: Task, policy: Policy = DEFAULT_POLICY) -> dict[str, Any]:
+    """A task in the API's own field names (DescribeTasks ``TaskSet.Task[]``)."""
+    return {
+        "TaskId": task.task_id,
+        "TaskAction": task.action.value,
+        "TaskStatus": task.status.value,
+        "SupportCancel": "true" if supports_cancel(task, policy) else "false",
+        "CreationTime": format_time(task.creation_time) if task.creation_time else "",
+        "FinishedTime": format_time(task.finished_time) if task.finished_time else "",
+        "ResourceId": task.resource_id or "",
+    }
+
+
+def task_from_api(data: Mapping[str, Any], *, region_id: str, owner: str | None) -> Task:
+    """Build a :class:`Task` from API field names; raises ``ValueError`` naming the field."""
+    fields: dict[str, Any] = {"region_id": region_id, "owner": owner}
+    for key, name, convert in (
+        ("TaskId", "task_id", _nonempty),
+        ("TaskAction", "action", TaskAction),
+        ("TaskStatus", "status", TaskStatus),
+        ("CreationTime", "creation_time", _time_or_none),
+        ("FinishedTime", "finished_time", _time_or_none),
+        ("ResourceId", "resource_id", _str_or_none),
+        ("TaskProcess", "progress", _str_or_none),
+    ):
+        if key in data:
+            try:
+                fields[name] = convert(data[key])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        elif name in ("task_id", "action", "status"):
+            raise ValueError(f"{key}: required field is missing")
+    try:
+        return Task(**fields)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _nonempty(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _str_or_none(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    return value
+
+
+def _time_or_none(value: object) -> Any:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"must be a time string like 2026-11-27T10:00Z, got {value!r}")
+    return parse_time(value)
+
+
+def _region(ctx: ActionContext, params: Mapping[str, str]) -> str | ErrorSpec:
+    region_id = params.get("RegionId") or ""
+    if not region_id:
+        return ctx.profile.error(Reason.MISSING_REGION_ID)
+    if not ctx.store.has_region(region_id):
+        return ctx.profile.error(Reason.REGION_NOT_FOUND)
+    return region_id
+
+
+def cancel_task(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    request = CancelRequest(params.get("RegionId"), params.get("TaskId"))
+    decision = ctx.store.cancel(request, account=ctx.account, policy=ctx.policy)
+    if isinstance(decision, Accepted):
+        return {}
+    return ctx.profile.error(decision.reason)
+
+
+def describe_task_attribute(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    region_id = _region(ctx, params)
+    if isinstance(region_id, ErrorSpec):
+        return region_id
+    task_id = params.get("TaskId") or ""
+    if not task_id:
+        return ctx.profile.error(Reason.MISSING_TASK_ID)
+    task = ctx.store.get_task(region_id, task_id, account=ctx.account)
+    if task is None:
+        return ctx.profile.error(Reason.TASK_NOT_FOUND)
+    body = task_to_api(task, ctx.policy)
+    done = task.status in (TaskStatus.FINISHED, TaskStatus.FAILED)
+    return {
+        "RegionId": region_id,
+        **body,
+        "TaskProcess": task.progress or ("100%" if task.status is TaskStatus.FINISHED else "0%"),
+        "TotalCount": 1,
+        "SuccessCount": 1 if task.status is TaskStatus.FINISHED else 0,
+        "FailedCount": 1 if task.status is TaskStatus.FAILED else 0,
+        "OperationProgressSet": {
+            "OperationProgress": [
+                {
+                    "OperationStatus": task.status.value
+                    if not done
+                    else ("Success" if task.status is TaskStatus.FINISHED else "Failed"),
+                    "ErrorCode": "",
+                    "ErrorMsg": "",
+                    "RelatedItemSet": {"RelatedItem": []},
+                }
+            ]
+        },
+    }
+
+
+def _int_param(
+    params: Mapping[str, str], name: str, default: int, low: int, high: int
+) -> int | ErrorSpec:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        return invalid_parameter(name)
+    return int(raw)
+
+
+def describe_tasks(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    region_id = _region(ctx, params)
+    if isinstance(region_id, ErrorSpec):
+        return region_id
+    page_number = _int_param(params, "PageNumber", 1, 1, 10**9)
+    if isinstance(page_number, ErrorSpec):
+        return page_number
+    page_size = _int_param(params, "PageSize", 10, 1, 100)
+    if isinstance(page_size, ErrorSpec):
+        return page_size
+    tasks = ctx.store.list_tasks(region_id, account=ctx.account)
+    ids_text = params.get("TaskIds") or ""
+    if ids_text:
+        wanted = {part.strip() for part in ids_text.split(",") if part.strip()}
+        if len(wanted) > 100:
+            return invalid_parameter("TaskIds")
+        tasks = [t for t in tasks if t.task_id in wanted]
+    action = params.get("TaskAction") or ""
+    if action:
+        tasks = [t for t in tasks if t.action.value == action]
+    status = params.get("TaskStatus") or ""
+    if status in _FILTERABLE_STATUSES:
+        tasks = [t for t in tasks if t.status.value == status]
+    for name, keep in (("StartTime", operator.ge), ("EndTime", operator.le)):
+        bound_text = params.get(name) or ""
+        if bound_text:
+            try:
+                bound = parse_time(bound_text)
+            except ValueError:
+                return invalid_parameter(name)
+            tasks = [
+                t for t in tasks if t.creation_time is not None and keep(t.creation_time, bound)
+            ]
+    start = (page_number - 1) * page_size
+    page = tasks[start : start + page_size]
+    return {
+        "RegionId": region_id,
+        "TotalCount": len(tasks),
+        "PageNumber": page_number,
+        "PageSize": page_size,
+        "TaskSet": {"Task": [task_to_api(t, ctx.policy) for t in page]},
+    }
+
+
+Handler = Callable[[ActionContext, Mapping[str, str]], Reply]
+
+_HANDLERS: dict[str, Handler] = {
+    "CancelTask": cancel_task,
+    "DescribeTasks": describe_tasks,
+    "DescribeTaskAttribute": describe_task_attribute,
+}
+
+#: The actions every transport answers.
+ACTIONS: frozenset[str] = frozenset(_HANDLERS)
+
+
+def dispatch(ctx: ActionContext, action: str, params: Mapping[str, str]) -> Reply | None:
+    """Run ``action``; ``None`` if no such action (the caller renders the gateway error)."""
+    handler = _HANDLERS.get(action)
+    return None if handler is None else handler(ctx, params)

@@ -1,0 +1,146 @@
+"""The error catalogue: each :class:`Reason` as (Code, HTTP status, Message), per profile.
+
+Two profiles, selected by name:
+
+``"2017"`` (the default)
+    The seed document's table (the 2017 CancelTask page), with the codes properly
+    cased as in the original Chinese page -- never the lower-cased forms of the
+    machine-translated repost.
+``"current"``
+    Today's documented codes (2020+; the 2024 English wording of the status message).
+
+A profile maps a reason to an error and a code back to a reason. Clients recognise
+the codes of every profile (:func:`reason_for_code`), so a client configured for one
+era still understands a server speaking the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from ._rules import Reason
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "PROFILES",
+    "ErrorSpec",
+    "Profile",
+    "get_profile",
+    "reason_for_code",
+]
+
+
+@attrs.frozen
+class ErrorSpec:
+    """One row of an error table."""
+
+    code: str
+    http_status: int
+    message: str
+
+
+_MISSING_REGION = (
+    'An input parameter "RegionId" that is mandatory for processing the request is not supplied.'
+)
+_MISSING_TASK = (
+    'An input parameter "TaskId" that is mandatory for processing the request is not supplied.'
+)
+_CANCEL_FAILED = "The task is failed to cancel, Please contact the administrator."
+
+
+@attrs.frozen
+class Profile:
+    """A named error table: reason -> ErrorSpec, and code -> reason."""
+
+    name: str
+    errors: Mapping[Reason, ErrorSpec]
+
+    def error(self, reason: Reason) -> ErrorSpec:
+        """The error this profile renders for ``reason``."""
+        return self.errors[reason]
+
+    def reason(self, code: str, message: str = "") -> Reason | None:
+        """The reason behind ``code`` in this profile, or ``None``.
+
+        ``MissingParameter`` serves two reasons; the message says which.
+        """
+        matches = [r for r, spec in self.errors.items() if spec.code == code]
+        if not matches:
+            return None
+        if len(matches) == 1:
+            return matches[0]
+        for candidate in matches:
+            if self.errors[candidate].message == message:
+                return candidate
+        return Reason.MISSING_TASK_ID if '"TaskId"' in message else Reason.MISSING_REGION_ID
+
+
+PROFILE_2017 = Profile(
+    "2017",
+    {
+        Reason.MISSING_REGION_ID: ErrorSpec("MissingParameter", 400, _MISSING_REGION),
+        Reason.MISSING_TASK_ID: ErrorSpec("MissingParameter", 400, _MISSING_TASK),
+        Reason.REGION_NOT_FOUND: ErrorSpec(
+            "RegionId.NotFound", 400, "The specified region is not found."
+        ),
+        Reason.TASK_NOT_FOUND: ErrorSpec(
+            "InvalidTaskId.NotFound", 400, "The specified taskId is not found."
+        ),
+        Reason.ACTION_NOT_SUPPORTED: ErrorSpec(
+            "TaskActionNotSupport", 400, "The specified task action is not support"
+        ),
+        Reason.INCORRECT_TASK_STATUS: ErrorSpec(
+            "IncorrectTaskStatus", 403, "The specified task status is not invalid."
+        ),
+        Reason.CANCEL_FAILED: ErrorSpec("CancelTaskFailed", 400, _CANCEL_FAILED),
+    },
+)
+
+PROFILE_CURRENT = Profile(
+    "current",
+    {
+        Reason.MISSING_REGION_ID: ErrorSpec("MissingParameter", 400, _MISSING_REGION),
+        Reason.MISSING_TASK_ID: ErrorSpec("MissingParameter", 400, _MISSING_TASK),
+        Reason.REGION_NOT_FOUND: ErrorSpec(
+            "InvalidRegionId.NotFound", 400, "The specified RegionId does not exist."
+        ),
+        Reason.TASK_NOT_FOUND: ErrorSpec(
+            "InvalidTaskId.NotFound", 400, 'The specified "TaskId" is not found.'
+        ),
+        Reason.ACTION_NOT_SUPPORTED: ErrorSpec(
+            "InvalidTaskId.TaskActionNotSupport", 403, "The specified task action not support."
+        ),
+        Reason.INCORRECT_TASK_STATUS: ErrorSpec(
+            "InvalidTaskId.IncorrectTaskStatus", 403, "The specified task status is invalid."
+        ),
+        Reason.CANCEL_FAILED: ErrorSpec("CancelTaskFailed", 403, _CANCEL_FAILED),
+    },
+)
+
+PROFILES: Mapping[str, Profile] = {p.name: p for p in (PROFILE_2017, PROFILE_CURRENT)}
+DEFAULT_PROFILE = PROFILE_2017
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """The profile called ``name``; a :class:`Profile` passes through.
+
+    Raises ``ValueError`` naming the valid profiles for an unknown name.
+    """
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(n) for n in PROFILES)
+        raise ValueError(f"unknown error profile {name!r}; valid profiles: {valid}") from None
+
+
+def reason_for_code(code: str, message: str = "") -> Reason | None:
+    """The reason behind an error code of any profile, or ``None`` if it is not one."""
+    for profile in PROFILES.values():
+        reason = profile.reason(code, message)
+        if reason is not None:
+            return reason
+    return None

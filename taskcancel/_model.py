@@ -1,0 +1,250 @@
+"""The domain model: task actions, statuses, tasks, cancel requests and regions.
+
+Everything here is an immutable value. Enum values are the strings the ECS API puts on
+the wire, so ``TaskStatus("Processing")`` parses a DescribeTasks reply and
+``TaskStatus.PROCESSING.value`` renders one.
+
+A task may carry a :class:`Schedule`: a lifecycle anchored at its creation time
+(queued, then processing with rising progress, then finished or failed). The status
+of a scheduled task is never read from a clock here; :func:`task_at` computes it as a
+pure function of the task and a time the caller passes in.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC as _UTC
+from datetime import datetime, timedelta
+
+import attrs
+
+__all__ = [
+    "ECS_REGIONS",
+    "CancelRequest",
+    "Schedule",
+    "Task",
+    "TaskAction",
+    "TaskStatus",
+    "cancelled",
+    "format_time",
+    "parse_time",
+    "task_at",
+]
+
+
+class TaskAction(enum.Enum):
+    """The operation that produced a task (DescribeTasks ``TaskAction``)."""
+
+    IMPORT_IMAGE = "ImportImage"
+    EXPORT_IMAGE = "ExportImage"
+    REDEPLOY_INSTANCE = "RedeployInstance"
+    MODIFY_DISK_SPEC = "ModifyDiskSpec"
+    ARCHIVE_SNAPSHOT = "ArchiveSnapshot"
+
+
+class TaskStatus(enum.Enum):
+    """A task's status (DescribeTasks ``TaskStatus``).
+
+    The docs call a cancellable task "running"; its wire value is ``Processing``. A
+    cancelled task becomes ``Deleted``: the only status the 2018-2019 DescribeTasks
+    tables define as "cancelled" (an inference; the CancelTask page does not say).
+    """
+
+    WAITING = "Waiting"
+    PROCESSING = "Processing"
+    FINISHED = "Finished"
+    FAILED = "Failed"
+    DELETED = "Deleted"
+    PAUSED = "Paused"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Finished, failed and deleted tasks never change again."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({TaskStatus.FINISHED, TaskStatus.FAILED, TaskStatus.DELETED})
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"datetime must be timezone-aware (UTC), got naive {value!r}")
+    return value.astimezone(_UTC)
+
+
+@attrs.frozen
+class Schedule:
+    """A deterministic lifecycle, anchored at the task's ``creation_time``.
+
+    The task waits ``queued_seconds`` (status ``Waiting``), then processes for
+    ``processing_seconds`` (status ``Processing``, ``progress`` rising linearly to
+    100%), then ends with ``outcome`` (``Finished`` or ``Failed``).
+    """
+
+    queued_seconds: float = attrs.field(default=0.0)
+    processing_seconds: float = attrs.field(default=60.0)
+    outcome: TaskStatus = attrs.field(default=TaskStatus.FINISHED)
+
+    @queued_seconds.validator
+    def _check_queued(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not value >= 0:
+            raise ValueError(f"Schedule.queued_seconds must be >= 0, got {value!r}")
+
+    @processing_seconds.validator
+    def _check_processing(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"Schedule.processing_seconds must be > 0, got {value!r}")
+
+    @outcome.validator
+    def _check_outcome(self, attribute: attrs.Attribute[TaskStatus], value: TaskStatus) -> None:
+        if value not in (TaskStatus.FINISHED, TaskStatus.FAILED):
+            raise ValueError(f"Schedule.outcome must be Finished or Failed, got {value!r}")
+
+
+def _check_progress(
+    instance: object, attribute: attrs.Attribute[str | None], value: str | None
+) -> None:
+    if value is None:
+        return
+    number = value[:-1] if value.endswith("%") else ""
+    if not number.isdigit() or not 0 <= int(number) <= 100:
+        raise ValueError(f"Task.progress must look like '0%'..'100%', got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """One ECS task, as DescribeTaskAttribute would show it.
+
+    ``owner`` is the account (AccessKeyId) the task belongs to; ``None`` is the
+    anonymous account of the in-memory mock. ``cancel_fails`` is fault injection:
+    applying an accepted cancel to such a task fails with ``CancelTaskFailed``.
+    """
+
+    task_id: str
+    region_id: str
+    action: TaskAction = attrs.field(converter=TaskAction)
+    status: TaskStatus = attrs.field(converter=TaskStatus)
+    owner: str | None = None
+    creation_time: datetime | None = attrs.field(default=None, converter=_utc)
+    finished_time: datetime | None = attrs.field(default=None, converter=_utc)
+    resource_id: str | None = None
+    progress: str | None = attrs.field(default=None, validator=_check_progress)
+    cancel_fails: bool = False
+    schedule: Schedule | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.schedule is not None and self.creation_time is None:
+            raise ValueError(f"task {self.task_id!r}: a schedule needs a creation_time")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The lookup key: tasks are unique per (region, task id)."""
+        return (self.region_id, self.task_id)
+
+
+def task_at(task: Task, now: datetime | None) -> Task:
+    """The task as it stands at ``now``: its schedule applied, or itself unchanged.
+
+    Pure and monotone: for a later ``now`` the status never moves backwards, and a
+    terminal status never changes.
+    """
+    schedule = task.schedule
+    if schedule is None or now is None or task.creation_time is None:
+        return task
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=_UTC)
+    elapsed = (now - task.creation_time).total_seconds()
+    if elapsed < schedule.queued_seconds:
+        return attrs.evolve(task, status=TaskStatus.WAITING, progress="0%", finished_time=None)
+    running = elapsed - schedule.queued_seconds
+    if running < schedule.processing_seconds:
+        percent = min(99, int(100 * running / schedule.processing_seconds))
+        return attrs.evolve(
+            task, status=TaskStatus.PROCESSING, progress=f"{percent}%", finished_time=None
+        )
+    end = task.creation_time + timedelta(
+        seconds=schedule.queued_seconds + schedule.processing_seconds
+    )
+    done = "100%" if schedule.outcome is TaskStatus.FINISHED else task.progress
+    return attrs.evolve(
+        task, status=schedule.outcome, progress=done, finished_time=end, schedule=None
+    )
+
+
+def cancelled(task: Task, now: datetime | None) -> Task:
+    """The task after a successful cancel: ``Deleted``, finished at ``now``."""
+    return attrs.evolve(task, status=TaskStatus.DELETED, finished_time=now, schedule=None)
+
+
+@attrs.frozen
+class CancelRequest:
+    """What a caller sent to CancelTask, unvalidated.
+
+    Absent (``None``) and empty strings both count as "missing".
+    """
+
+    region_id: str | None = None
+    task_id: str | None = None
+
+
+def format_time(value: datetime) -> str:
+    """Render a task time the way ECS does: ``YYYY-MM-DDThh:mmZ`` in UTC."""
+    return value.astimezone(_UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ``YYYY-MM-DDThh:mmZ`` or ``YYYY-MM-DDThh:mm:ssZ`` (UTC)."""
+    for pattern in ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=_UTC)
+        except ValueError:
+            continue
+    raise ValueError(f"time {text!r} is not YYYY-MM-DDThh:mmZ or YYYY-MM-DDThh:mm:ssZ (UTC)")
+
+
+#: The ECS region ids of the official endpoint list (aliyun-api.md §6), as data.
+ECS_REGIONS: frozenset[str] = frozenset(
+    {
+        # Asia Pacific (endpoint page, 2026)
+        "cn-qingdao",
+        "cn-beijing",
+        "cn-zhangjiakou",
+        "cn-huhehaote",
+        "cn-wulanchabu",
+        "cn-hangzhou",
+        "cn-shanghai",
+        "cn-nanjing",
+        "cn-fuzhou",
+        "cn-wuhan-lr",
+        "cn-shenzhen",
+        "cn-heyuan",
+        "cn-guangzhou",
+        "cn-chengdu",
+        "cn-hongkong",
+        "cn-zhengzhou-jva",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ap-south-1",
+        # Outside Asia Pacific
+        "us-east-1",
+        "us-west-1",
+        "eu-central-1",
+        "eu-west-1",
+        "me-east-1",
+        "me-central-1",
+        "na-south-1",
+        # Industry cloud
+        "cn-shanghai-finance-1",
+        "cn-shenzhen-finance-1",
+        "cn-beijing-finance-1",
+        "cn-north-2-gov-1",
+    }
+)

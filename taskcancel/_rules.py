@@ -1,0 +1,126 @@
+"""The cancel rules: one pure, total function from (request, world) to an outcome.
+
+Read this module against the CancelTask error table; the checks run in the table's
+order, first match wins:
+
+1. RegionId missing                      -> MISSING_REGION_ID
+2. TaskId missing                        -> MISSING_TASK_ID
+3. region unknown                        -> REGION_NOT_FOUND
+4. no such task in that region for the
+   calling account                       -> TASK_NOT_FOUND (never reveals other tenants)
+5. action not cancellable                -> ACTION_NOT_SUPPORTED
+6. status not cancellable                -> INCORRECT_TASK_STATUS
+7. otherwise                             -> Accepted
+
+``CANCEL_FAILED`` is never decided here: it is what applying an accepted cancel
+yields when the store cannot carry it out (fault injection). The docs do not state
+the real service's evaluation order; this one is the order of the doc's table.
+
+This module does no I/O and reads no clock: "now" is an argument.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from ._model import CancelRequest, Task, TaskAction, TaskStatus, task_at
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "Accepted",
+    "Decision",
+    "Policy",
+    "Reason",
+    "Rejected",
+    "World",
+    "decide",
+]
+
+
+class Reason(enum.Enum):
+    """Why a cancel was rejected; each maps to one error of the catalogue."""
+
+    MISSING_REGION_ID = "MISSING_REGION_ID"
+    MISSING_TASK_ID = "MISSING_TASK_ID"
+    REGION_NOT_FOUND = "REGION_NOT_FOUND"
+    TASK_NOT_FOUND = "TASK_NOT_FOUND"
+    ACTION_NOT_SUPPORTED = "ACTION_NOT_SUPPORTED"
+    INCORRECT_TASK_STATUS = "INCORRECT_TASK_STATUS"
+    CANCEL_FAILED = "CANCEL_FAILED"
+
+
+@attrs.frozen
+class Policy:
+    """What may be cancelled. The default is the documented contract."""
+
+    cancellable_actions: frozenset[TaskAction] = attrs.field(
+        default=frozenset({TaskAction.IMPORT_IMAGE, TaskAction.EXPORT_IMAGE}),
+        converter=frozenset,
+    )
+    cancellable_statuses: frozenset[TaskStatus] = attrs.field(
+        default=frozenset({TaskStatus.PROCESSING}), converter=frozenset
+    )
+
+
+DEFAULT_POLICY = Policy()
+
+
+class World(Protocol):
+    """The read-only view of regions and tasks that :func:`decide` needs."""
+
+    def has_region(self, region_id: str) -> bool: ...
+
+    def find_task(self, region_id: str, task_id: str) -> Task | None: ...
+
+
+@attrs.frozen
+class Accepted:
+    """The cancel may proceed; ``task`` is the task as found (at ``now``)."""
+
+    task: Task
+
+
+@attrs.frozen
+class Rejected:
+    """The cancel is refused for ``reason``."""
+
+    reason: Reason
+
+
+Decision = Accepted | Rejected
+
+
+def decide(
+    request: CancelRequest,
+    world: World,
+    *,
+    account: str | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    now: datetime | None = None,
+) -> Decision:
+    """Decide the outcome of ``request`` against ``world``. Never raises.
+
+    ``account`` is the caller; a task is visible only to its ``owner``. ``now``, when
+    given, applies each task's schedule before the status check.
+    """
+    region_id = request.region_id
+    task_id = request.task_id
+    if not isinstance(region_id, str) or not region_id:
+        return Rejected(Reason.MISSING_REGION_ID)
+    if not isinstance(task_id, str) or not task_id:
+        return Rejected(Reason.MISSING_TASK_ID)
+    if not world.has_region(region_id):
+        return Rejected(Reason.REGION_NOT_FOUND)
+    task = world.find_task(region_id, task_id)
+    if task is None or task.owner != account or task.region_id != region_id:
+        return Rejected(Reason.TASK_NOT_FOUND)
+    task = task_at(task, now)
+    if task.action not in policy.cancellable_actions:
+        return Rejected(Reason.ACTION_NOT_SUPPORTED)
+    if task.status not in policy.cancellable_statuses:
+        return Rejected(Reason.INCORRECT_TASK_STATUS)
+    return Accepted(task)
