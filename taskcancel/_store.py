@@ -50,7 +50,13 @@ class Store(Protocol):
         """The account's tasks in a region as they stand now, oldest id first."""
         ...
 
-    def add_task(self, task: Task) -> None: ...
+    def add_task(self, task: Task) -> None:
+        """Add a task; refuses an unknown region or a duplicate (region, task id)."""
+        ...
+
+    def set_cancel_fails(self, region_id: str, task_id: str, fails: bool = True) -> None:
+        """Fault injection: make cancelling this task fail with CANCEL_FAILED."""
+        ...
 
     def cancel(
         self,

@@ -1,0 +1,371 @@
+"""The world file: regions, accounts, tasks and faults, as JSON in the API's own field names.
+
+::
+
+    {
+      "Regions": ["cn-hangzhou", "cn-shanghai"],
+      "Accounts": [{"AccessKeyId": "testid", "AccessKeySecret": "testsecret"}],
+      "Tasks": [
+        {"TaskId": "t-23ym6mvro", "RegionId": "cn-hangzhou", "TaskAction": "ImportImage",
+         "TaskStatus": "Processing", "AccessKeyId": "testid",
+         "CreationTime": "2026-11-27T10:00Z", "CancelFails": false,
+         "Schedule": {"QueuedSeconds": 0, "ProcessingSeconds": 600, "Outcome": "Finished"}}
+      ],
+      "Faults": {"ThrottleRate": 0.0, "RetryAfterMs": 1000, "LatencyMs": 0}
+    }
+
+``Regions`` defaults to the built-in ECS list; ``Accounts`` to one account
+``testid``/``testsecret``; a task's ``AccessKeyId`` to the first account. A task
+entry also accepts DescribeTasks' own fields (``SupportCancel`` is derived, so it
+is ignored), so DescribeTasks output can be pasted in. A bad file is refused with
+:class:`WorldFileError`, naming the file, the field and the reason.
+
+Parsing is pure (:func:`parse_world`); :func:`load_world` only adds reading the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from ._actions import task_from_api
+from ._model import ECS_REGIONS, Schedule, Task, TaskAction, TaskStatus, format_time
+
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "NO_FAULTS",
+    "Faults",
+    "WorldFileError",
+    "WorldSpec",
+    "demo_world",
+    "load_world",
+    "parse_world",
+    "world_to_json",
+]
+
+#: The default account, as in the Alibaba Cloud signature documentation.
+DEFAULT_ACCOUNTS: Mapping[str, str] = {"testid": "testsecret"}
+
+_TASK_KEYS = frozenset(
+    {
+        "TaskId",
+        "RegionId",
+        "TaskAction",
+        "TaskStatus",
+        "AccessKeyId",
+        "CreationTime",
+        "FinishedTime",
+        "ResourceId",
+        "TaskProcess",
+        "SupportCancel",
+        "CancelFails",
+        "Schedule",
+    }
+)
+_SCHEDULE_KEYS = frozenset({"QueuedSeconds", "ProcessingSeconds", "Outcome"})
+_TOP_KEYS = frozenset({"Regions", "Accounts", "Tasks", "Faults"})
+_FAULT_KEYS = frozenset({"ThrottleRate", "RetryAfterMs", "LatencyMs"})
+
+
+class WorldFileError(ValueError):
+    """A world file that cannot be used; the message names file, field and reason."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        super().__init__(f"{source}: {field}: {reason}")
+        self.source = source
+        self.field = field
+        self.reason = reason
+
+
+@attrs.frozen
+class Faults:
+    """Injected trouble: a share of requests throttled, and latency added to each."""
+
+    throttle_rate: float = 0.0
+    retry_after_ms: int = 1000
+    latency_ms: float = 0.0
+
+
+NO_FAULTS = Faults()
+
+
+@attrs.frozen
+class WorldSpec:
+    """What a world file describes."""
+
+    regions: frozenset[str] = ECS_REGIONS
+    accounts: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ACCOUNTS))
+    tasks: tuple[Task, ...] = ()
+    faults: Faults = NO_FAULTS
+
+
+def _object(value: object, source: str, field: str, keys: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise WorldFileError(source, field, f"must be an object, got {type(value).__name__}")
+    unknown = sorted(set(value) - keys)
+    if unknown:
+        raise WorldFileError(
+            source, f"{field}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(keys))}"
+        )
+    return value
+
+
+def _list(value: object, source: str, field: str) -> Sequence[Any]:
+    if not isinstance(value, list):
+        raise WorldFileError(source, field, f"must be a list, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object, source: str, field: str, *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise WorldFileError(source, field, f"must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+def _schedule(value: object, source: str, field: str) -> Schedule:
+    data = _object(value, source, field, _SCHEDULE_KEYS)
+    try:
+        return Schedule(
+            queued_seconds=_number(
+                data.get("QueuedSeconds", 0), source, f"{field}.QueuedSeconds", low=0, high=1e9
+            ),
+            processing_seconds=_number(
+                data.get("ProcessingSeconds", 60),
+                source,
+                f"{field}.ProcessingSeconds",
+                low=1e-3,
+                high=1e9,
+            ),
+            outcome=TaskStatus(data.get("Outcome", "Finished")),
+        )
+    except ValueError as exc:
+        if isinstance(exc, WorldFileError):
+            raise
+        raise WorldFileError(source, f"{field}.Outcome", "must be Finished or Failed") from None
+
+
+def _task(
+    value: object, source: str, field: str, accounts: Mapping[str, str], now: datetime | None
+) -> Task:
+    data = _object(value, source, field, _TASK_KEYS)
+    region = data.get("RegionId")
+    if not isinstance(region, str) or not region:
+        raise WorldFileError(source, f"{field}.RegionId", "required non-empty string")
+    owner = data.get("AccessKeyId", next(iter(accounts)))
+    if owner not in accounts:
+        raise WorldFileError(
+            source, f"{field}.AccessKeyId", f"{owner!r} is not one of the Accounts"
+        )
+    try:
+        task = task_from_api(data, region_id=region, owner=owner)
+    except ValueError as exc:
+        key, _, reason = str(exc).partition(": ")
+        name = key if key in _TASK_KEYS else "Task"
+        raise WorldFileError(source, f"{field}.{name}", reason or str(exc)) from None
+    fails = data.get("CancelFails", False)
+    if not isinstance(fails, bool):
+        raise WorldFileError(
+            source, f"{field}.CancelFails", f"must be true or false, got {fails!r}"
+        )
+    schedule = None
+    if "Schedule" in data:
+        schedule = _schedule(data["Schedule"], source, f"{field}.Schedule")
+        if task.creation_time is None:
+            if now is None:
+                raise WorldFileError(source, f"{field}.CreationTime", "a Schedule needs it")
+            task = attrs.evolve(task, creation_time=now)
+    return attrs.evolve(task, cancel_fails=fails, schedule=schedule)
+
+
+def parse_world(data: object, *, source: str = "<world>", now: datetime | None = None) -> WorldSpec:
+    """Validate a decoded world file. ``now`` anchors schedules that give no CreationTime."""
+    top = _object(data, source, "(top level)", _TOP_KEYS)
+    regions: frozenset[str] = ECS_REGIONS
+    if "Regions" in top:
+        items = _list(top["Regions"], source, "Regions")
+        for i, region in enumerate(items):
+            if not isinstance(region, str) or not region:
+                raise WorldFileError(source, f"Regions[{i}]", "must be a non-empty string")
+        if not items:
+            raise WorldFileError(source, "Regions", "must list at least one region")
+        regions = frozenset(items)
+    accounts: dict[str, str] = {}
+    if "Accounts" in top:
+        for i, entry in enumerate(_list(top["Accounts"], source, "Accounts")):
+            field = f"Accounts[{i}]"
+            account = _object(entry, source, field, frozenset({"AccessKeyId", "AccessKeySecret"}))
+            key_id, secret = account.get("AccessKeyId"), account.get("AccessKeySecret")
+            if not isinstance(key_id, str) or not key_id:
+                raise WorldFileError(source, f"{field}.AccessKeyId", "required non-empty string")
+            if not isinstance(secret, str) or not secret:
+                raise WorldFileError(
+                    source, f"{field}.AccessKeySecret", "required non-empty string"
+                )
+            if key_id in accounts:
+                raise WorldFileError(source, f"{field}.AccessKeyId", f"duplicate {key_id!r}")
+            accounts[key_id] = secret
+        if not accounts:
+            raise WorldFileError(source, "Accounts", "must list at least one account")
+    else:
+        accounts = dict(DEFAULT_ACCOUNTS)
+    tasks: list[Task] = []
+    seen: set[tuple[str, str]] = set()
+    for i, entry in enumerate(_list(top.get("Tasks", []), source, "Tasks")):
+        task = _task(entry, source, f"Tasks[{i}]", accounts, now)
+        if task.region_id not in regions:
+            raise WorldFileError(
+                source, f"Tasks[{i}].RegionId", f"{task.region_id!r} is not one of the Regions"
+            )
+        if task.key in seen:
+            raise WorldFileError(
+                source, f"Tasks[{i}].TaskId", f"duplicate {task.task_id!r} in {task.region_id!r}"
+            )
+        seen.add(task.key)
+        tasks.append(task)
+    faults = Faults()
+    if "Faults" in top:
+        f = _object(top["Faults"], source, "Faults", _FAULT_KEYS)
+        faults = Faults(
+            throttle_rate=_number(
+                f.get("ThrottleRate", 0.0), source, "Faults.ThrottleRate", low=0, high=1
+            ),
+            retry_after_ms=int(
+                _number(f.get("RetryAfterMs", 1000), source, "Faults.RetryAfterMs", low=0, high=1e7)
+            ),
+            latency_ms=_number(f.get("LatencyMs", 0), source, "Faults.LatencyMs", low=0, high=6e4),
+        )
+    return WorldSpec(regions=regions, accounts=accounts, tasks=tuple(tasks), faults=faults)
+
+
+def load_world(path: str | os.PathLike[str], *, now: datetime | None = None) -> WorldSpec:
+    """Read and validate a world file; :class:`WorldFileError` says what is wrong where."""
+    source = os.fspath(path)
+    try:
+        with open(source, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise WorldFileError(source, "(file)", exc.strerror or str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise WorldFileError(source, "(file)", f"not UTF-8 text: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise WorldFileError(
+            source, "(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    return parse_world(data, source=source, now=now)
+
+
+def world_to_json(spec: WorldSpec) -> dict[str, Any]:
+    """The world file for ``spec``: ``parse_world(world_to_json(s)) == s``."""
+    tasks = []
+    for task in spec.tasks:
+        entry: dict[str, Any] = {
+            "TaskId": task.task_id,
+            "RegionId": task.region_id,
+            "TaskAction": task.action.value,
+            "TaskStatus": task.status.value,
+            "AccessKeyId": task.owner,
+        }
+        if task.creation_time is not None:
+            entry["CreationTime"] = format_time(task.creation_time)
+        if task.finished_time is not None:
+            entry["FinishedTime"] = format_time(task.finished_time)
+        if task.resource_id is not None:
+            entry["ResourceId"] = task.resource_id
+        if task.progress is not None:
+            entry["TaskProcess"] = task.progress
+        if task.cancel_fails:
+            entry["CancelFails"] = True
+        if task.schedule is not None:
+            entry["Schedule"] = {
+                "QueuedSeconds": task.schedule.queued_seconds,
+                "ProcessingSeconds": task.schedule.processing_seconds,
+                "Outcome": task.schedule.outcome.value,
+            }
+        tasks.append(entry)
+    result: dict[str, Any] = {
+        "Regions": sorted(spec.regions),
+        "Accounts": [
+            {"AccessKeyId": key, "AccessKeySecret": secret} for key, secret in spec.accounts.items()
+        ],
+        "Tasks": tasks,
+    }
+    if spec.faults != Faults():
+        result["Faults"] = {
+            "ThrottleRate": spec.faults.throttle_rate,
+            "RetryAfterMs": spec.faults.retry_after_ms,
+            "LatencyMs": spec.faults.latency_ms,
+        }
+    return result
+
+
+def demo_world(now: datetime) -> WorldSpec:
+    """The world ``taskcancel serve`` starts with: every action and status, every outcome.
+
+    All tasks belong to ``testid``. In ``cn-hangzhou`` there is one task of every
+    action in every status (ids ``t-demo-<action>-<status>``, lower-case), one
+    Processing ImportImage whose cancel fails, and one import that finishes ten
+    minutes after start; a few more live in ``cn-shanghai`` and ``ap-southeast-1``.
+    """
+    created = now.replace(second=0, microsecond=0) - timedelta(minutes=30)
+    tasks: list[Task] = []
+    for action in TaskAction:
+        for status in TaskStatus:
+            done = status.is_terminal
+            tasks.append(
+                Task(
+                    task_id=f"t-demo-{action.value.lower()}-{status.value.lower()}",
+                    region_id="cn-hangzhou",
+                    action=action,
+                    status=status,
+                    owner="testid",
+                    creation_time=created,
+                    finished_time=created + timedelta(minutes=5) if done else None,
+                    resource_id=_resource_for(action),
+                    progress="100%" if status is TaskStatus.FINISHED else "40%",
+                )
+            )
+    extra = [
+        ("t-demo-cancel-fails", "cn-hangzhou", TaskAction.IMPORT_IMAGE, True, None),
+        (
+            "t-demo-finishes-soon",
+            "cn-hangzhou",
+            TaskAction.IMPORT_IMAGE,
+            False,
+            Schedule(queued_seconds=0, processing_seconds=40 * 60),
+        ),
+        ("t-23ym6mvro", "cn-hangzhou", TaskAction.IMPORT_IMAGE, False, None),
+        ("t-demo-shanghai-export", "cn-shanghai", TaskAction.EXPORT_IMAGE, False, None),
+        ("t-demo-shanghai-import", "cn-shanghai", TaskAction.IMPORT_IMAGE, False, None),
+        ("t-demo-singapore-import", "ap-southeast-1", TaskAction.IMPORT_IMAGE, False, None),
+    ]
+    for task_id, region, action, fails, schedule in extra:
+        tasks.append(
+            Task(
+                task_id=task_id,
+                region_id=region,
+                action=action,
+                status=TaskStatus.PROCESSING,
+                owner="testid",
+                creation_time=created,
+                resource_id=_resource_for(action),
+                progress="40%",
+                cancel_fails=fails,
+                schedule=schedule,
+            )
+        )
+    return WorldSpec(tasks=tuple(tasks))
+
+
+def _resource_for(action: TaskAction) -> str:
+    if action in (TaskAction.IMPORT_IMAGE, TaskAction.EXPORT_IMAGE):
+        return "m-demo0image0000000001"
+    if action is TaskAction.REDEPLOY_INSTANCE:
+        return "i-demo0instance000001"
+    if action is TaskAction.MODIFY_DISK_SPEC:
+        return "d-demo0disk0000000001"
+    return "s-demo0snapshot000001"

@@ -1,0 +1,230 @@
+"""The ``taskcancel`` command: run the emulator, or call CancelTask/Describe* from a shell.
+
+::
+
+    taskcancel serve [--host 127.0.0.1] [--port 8080] [--world FILE] [--store PATH]
+                     [--profile 2017|current] [--access-key ID:SECRET]...
+    taskcancel cancel --region REGION --task TASK_ID [--endpoint URL] [--profile ...]
+    taskcancel describe --region REGION [--task TASK_ID] [--endpoint URL]
+
+Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
+print the reply as JSON on stdout and exit 0; a rejection exits 1 with the Aliyun code
+and message on stderr; bad usage or configuration exits 2; no answer at all exits 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ._catalogue import PROFILES, get_profile, reason_for_code
+from ._exceptions import ApiError, CancelRejected, TransportError
+from ._store import Store, system_clock
+from ._world import WorldFileError, WorldSpec, demo_world, load_world
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
+DEFAULT_CLIENT_ENDPOINT = "https://ecs.aliyuncs.com"
+
+
+def _access_key(text: str) -> tuple[str, str]:
+    key_id, sep, secret = text.partition(":")
+    if not sep or not key_id or not secret:
+        raise argparse.ArgumentTypeError(f"expected ID:SECRET, got {text!r}")
+    return key_id, secret
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskcancel",
+        description="A local Alibaba Cloud ECS CancelTask emulator and client.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the ECS emulator (the main job)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
+    serve.add_argument("--world", metavar="FILE", help="world file (JSON) to seed the store")
+    serve.add_argument("--store", metavar="PATH", help="keep state in SQLite at PATH")
+    serve.add_argument("--profile", choices=sorted(PROFILES), default="2017")
+    serve.add_argument(
+        "--access-key",
+        metavar="ID:SECRET",
+        type=_access_key,
+        action="append",
+        default=[],
+        help="accept this AccessKey pair too (repeatable)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    def client_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--region", required=True, help="RegionId, e.g. cn-hangzhou")
+        sub.add_argument(
+            "--endpoint",
+            default=os.environ.get("TASKCANCEL_ENDPOINT", DEFAULT_CLIENT_ENDPOINT),
+            help="service URL (default $TASKCANCEL_ENDPOINT or the real ECS endpoint)",
+        )
+        sub.add_argument(
+            "--profile",
+            choices=sorted(PROFILES),
+            help="report rejection codes in this profile's words (default: as received)",
+        )
+        sub.add_argument("--signature", choices=["acs3", "v1"], default="acs3")
+        sub.add_argument("--timeout", type=float, default=10.0, help="seconds")
+
+    cancel = commands.add_parser("cancel", help="cancel a running image import/export task")
+    client_options(cancel)
+    cancel.add_argument("--task", required=True, help="TaskId, e.g. t-23ym6mvro")
+
+    describe = commands.add_parser("describe", help="describe one task, or a region's tasks")
+    client_options(describe)
+    describe.add_argument("--task", help="TaskId; without it, list the region's tasks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``taskcancel`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return _client_command(args)
+
+
+# ----------------------------------------------------------------------------- serve
+
+
+def _open_store(args: argparse.Namespace, world: WorldSpec) -> Store:
+    if args.store:
+        from ._sqlite import SqliteStore
+
+        return SqliteStore(args.store, world.tasks, regions=world.regions)
+    from ._store import MemoryStore
+
+    return MemoryStore(world.tasks, regions=world.regions)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print(
+            "taskcancel: error: serve needs uvicorn: pip install 'taskcancel[server]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from .server import bind_socket, create_app
+
+    if not 0 <= args.port <= 65535:
+        print(f"taskcancel: error: --port must be 0..65535, got {args.port}", file=sys.stderr)
+        return EXIT_USAGE
+    now = system_clock()
+    try:
+        world = load_world(args.world, now=now) if args.world else demo_world(now)
+        store = _open_store(args, world)
+    except (WorldFileError, ValueError, OSError) as exc:
+        print(f"taskcancel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    accounts = dict(world.accounts)
+    accounts.update(dict(args.access_key))
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        store.close()
+        print(
+            f"taskcancel: error: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(store, accounts=accounts, profile=args.profile, faults=world.faults)
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    endpoint = f"http://{shown_host}:{port}"
+    key_id, secret = next(iter(accounts.items()))
+    kind = f"SQLite store {args.store}" if args.store else "in-memory store"
+    source = args.world or "demo world"
+    example = _example_task(world)
+    print(f"taskcancel emulator: ECS 2014-05-26, profile {args.profile}, {kind}, {source}")
+    print(
+        f"credentials: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id} "
+        f"ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}"
+    )
+    if example is not None:
+        print(
+            f"try: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id} ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}"
+            f" taskcancel cancel --endpoint {endpoint} --region {example[0]} --task {example[1]}"
+        )
+    print(f"listening on {endpoint}", flush=True)
+    config = uvicorn.Config(
+        app, log_level=args.log_level, access_log=False, lifespan="on", server_header=False
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        store.close()
+    return EXIT_OK
+
+
+def _example_task(world: WorldSpec) -> tuple[str, str] | None:
+    from ._actions import supports_cancel
+
+    for task in world.tasks:
+        if supports_cancel(task) and not task.cancel_fails and task.schedule is None:
+            return task.region_id, task.task_id
+    return None
+
+
+# ---------------------------------------------------------------------------- client
+
+
+def _client_command(args: argparse.Namespace) -> int:
+    from ._client import Client
+    from ._http import HttpTransport
+
+    try:
+        transport = HttpTransport(args.endpoint, signature=args.signature, timeout=args.timeout)
+    except (ValueError, ImportError) as exc:
+        print(f"taskcancel: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    body: Any
+    try:
+        with Client(transport) as client:
+            if args.command == "cancel":
+                body = client.call("CancelTask", {"RegionId": args.region, "TaskId": args.task})
+            elif args.task:
+                params = {"RegionId": args.region, "TaskId": args.task}
+                body = client.call("DescribeTaskAttribute", params)
+            else:
+                body = client.call("DescribeTasks", {"RegionId": args.region, "PageSize": "100"})
+    except (CancelRejected, ApiError) as exc:
+        code, message = exc.code, exc.message
+        if args.profile and isinstance(exc, CancelRejected):
+            spec = get_profile(args.profile).error(exc.reason)
+            code, message = spec.code, spec.message
+        elif args.profile:
+            reason = reason_for_code(code, message)
+            if reason is not None:
+                code = get_profile(args.profile).error(reason).code
+        print(
+            f"{code}: {message} (HTTP {exc.http_status}, RequestId {exc.request_id})",
+            file=sys.stderr,
+        )
+        return EXIT_REJECTED
+    except TransportError as exc:
+        print(f"taskcancel: error: {exc}", file=sys.stderr)
+        return EXIT_TRANSPORT
+    print(json.dumps(dict(body), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

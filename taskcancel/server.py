@@ -1,0 +1,245 @@
+"""The emulator: a plain ASGI app that answers ECS RPC calls like the real service.
+
+Each request goes: parse (:mod:`taskcancel.wire`) -> gateway checks (action, access
+key, timestamp, signature, nonce, throttling) -> the shared action handlers over a
+store -> render. No web framework; uvicorn runs it (``taskcancel serve``, or
+:class:`taskcancel.testing.EmulatorServer`). Every request, however malformed, is
+answered with an Aliyun-shaped error envelope, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from . import wire
+from ._actions import ACTIONS, ActionContext, dispatch
+from ._catalogue import ErrorSpec, Profile, get_profile
+from ._client import uuid_request_ids
+from ._rules import DEFAULT_POLICY, Policy
+from ._store import Clock, Store, system_clock
+from ._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
+
+__all__ = ["Emulator", "bind_socket", "create_app"]
+
+log = logging.getLogger("taskcancel.server")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DEFAULT_HOST_ID = "ecs.aliyuncs.com"
+
+
+class Emulator:
+    """The ASGI application. Build it with :func:`create_app`.
+
+    Accounts, faults and the store can be changed while it runs (the testing kit does);
+    each request reads them once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        accounts: Mapping[str, str] = DEFAULT_ACCOUNTS,
+        profile: str | Profile = "2017",
+        policy: Policy = DEFAULT_POLICY,
+        clock: Clock | None = None,
+        request_ids: Callable[[], str] = uuid_request_ids,
+        timestamp_window: timedelta = timedelta(minutes=15),
+        faults: Faults = NO_FAULTS,
+        limits: wire.Limits = wire.DEFAULT_LIMITS,
+        chance: Callable[[], float] | None = None,
+        nonce_capacity: int = 100_000,
+    ) -> None:
+        self.store = store
+        self.accounts = dict(accounts)
+        self.profile = get_profile(profile)
+        self.policy = policy
+        self.clock = clock or system_clock
+        self.request_ids = request_ids
+        self.timestamp_window = timestamp_window
+        self.faults = faults
+        self.limits = limits
+        self._chance = chance or random.Random().random
+        self.nonces = wire.NonceRegistry(window=timestamp_window, max_entries=nonce_capacity)
+
+    def add_account(self, access_key_id: str, access_key_secret: str) -> None:
+        """Accept another AccessKey pair; its tasks are invisible to other accounts."""
+        if not access_key_id or not access_key_secret:
+            raise ValueError("access key id and secret must be non-empty")
+        self.accounts[access_key_id] = access_key_secret
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "http":
+            await self._http(scope, receive, send)
+        # websocket and anything else: not ours; returning closes the connection.
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = self.request_ids()
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        action = "-"
+        outcome: wire.GatewayError | _Success
+        try:
+            body = await _read_body(receive, self.limits.max_body_bytes)
+            parsed: wire.Call | wire.GatewayError
+            if body is None:
+                parsed = wire.too_large("body", self.limits.max_body_bytes)
+            else:
+                parsed = wire.parse_request(
+                    scope.get("method", ""),
+                    scope.get("raw_path") or scope.get("path", "/"),
+                    scope.get("query_string", b""),
+                    headers,
+                    body,
+                    limits=self.limits,
+                )
+            if isinstance(parsed, wire.Call):
+                action = parsed.action
+                outcome = await self._answer(parsed)
+            else:
+                outcome = parsed
+        except Exception:  # the last line of defence: never a traceback on the wire
+            log.exception("internal error answering request %s", request_id)
+            outcome = wire.internal_error()
+        if isinstance(outcome, wire.GatewayError):
+            code = outcome.code
+            response = wire.render_gateway_error(
+                outcome, request_id=request_id, host_id=_host_id(headers)
+            )
+        else:
+            code = "OK"
+            response = wire.render_success(
+                action, outcome.body, request_id=request_id, response_format=outcome.format
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+        if log.isEnabledFor(logging.INFO):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.info("%s %s %d %.2fms", action, code, response.status, elapsed_ms)
+
+    async def _answer(self, call: wire.Call) -> wire.GatewayError | _Success:
+        fmt = call.response_format
+        error = self.authenticate(call) or self._throttle()
+        if error is not None:
+            return dataclasses.replace(error, response_format=fmt)
+        if self.faults.latency_ms > 0:
+            await asyncio.sleep(self.faults.latency_ms / 1000)
+        context = ActionContext(
+            store=self.store, account=call.access_key_id, profile=self.profile, policy=self.policy
+        )
+        reply = dispatch(context, call.action, call.params)
+        if reply is None:  # authenticate() already refused unknown actions
+            return wire.invalid_action(response_format=fmt)
+        if isinstance(reply, ErrorSpec):
+            return wire.GatewayError(reply.code, reply.http_status, reply.message, (), fmt)
+        return _Success(reply, fmt)
+
+    def authenticate(self, call: wire.Call) -> wire.GatewayError | None:
+        """The gateway checks, in order: action/version, key, timestamp, signature, nonce."""
+        error = wire.check_action(call, ACTIONS)
+        if error is not None:
+            return error
+        secret = self.accounts.get(call.access_key_id)
+        if secret is None:
+            return wire.access_key_not_found()
+        now = self.clock()
+        error = wire.check_timestamp(call, now=now, window=self.timestamp_window)
+        if error is None:
+            error = wire.verify_signature(call, secret)
+        if error is None and self.nonces.seen(call.access_key_id, call.nonce, now):
+            error = wire.nonce_used()
+        return error
+
+    def _throttle(self) -> wire.GatewayError | None:
+        rate = self.faults.throttle_rate
+        if rate > 0 and self._chance() < rate:
+            return wire.throttled(self.faults.retry_after_ms)
+        return None
+
+
+def create_app(store: Store, **options: Any) -> Emulator:
+    """The emulator's ASGI app over ``store``; options as :class:`Emulator`."""
+    return Emulator(store, **options)
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one (read it with ``getsockname``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or ``None`` once it grows past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _host_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name.lower() == b"host":
+            text = value.decode("latin-1")
+            host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+            if host and host.isprintable() and len(host) <= 255:
+                return host
+    return DEFAULT_HOST_ID
+
+
+@attrs.frozen
+class _Success:
+    body: dict[str, Any]
+    format: str
