@@ -9,19 +9,24 @@ message); adding the request id and rendering JSON or XML is the caller's job.
 from __future__ import annotations
 
 import operator
+import random
+import string
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
 from ._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile
-from ._model import CancelRequest, Task, TaskAction, TaskStatus, format_time, parse_time
+from ._model import CancelRequest, Schedule, Task, TaskAction, TaskStatus, format_time, parse_time
 from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason
 from ._store import Store
 
 __all__ = [
     "ACTIONS",
+    "DEFAULT_NEW_TASK_SCHEDULE",
     "ActionContext",
+    "IdGenerator",
     "Reply",
     "dispatch",
     "task_from_api",
@@ -34,6 +39,29 @@ Reply = dict[str, Any] | ErrorSpec
 _FILTERABLE_STATUSES = frozenset({"Finished", "Processing", "Failed"})
 
 
+class IdGenerator:
+    """Ids shaped like ECS's: a prefix, ``-``, then 20 lowercase letters and digits.
+
+    Seedable, so a test that creates tasks through the API sees the same ids every
+    run; thread-safe.
+    """
+
+    _ALPHABET = string.ascii_lowercase + string.digits
+
+    def __init__(self, seed: int | str | None = None) -> None:
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+
+    def __call__(self, prefix: str) -> str:
+        with self._lock:
+            tail = "".join(self._random.choices(self._ALPHABET, k=20))
+        return f"{prefix}-{tail}"
+
+
+#: Tasks made by ImportImage/ExportImage start processing at once and finish in 10 minutes.
+DEFAULT_NEW_TASK_SCHEDULE = Schedule(queued_seconds=0, processing_seconds=600)
+
+
 @attrs.frozen
 class ActionContext:
     """Who is calling, and under which rules."""
@@ -42,6 +70,8 @@ class ActionContext:
     account: str | None = None
     profile: Profile = DEFAULT_PROFILE
     policy: Policy = DEFAULT_POLICY
+    ids: Callable[[str], str] = attrs.field(factory=IdGenerator)
+    new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE
 
 
 def invalid_parameter(name: str) -> ErrorSpec:
@@ -220,12 +250,74 @@ def describe_tasks(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     }
 
 
+def missing_parameter(name: str) -> ErrorSpec:
+    """400 MissingParameter, in the wording of the CancelTask table."""
+    message = (
+        f'An input parameter "{name}" that is mandatory for processing the request is not supplied.'
+    )
+    return ErrorSpec("MissingParameter", 400, message)
+
+
+def _required(params: Mapping[str, str], *names: str) -> ErrorSpec | None:
+    for name in names:
+        if not params.get(name):
+            return missing_parameter(name)
+    return None
+
+
+def _create_task(ctx: ActionContext, region_id: str, action: TaskAction, resource: str) -> Task:
+    for _ in range(10):
+        task = Task(
+            task_id=ctx.ids("t"),
+            region_id=region_id,
+            action=action,
+            status=TaskStatus.PROCESSING,
+            owner=ctx.account,
+            creation_time=ctx.store.clock(),
+            resource_id=resource,
+            schedule=ctx.new_task_schedule,
+        )
+        try:
+            ctx.store.add_task(task)
+        except ValueError:  # an id collision; draw again
+            continue
+        return task
+    raise RuntimeError("could not allocate a fresh task id")
+
+
+def import_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    """ImportImage: starts an import task for a new image (ImageId + TaskId)."""
+    region_id = _region(ctx, params)
+    if isinstance(region_id, ErrorSpec):
+        return region_id
+    missing = _required(params, "DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject")
+    if missing is not None:
+        return missing
+    image_id = ctx.ids("m")
+    task = _create_task(ctx, region_id, TaskAction.IMPORT_IMAGE, image_id)
+    return {"RegionId": region_id, "ImageId": image_id, "TaskId": task.task_id}
+
+
+def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    """ExportImage: starts an export task for an image to an OSS bucket."""
+    region_id = _region(ctx, params)
+    if isinstance(region_id, ErrorSpec):
+        return region_id
+    missing = _required(params, "ImageId", "OSSBucket")
+    if missing is not None:
+        return missing
+    task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, params["ImageId"])
+    return {"RegionId": region_id, "TaskId": task.task_id}
+
+
 Handler = Callable[[ActionContext, Mapping[str, str]], Reply]
 
 _HANDLERS: dict[str, Handler] = {
     "CancelTask": cancel_task,
     "DescribeTasks": describe_tasks,
     "DescribeTaskAttribute": describe_task_attribute,
+    "ImportImage": import_image,
+    "ExportImage": export_image,
 }
 
 #: The actions every transport answers.

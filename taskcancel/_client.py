@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from ._actions import ActionContext, dispatch
+from ._actions import ActionContext, IdGenerator, dispatch
 from ._catalogue import ErrorSpec, Profile, get_profile, reason_for_code
 from ._exceptions import (
     ApiError,
@@ -87,7 +87,12 @@ def uuid_request_ids() -> str:
 
 
 class InMemoryTransport:
-    """The mock transport: answers from ``store`` as ``account``, in ``profile``'s words."""
+    """The mock transport: answers from ``store`` as ``account``, in ``profile``'s words.
+
+    ``request_ids`` makes RequestIds (upper-case UUIDs by default); ``ids`` makes the
+    ids of tasks and images created through ImportImage/ExportImage (pass
+    ``IdGenerator(seed)`` for repeatable ids).
+    """
 
     def __init__(
         self,
@@ -97,9 +102,14 @@ class InMemoryTransport:
         profile: str | Profile = "2017",
         policy: Policy = DEFAULT_POLICY,
         request_ids: Callable[[], str] = uuid_request_ids,
+        ids: Callable[[str], str] | None = None,
     ) -> None:
         self._context = ActionContext(
-            store=store, account=account, profile=get_profile(profile), policy=policy
+            store=store,
+            account=account,
+            profile=get_profile(profile),
+            policy=policy,
+            ids=ids or IdGenerator(),
         )
         self._request_ids = request_ids
 

@@ -22,9 +22,16 @@ from typing import Any
 import attrs
 
 from . import wire
-from ._actions import ACTIONS, ActionContext, dispatch
+from ._actions import (
+    ACTIONS,
+    DEFAULT_NEW_TASK_SCHEDULE,
+    ActionContext,
+    IdGenerator,
+    dispatch,
+)
 from ._catalogue import ErrorSpec, Profile, get_profile
 from ._client import uuid_request_ids
+from ._model import Schedule
 from ._rules import DEFAULT_POLICY, Policy
 from ._store import Clock, Store, system_clock
 from ._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
@@ -62,6 +69,8 @@ class Emulator:
         limits: wire.Limits = wire.DEFAULT_LIMITS,
         chance: Callable[[], float] | None = None,
         nonce_capacity: int = 100_000,
+        ids: Callable[[str], str] | None = None,
+        new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
     ) -> None:
         self.store = store
         self.accounts = dict(accounts)
@@ -73,6 +82,8 @@ class Emulator:
         self.faults = faults
         self.limits = limits
         self._chance = chance or random.Random().random
+        self.ids = ids or IdGenerator()
+        self.new_task_schedule = new_task_schedule
         self.nonces = wire.NonceRegistry(window=timestamp_window, max_entries=nonce_capacity)
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
@@ -149,7 +160,12 @@ class Emulator:
         if self.faults.latency_ms > 0:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         context = ActionContext(
-            store=self.store, account=call.access_key_id, profile=self.profile, policy=self.policy
+            store=self.store,
+            account=call.access_key_id,
+            profile=self.profile,
+            policy=self.policy,
+            ids=self.ids,
+            new_task_schedule=self.new_task_schedule,
         )
         reply = dispatch(context, call.action, call.params)
         if reply is None:  # authenticate() already refused unknown actions
