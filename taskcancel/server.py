@@ -84,7 +84,9 @@ class Emulator:
         self._chance = chance or random.Random().random
         self.ids = ids or IdGenerator()
         self.new_task_schedule = new_task_schedule
-        self.nonces = wire.NonceRegistry(window=timestamp_window, max_entries=nonce_capacity)
+        # A request may be stamped up to one window ahead and is then good for two:
+        # remember nonces that long, or a replay slips through.
+        self.nonces = wire.NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
         """Accept another AccessKey pair; its tasks are invisible to other accounts."""
