@@ -22,6 +22,7 @@ This module does no I/O and reads no clock: "now" is an argument.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -53,16 +54,27 @@ class Reason(enum.Enum):
     CANCEL_FAILED = "CANCEL_FAILED"
 
 
+def _actions(values: Iterable[TaskAction | str]) -> frozenset[TaskAction]:
+    return frozenset(TaskAction(v) for v in values)
+
+
+def _statuses(values: Iterable[TaskStatus | str]) -> frozenset[TaskStatus]:
+    return frozenset(TaskStatus(v) for v in values)
+
+
 @attrs.frozen
 class Policy:
-    """What may be cancelled. The default is the documented contract."""
+    """What may be cancelled. The default is the documented contract.
+
+    Both fields accept any iterable of enum members or their wire strings.
+    """
 
     cancellable_actions: frozenset[TaskAction] = attrs.field(
         default=frozenset({TaskAction.IMPORT_IMAGE, TaskAction.EXPORT_IMAGE}),
-        converter=frozenset,
+        converter=_actions,
     )
     cancellable_statuses: frozenset[TaskStatus] = attrs.field(
-        default=frozenset({TaskStatus.PROCESSING}), converter=frozenset
+        default=frozenset({TaskStatus.PROCESSING}), converter=_statuses
     )
 
 
