@@ -9,7 +9,7 @@ that signs requests like the official SDKs); a local HTTP emulator
 
 from __future__ import annotations
 
-from ._actions import ACTIONS, task_from_api, task_to_api
+from ._actions import ACTIONS, IdGenerator, task_from_api, task_to_api
 from ._catalogue import DEFAULT_PROFILE, PROFILES, ErrorSpec, Profile, get_profile, reason_for_code
 from ._client import (
     ApiRequest,
@@ -36,6 +36,7 @@ from ._exceptions import (
     ThrottlingError,
     TransportError,
 )
+from ._http import AsyncHttpTransport, HttpTransport
 from ._model import (
     ECS_REGIONS,
     CancelRequest,
@@ -46,7 +47,9 @@ from ._model import (
     task_at,
 )
 from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, Rejected, World, decide
+from ._sqlite import SqliteStore, StoreFileError
 from ._store import Clock, MemoryStore, Store
+from ._world import Faults, WorldFileError, WorldSpec, load_world, parse_world, world_to_json
 
 __version__ = "0.1.0"
 
@@ -61,6 +64,7 @@ __all__ = [
     "ApiRequest",
     "ApiResponse",
     "AsyncClient",
+    "AsyncHttpTransport",
     "AsyncTransport",
     "AuthenticationError",
     "CancelRejected",
@@ -70,6 +74,9 @@ __all__ = [
     "Clock",
     "Decision",
     "ErrorSpec",
+    "Faults",
+    "HttpTransport",
+    "IdGenerator",
     "InMemoryTransport",
     "IncorrectTaskStatus",
     "MemoryStore",
@@ -80,7 +87,9 @@ __all__ = [
     "RegionNotFound",
     "Rejected",
     "Schedule",
+    "SqliteStore",
     "Store",
+    "StoreFileError",
     "Task",
     "TaskAction",
     "TaskActionNotSupported",
@@ -93,11 +102,16 @@ __all__ = [
     "Transport",
     "TransportError",
     "World",
+    "WorldFileError",
+    "WorldSpec",
     "__version__",
     "decide",
     "get_profile",
+    "load_world",
+    "parse_world",
     "reason_for_code",
     "task_at",
     "task_from_api",
     "task_to_api",
+    "world_to_json",
 ]

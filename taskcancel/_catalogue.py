@@ -17,6 +17,7 @@ era still understands a server speaking the other.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import attrs
 
@@ -50,12 +51,21 @@ _MISSING_TASK = (
 _CANCEL_FAILED = "The task is failed to cancel, Please contact the administrator."
 
 
+def _read_only(errors: Mapping[Reason, ErrorSpec]) -> Mapping[Reason, ErrorSpec]:
+    missing = set(Reason) - set(errors)
+    if missing:
+        raise ValueError(
+            f"a profile must map every reason; missing {sorted(r.name for r in missing)}"
+        )
+    return MappingProxyType(dict(errors))
+
+
 @attrs.frozen
 class Profile:
     """A named error table: reason -> ErrorSpec, and code -> reason."""
 
     name: str
-    errors: Mapping[Reason, ErrorSpec]
+    errors: Mapping[Reason, ErrorSpec] = attrs.field(converter=_read_only)
 
     def error(self, reason: Reason) -> ErrorSpec:
         """The error this profile renders for ``reason``."""
@@ -64,17 +74,24 @@ class Profile:
     def reason(self, code: str, message: str = "") -> Reason | None:
         """The reason behind ``code`` in this profile, or ``None``.
 
-        ``MissingParameter`` serves two reasons; the message says which.
+        ``MissingParameter`` serves two reasons; the parameter the message names says
+        which (a MissingParameter about any other parameter is no CancelTask reason).
         """
         matches = [r for r, spec in self.errors.items() if spec.code == code]
-        if not matches:
-            return None
-        if len(matches) == 1:
-            return matches[0]
-        for candidate in matches:
-            if self.errors[candidate].message == message:
-                return candidate
-        return Reason.MISSING_TASK_ID if '"TaskId"' in message else Reason.MISSING_REGION_ID
+        if len(matches) <= 1:
+            return matches[0] if matches else None
+        for reason, name in _MISSING_NAMES.items():
+            if reason in matches and _names_parameter(message, name):
+                return reason
+        return None
+
+
+_MISSING_NAMES = {Reason.MISSING_REGION_ID: "RegionId", Reason.MISSING_TASK_ID: "TaskId"}
+
+
+def _names_parameter(message: str, name: str) -> bool:
+    """Whether ``message`` quotes parameter ``name`` (straight or curly quotes)."""
+    return any(f"{left}{name}{right}" in message for left, right in (('"', '"'), ("“", "”")))
 
 
 PROFILE_2017 = Profile(
@@ -119,7 +136,9 @@ PROFILE_CURRENT = Profile(
     },
 )
 
-PROFILES: Mapping[str, Profile] = {p.name: p for p in (PROFILE_2017, PROFILE_CURRENT)}
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {p.name: p for p in (PROFILE_2017, PROFILE_CURRENT)}
+)
 DEFAULT_PROFILE = PROFILE_2017
 
 

@@ -41,6 +41,10 @@ class TaskAction(enum.Enum):
     MODIFY_DISK_SPEC = "ModifyDiskSpec"
     ARCHIVE_SNAPSHOT = "ArchiveSnapshot"
 
+    # Members are singletons compared by identity; identity hashing keeps policy-set
+    # lookups in decide() fast (Enum's own __hash__ is written in Python).
+    __hash__ = object.__hash__
+
 
 class TaskStatus(enum.Enum):
     """A task's status (DescribeTasks ``TaskStatus``).
@@ -56,6 +60,8 @@ class TaskStatus(enum.Enum):
     FAILED = "Failed"
     DELETED = "Deleted"
     PAUSED = "Paused"
+
+    __hash__ = object.__hash__
 
     @property
     def is_terminal(self) -> bool:
@@ -148,10 +154,10 @@ def task_at(task: Task, now: datetime | None) -> Task:
     """The task as it stands at ``now``: its schedule applied, or itself unchanged.
 
     Pure and monotone: for a later ``now`` the status never moves backwards, and a
-    terminal status never changes.
+    terminal status (including one stored with the task) never changes.
     """
     schedule = task.schedule
-    if schedule is None or now is None or task.creation_time is None:
+    if schedule is None or now is None or task.creation_time is None or task.status.is_terminal:
         return task
     if now.tzinfo is None:
         now = now.replace(tzinfo=_UTC)

@@ -53,6 +53,8 @@ class Reason(enum.Enum):
     INCORRECT_TASK_STATUS = "INCORRECT_TASK_STATUS"
     CANCEL_FAILED = "CANCEL_FAILED"
 
+    __hash__ = object.__hash__  # identity hashing: members are singletons
+
 
 def _actions(values: Iterable[TaskAction | str]) -> frozenset[TaskAction]:
     return frozenset(TaskAction(v) for v in values)
@@ -105,6 +107,9 @@ class Rejected:
 
 Decision = Accepted | Rejected
 
+# Rejections are immutable values: build each once.
+_REJECTED = {reason: Rejected(reason) for reason in Reason}
+
 
 def decide(
     request: CancelRequest,
@@ -122,17 +127,18 @@ def decide(
     region_id = request.region_id
     task_id = request.task_id
     if not isinstance(region_id, str) or not region_id:
-        return Rejected(Reason.MISSING_REGION_ID)
+        return _REJECTED[Reason.MISSING_REGION_ID]
     if not isinstance(task_id, str) or not task_id:
-        return Rejected(Reason.MISSING_TASK_ID)
+        return _REJECTED[Reason.MISSING_TASK_ID]
     if not world.has_region(region_id):
-        return Rejected(Reason.REGION_NOT_FOUND)
+        return _REJECTED[Reason.REGION_NOT_FOUND]
     task = world.find_task(region_id, task_id)
     if task is None or task.owner != account or task.region_id != region_id:
-        return Rejected(Reason.TASK_NOT_FOUND)
-    task = task_at(task, now)
+        return _REJECTED[Reason.TASK_NOT_FOUND]
+    if task.schedule is not None:
+        task = task_at(task, now)
     if task.action not in policy.cancellable_actions:
-        return Rejected(Reason.ACTION_NOT_SUPPORTED)
+        return _REJECTED[Reason.ACTION_NOT_SUPPORTED]
     if task.status not in policy.cancellable_statuses:
-        return Rejected(Reason.INCORRECT_TASK_STATUS)
+        return _REJECTED[Reason.INCORRECT_TASK_STATUS]
     return Accepted(task)

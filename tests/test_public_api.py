@@ -1,0 +1,311 @@
+"""The public surface: ``__all__``, the fixed names of the design, py.typed, core purity."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.resources
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+
+import taskcancel
+
+PUBLIC = [
+    "ACTIONS",
+    "DEFAULT_POLICY",
+    "DEFAULT_PROFILE",
+    "ECS_REGIONS",
+    "PROFILES",
+    "Accepted",
+    "ApiError",
+    "ApiRequest",
+    "ApiResponse",
+    "AsyncClient",
+    "AsyncHttpTransport",
+    "AsyncTransport",
+    "AuthenticationError",
+    "CancelRejected",
+    "CancelRequest",
+    "CancelTaskFailed",
+    "Client",
+    "Clock",
+    "Decision",
+    "ErrorSpec",
+    "Faults",
+    "HttpTransport",
+    "IdGenerator",
+    "InMemoryTransport",
+    "IncorrectTaskStatus",
+    "MemoryStore",
+    "MissingParameter",
+    "Policy",
+    "Profile",
+    "Reason",
+    "RegionNotFound",
+    "Rejected",
+    "Schedule",
+    "SqliteStore",
+    "Store",
+    "StoreFileError",
+    "Task",
+    "TaskAction",
+    "TaskActionNotSupported",
+    "TaskCancelError",
+    "TaskInfo",
+    "TaskNotFound",
+    "TaskPage",
+    "TaskStatus",
+    "ThrottlingError",
+    "Transport",
+    "TransportError",
+    "World",
+    "WorldFileError",
+    "WorldSpec",
+    "__version__",
+    "decide",
+    "get_profile",
+    "load_world",
+    "parse_world",
+    "reason_for_code",
+    "task_at",
+    "task_from_api",
+    "task_to_api",
+    "world_to_json",
+]
+
+# Names the design marks as fixed (§2 domain, §3 profiles, §4 exceptions).
+FIXED = [
+    "TaskAction",
+    "TaskStatus",
+    "Task",
+    "CancelRequest",
+    "Reason",
+    "decide",
+    "Accepted",
+    "Rejected",
+    "Policy",
+    "World",
+    "MemoryStore",
+    "Client",
+    "InMemoryTransport",
+    "TaskCancelError",
+    "CancelRejected",
+    "MissingParameter",
+    "RegionNotFound",
+    "TaskNotFound",
+    "TaskActionNotSupported",
+    "IncorrectTaskStatus",
+    "CancelTaskFailed",
+    "ApiError",
+    "TransportError",
+]
+
+CORE = ["_model", "_rules", "_catalogue", "_exceptions"]
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert taskcancel.__all__ == PUBLIC
+    # sorted the way ruff's RUF022 sorts __all__: CONSTANTS, then Classes, then the rest
+    assert sorted(PUBLIC, key=_isort_key) == PUBLIC
+    assert len(set(PUBLIC)) == len(PUBLIC)
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_public_name_is_an_attribute(name: str) -> None:
+    assert hasattr(taskcancel, name)
+    namespace: dict[str, object] = {}
+    exec(f"from taskcancel import {name}", namespace)
+    assert namespace[name] is getattr(taskcancel, name)
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from taskcancel import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(PUBLIC)
+
+
+def test_py_typed_ships_with_the_package() -> None:
+    marker = importlib.resources.files("taskcancel") / "py.typed"
+    assert marker.is_file()
+
+
+@pytest.mark.parametrize("name", FIXED)
+def test_fixed_names_exist(name: str) -> None:
+    assert name in taskcancel.__all__
+    assert getattr(taskcancel, name) is not None
+
+
+def test_fixed_enum_values() -> None:
+    assert [a.value for a in taskcancel.TaskAction] == [
+        "ImportImage",
+        "ExportImage",
+        "RedeployInstance",
+        "ModifyDiskSpec",
+        "ArchiveSnapshot",
+    ]
+    assert {s.value for s in taskcancel.TaskStatus} == {
+        "Waiting",
+        "Processing",
+        "Finished",
+        "Failed",
+        "Deleted",
+        "Paused",
+    }
+    assert {r.name for r in taskcancel.Reason} == {
+        "MISSING_REGION_ID",
+        "MISSING_TASK_ID",
+        "REGION_NOT_FOUND",
+        "TASK_NOT_FOUND",
+        "ACTION_NOT_SUPPORTED",
+        "INCORRECT_TASK_STATUS",
+        "CANCEL_FAILED",
+    }
+    assert taskcancel.TaskStatus("Processing") is taskcancel.TaskStatus.PROCESSING
+
+
+def test_fixed_signatures() -> None:
+    task = taskcancel.Task(
+        task_id="t-1", region_id="cn-hangzhou", action="ImportImage", status="Processing"
+    )
+    assert task.owner is None
+    assert task.action is taskcancel.TaskAction.IMPORT_IMAGE
+    assert task.status is taskcancel.TaskStatus.PROCESSING
+    for field in ("creation_time", "finished_time", "resource_id", "progress"):
+        assert getattr(task, field) is None
+    with pytest.raises(TypeError):
+        taskcancel.Task("t-1", "cn-hangzhou", "ImportImage", "Processing")  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        task.status = taskcancel.TaskStatus.DELETED  # type: ignore[misc]
+
+    request = taskcancel.CancelRequest("cn-hangzhou", "t-1")
+    assert (request.region_id, request.task_id) == ("cn-hangzhou", "t-1")
+    assert taskcancel.CancelRequest(region_id=None, task_id=None).region_id is None
+
+    decide = inspect.signature(taskcancel.decide)
+    assert list(decide.parameters)[:2] == ["request", "world"]
+    for name in ("account", "policy"):
+        assert decide.parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+    assert decide.parameters["account"].default is None
+
+    policy = taskcancel.Policy(
+        cancellable_actions=frozenset({taskcancel.TaskAction.IMPORT_IMAGE}),
+        cancellable_statuses=frozenset({taskcancel.TaskStatus.WAITING}),
+    )
+    assert policy.cancellable_statuses == {taskcancel.TaskStatus.WAITING}
+
+    store_sig = inspect.signature(taskcancel.MemoryStore)
+    assert next(iter(store_sig.parameters)) == "tasks"
+    assert store_sig.parameters["regions"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert store_sig.parameters["regions"].default is None
+
+    transport_sig = inspect.signature(taskcancel.InMemoryTransport)
+    assert next(iter(transport_sig.parameters)) == "store"
+    assert transport_sig.parameters["account"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert transport_sig.parameters["account"].default is None
+    assert transport_sig.parameters["profile"].default == "2017"
+
+    cancel_sig = inspect.signature(taskcancel.Client.cancel_task)
+    assert list(cancel_sig.parameters) == ["self", "region_id", "task_id"]
+
+    for method in ("has_region", "find_task"):
+        assert hasattr(taskcancel.World, method)
+
+
+def test_exception_tree() -> None:
+    tc = taskcancel
+    rejections = [
+        tc.MissingParameter,
+        tc.RegionNotFound,
+        tc.TaskNotFound,
+        tc.TaskActionNotSupported,
+        tc.IncorrectTaskStatus,
+        tc.CancelTaskFailed,
+    ]
+    for cls in rejections:
+        assert issubclass(cls, tc.CancelRejected)
+        assert not issubclass(cls, tc.ApiError)
+    assert issubclass(tc.CancelRejected, tc.TaskCancelError)
+    assert issubclass(tc.ApiError, tc.TaskCancelError)
+    assert issubclass(tc.AuthenticationError, tc.ApiError)
+    assert issubclass(tc.ThrottlingError, tc.ApiError)
+    assert issubclass(tc.TransportError, tc.TaskCancelError)
+    assert not issubclass(tc.TransportError, tc.ApiError | tc.CancelRejected)
+    error = tc.TaskNotFound(tc.Reason.TASK_NOT_FOUND, "InvalidTaskId.NotFound", 400, "m", "R")
+    assert (error.reason, error.code, error.http_status, error.message, error.request_id) == (
+        tc.Reason.TASK_NOT_FOUND,
+        "InvalidTaskId.NotFound",
+        400,
+        "m",
+        "R",
+    )
+
+
+# ---------------------------------------------------------------- core purity
+
+_ALLOWED_THIRD_PARTY = {"attrs"}
+_FORBIDDEN_MODULES = {"random", "uuid", "time", "secrets", "os", "socket", "io", "pathlib"}
+_FORBIDDEN_CALLS = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+}
+
+
+def _core_source(module: str) -> tuple[Path, ast.Module]:
+    spec = importlib.util.find_spec(f"taskcancel.{module}")
+    assert spec is not None and spec.origin is not None
+    path = Path(spec.origin)
+    return path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_imports_only_stdlib_attrs_and_other_core_modules(module: str) -> None:
+    _, tree = _core_source(module)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: only into the core itself
+                assert node.module in CORE, f"{module} imports .{node.module}"
+                continue
+            names = [node.module or ""]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            assert top in sys.stdlib_module_names or top in _ALLOWED_THIRD_PARTY, (
+                f"{module} imports {name}"
+            )
+            assert top not in _FORBIDDEN_MODULES, f"{module} imports {name}"
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_reads_no_clock_and_does_no_io(module: str) -> None:
+    _, tree = _core_source(module)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            assert node.id not in {"open", "random", "uuid", "input", "print"}, (
+                f"{module} uses {node.id}"
+            )
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            assert (node.value.id, node.attr) not in _FORBIDDEN_CALLS, (
+                f"{module} calls {node.value.id}.{node.attr}"
+            )
+        if isinstance(node, ast.Attribute):
+            assert node.attr not in {"now", "utcnow", "urandom"}, f"{module} reads .{node.attr}"
+
+
+def test_core_modules_import_cleanly_in_isolation() -> None:
+    for module in CORE:
+        assert importlib.import_module(f"taskcancel.{module}") is not None
