@@ -107,7 +107,7 @@ def task_from_api(data: Mapping[str, Any], *, region_id: str, owner: str | None)
         ("CreationTime", "creation_time", _time_or_none),
         ("FinishedTime", "finished_time", _time_or_none),
         ("ResourceId", "resource_id", _str_or_none),
-        ("TaskProcess", "progress", _str_or_none),
+        ("TaskProcess", "progress", _progress_or_none),
     ):
         if key in data:
             try:
@@ -134,6 +134,16 @@ def _str_or_none(value: object) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"must be a string, got {value!r}")
     return value
+
+
+def _progress_or_none(value: object) -> str | None:
+    text = _str_or_none(value)
+    if text is None:
+        return None
+    number = text.removesuffix("%")
+    if not text.endswith("%") or not number.isdigit() or not 0 <= int(number) <= 100:
+        raise ValueError(f"must look like '0%'..'100%', got {text!r}")
+    return text
 
 
 def _time_or_none(value: object) -> Any:

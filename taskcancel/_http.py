@@ -93,7 +93,7 @@ class _Signer:
         reply = wire.parse_reply(status, headers, body)
         header_map = {name.lower(): value for name, value in headers}
         if isinstance(reply, wire.ErrorReply):
-            if not reply.code and 200 <= status < 300:
+            if 200 <= status < 300:
                 raise TransportError(f"unreadable reply (HTTP {status}): {body[:200]!r}")
             error_body = {
                 "RequestId": reply.request_id,

@@ -15,7 +15,8 @@
     }
 
 ``Regions`` defaults to the built-in ECS list; ``Accounts`` to one account
-``testid``/``testsecret``; a task's ``AccessKeyId`` to the first account. A task
+``testid``/``testsecret``; a task's ``AccessKeyId`` to the first account, and its
+``RegionId`` to the only region when ``Regions`` lists exactly one. A task
 entry also accepts DescribeTasks' own fields (``SupportCancel`` is derived, so it
 is ignored), so DescribeTasks output can be pasted in. A bad file is refused with
 :class:`WorldFileError`, naming the file, the field and the reason.
@@ -28,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
@@ -150,12 +151,19 @@ def _schedule(value: object, source: str, field: str) -> Schedule:
 
 
 def _task(
-    value: object, source: str, field: str, accounts: Mapping[str, str], now: datetime | None
+    value: object,
+    source: str,
+    field: str,
+    accounts: Mapping[str, str],
+    now: datetime | None,
+    default_region: str | None,
 ) -> Task:
     data = _object(value, source, field, _TASK_KEYS)
-    region = data.get("RegionId")
+    region = data.get("RegionId", default_region)
     if not isinstance(region, str) or not region:
-        raise WorldFileError(source, f"{field}.RegionId", "required non-empty string")
+        raise WorldFileError(
+            source, f"{field}.RegionId", "required non-empty string (Regions lists several)"
+        )
     owner = data.get("AccessKeyId", next(iter(accounts)))
     if owner not in accounts:
         raise WorldFileError(
@@ -178,7 +186,7 @@ def _task(
         if task.creation_time is None:
             if now is None:
                 raise WorldFileError(source, f"{field}.CreationTime", "a Schedule needs it")
-            task = attrs.evolve(task, creation_time=now)
+            task = attrs.evolve(task, creation_time=now.replace(microsecond=0))
     return attrs.evolve(task, cancel_fails=fails, schedule=schedule)
 
 
@@ -216,7 +224,8 @@ def parse_world(data: object, *, source: str = "<world>", now: datetime | None =
     tasks: list[Task] = []
     seen: set[tuple[str, str]] = set()
     for i, entry in enumerate(_list(top.get("Tasks", []), source, "Tasks")):
-        task = _task(entry, source, f"Tasks[{i}]", accounts, now)
+        only_region = next(iter(regions)) if len(regions) == 1 else None
+        task = _task(entry, source, f"Tasks[{i}]", accounts, now, only_region)
         if task.region_id not in regions:
             raise WorldFileError(
                 source, f"Tasks[{i}].RegionId", f"{task.region_id!r} is not one of the Regions"
@@ -271,9 +280,9 @@ def world_to_json(spec: WorldSpec) -> dict[str, Any]:
             "AccessKeyId": task.owner,
         }
         if task.creation_time is not None:
-            entry["CreationTime"] = format_time(task.creation_time)
+            entry["CreationTime"] = _file_time(task.creation_time)
         if task.finished_time is not None:
-            entry["FinishedTime"] = format_time(task.finished_time)
+            entry["FinishedTime"] = _file_time(task.finished_time)
         if task.resource_id is not None:
             entry["ResourceId"] = task.resource_id
         if task.progress is not None:
@@ -301,6 +310,13 @@ def world_to_json(spec: WorldSpec) -> dict[str, Any]:
             "LatencyMs": spec.faults.latency_ms,
         }
     return result
+
+
+def _file_time(value: datetime) -> str:
+    """ECS's minute format, or with seconds when the time has them (world files keep them)."""
+    if value.second or value.microsecond:
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(value)
 
 
 def demo_world(now: datetime) -> WorldSpec:

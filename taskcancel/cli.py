@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ._catalogue import PROFILES, get_profile, reason_for_code
+from ._catalogue import PROFILES, get_profile
 from ._exceptions import ApiError, CancelRejected, TransportError
 from ._store import Store, system_clock
 from ._world import WorldFileError, WorldSpec, demo_world, load_world
@@ -206,18 +206,11 @@ def _client_command(args: argparse.Namespace) -> int:
             else:
                 body = client.call("DescribeTasks", {"RegionId": args.region, "PageSize": "100"})
     except (CancelRejected, ApiError) as exc:
-        code, message = exc.code, exc.message
+        code, status, message = exc.code, exc.http_status, exc.message
         if args.profile and isinstance(exc, CancelRejected):
             spec = get_profile(args.profile).error(exc.reason)
-            code, message = spec.code, spec.message
-        elif args.profile:
-            reason = reason_for_code(code, message)
-            if reason is not None:
-                code = get_profile(args.profile).error(reason).code
-        print(
-            f"{code}: {message} (HTTP {exc.http_status}, RequestId {exc.request_id})",
-            file=sys.stderr,
-        )
+            code, status, message = spec.code, spec.http_status, spec.message
+        print(f"{code}: {message} (HTTP {status}, RequestId {exc.request_id})", file=sys.stderr)
         return EXIT_REJECTED
     except TransportError as exc:
         print(f"taskcancel: error: {exc}", file=sys.stderr)

@@ -1,0 +1,626 @@
+"""The ``taskcancel`` command: ``serve`` as a real process, ``cancel``/``describe`` against it.
+
+Client commands run in-process (``taskcancel.cli.main``) where that is simpler, and once
+through the installed console script; ``serve`` always runs as a subprocess, except for
+the refusals that must happen before it binds anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _serve import (
+    EXPECTED,
+    FAILS,
+    FINISHED,
+    HANGZHOU,
+    KEY_ID,
+    MISSING,
+    OTHERS,
+    REDEPLOY,
+    REQUEST_ID,
+    SECRET,
+    SHANGHAI,
+    SHANGHAI_OTHER,
+    SHANGHAI_TASKS,
+    UNKNOWN_REGION,
+    ServedEmulator,
+    clean_env,
+    start_serve,
+    stop_serve,
+    taskcancel_command,
+)
+
+from taskcancel.cli import main
+
+CREDENTIAL_ENV = {
+    "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET,
+}
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in CREDENTIAL_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TASKCANCEL_ENDPOINT", raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``taskcancel ARGV`` in this process: (exit status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def rejection_line(code: str, message: str) -> re.Pattern[str]:
+    return re.compile(
+        re.escape(f"{code}: {message} (HTTP ") + r"\d{3}, RequestId " + REQUEST_ID.pattern + r"\)\n"
+    )
+
+
+# ----------------------------------------------------------------- cancel / describe
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize("signature", ["acs3", "v1"])
+def test_cancel_prints_the_reply_as_json(
+    served: ServedEmulator, capsys: pytest.CaptureFixture[str], signature: str
+) -> None:
+    status, out, err = run(
+        capsys,
+        "cancel",
+        "--endpoint",
+        served.endpoint,
+        "--region",
+        HANGZHOU,
+        "--task",
+        served.fresh_task(),
+        "--signature",
+        signature,
+    )
+    assert (status, err) == (0, "")
+    body = json.loads(out)
+    assert list(body) == ["RequestId"]
+    assert REQUEST_ID.fullmatch(body["RequestId"])
+
+
+CLI_REJECTIONS = [
+    ("", "t-anything", "MISSING_REGION_ID"),
+    (HANGZHOU, "", "MISSING_TASK_ID"),
+    (UNKNOWN_REGION, FINISHED, "REGION_NOT_FOUND"),
+    (HANGZHOU, MISSING, "TASK_NOT_FOUND"),
+    (HANGZHOU, OTHERS, "TASK_NOT_FOUND"),
+    (HANGZHOU, REDEPLOY, "ACTION_NOT_SUPPORTED"),
+    (HANGZHOU, FINISHED, "INCORRECT_TASK_STATUS"),
+    (HANGZHOU, FAILS, "CANCEL_FAILED"),
+]
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize(("region", "task", "reason"), CLI_REJECTIONS)
+def test_a_rejection_exits_1_with_the_code_on_stderr(
+    served: ServedEmulator,
+    capsys: pytest.CaptureFixture[str],
+    region: str,
+    task: str,
+    reason: str,
+) -> None:
+    expected = EXPECTED[reason][served.profile]
+    status, out, err = run(
+        capsys, "cancel", "--endpoint", served.endpoint, "--region", region, "--task", task
+    )
+    assert (status, out) == (1, "")
+    assert rejection_line(expected.code, expected.message).fullmatch(err), err
+    assert f"(HTTP {expected.http_status}," in err
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize("shown", ["2017", "current"])
+@pytest.mark.parametrize(
+    ("task", "reason"),
+    [
+        (REDEPLOY, "ACTION_NOT_SUPPORTED"),
+        (FINISHED, "INCORRECT_TASK_STATUS"),
+        (FAILS, "CANCEL_FAILED"),
+        (MISSING, "TASK_NOT_FOUND"),
+    ],
+)
+def test_profile_option_reports_codes_in_that_profiles_words(
+    served: ServedEmulator,
+    capsys: pytest.CaptureFixture[str],
+    shown: str,
+    task: str,
+    reason: str,
+) -> None:
+    status, _, err = run(
+        capsys,
+        "cancel",
+        "--endpoint",
+        served.endpoint,
+        "--region",
+        HANGZHOU,
+        "--task",
+        task,
+        "--profile",
+        shown,
+    )
+    expected = EXPECTED[reason][shown]
+    assert status == 1
+    assert err.startswith(f"{expected.code}: {expected.message} (HTTP {expected.http_status},"), err
+
+
+@pytest.mark.usefixtures("credentials")
+def test_profile_option_maps_region_not_found(
+    served: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = "current" if served.profile == "2017" else "2017"
+    _, _, err = run(
+        capsys,
+        "cancel",
+        "--endpoint",
+        served.endpoint,
+        "--region",
+        UNKNOWN_REGION,
+        "--task",
+        FINISHED,
+        "--profile",
+        other,
+    )
+    assert err.startswith(EXPECTED["REGION_NOT_FOUND"][other].code + ": ")
+
+
+@pytest.mark.usefixtures("credentials")
+def test_describe_one_task_before_and_after_cancel(
+    served: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task_id = served.fresh_task()
+    where = ("--endpoint", served.endpoint, "--region", HANGZHOU, "--task", task_id)
+
+    status, out, _ = run(capsys, "describe", *where)
+    before = json.loads(out)
+    assert status == 0
+    assert (before["TaskId"], before["RegionId"]) == (task_id, HANGZHOU)
+    assert (before["TaskStatus"], before["SupportCancel"]) == ("Processing", "true")
+
+    assert run(capsys, "cancel", *where)[0] == 0
+
+    after = json.loads(run(capsys, "describe", *where)[1])
+    assert (after["TaskStatus"], after["SupportCancel"]) == ("Deleted", "false")
+    assert after["FinishedTime"]
+
+
+@pytest.mark.usefixtures("credentials")
+def test_describe_without_task_lists_the_regions_tasks(
+    served: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "describe", "--endpoint", served.endpoint, "--region", SHANGHAI)
+    assert (status, err) == (0, "")
+    body = json.loads(out)
+    ids = {task["TaskId"] for task in body["TaskSet"]["Task"]}
+    assert ids == {task_id for task_id, *_ in SHANGHAI_TASKS}
+    assert SHANGHAI_OTHER not in ids
+    assert body["TotalCount"] == len(SHANGHAI_TASKS)
+    assert body["RegionId"] == SHANGHAI
+
+
+@pytest.mark.usefixtures("credentials")
+def test_describe_an_unknown_task_exits_1(
+    served: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = EXPECTED["TASK_NOT_FOUND"][served.profile]
+    status, out, err = run(
+        capsys, "describe", "--endpoint", served.endpoint, "--region", HANGZHOU, "--task", MISSING
+    )
+    assert (status, out) == (1, "")
+    assert rejection_line(expected.code, expected.message).fullmatch(err), err
+
+
+@pytest.mark.usefixtures("credentials")
+def test_gateway_errors_exit_1_too(
+    served: ServedEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong")
+    status, _, err = run(
+        capsys, "cancel", "--endpoint", served.endpoint, "--region", HANGZHOU, "--task", MISSING
+    )
+    assert status == 1
+    assert err.startswith("SignatureDoesNotMatch: Specified signature is not matched")
+
+
+def test_missing_credentials_exit_2_naming_the_variables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in CREDENTIAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    status, out, err = run(
+        capsys, "cancel", "--endpoint", "http://127.0.0.1:1", "--region", HANGZHOU, "--task", "t"
+    )
+    assert (status, out) == (2, "")
+    assert "ALIBABA_CLOUD_ACCESS_KEY_ID" in err
+    assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in err
+
+
+@pytest.mark.usefixtures("credentials")
+def test_no_answer_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    status, out, err = run(
+        capsys,
+        "cancel",
+        "--endpoint",
+        f"http://127.0.0.1:{port}",
+        "--region",
+        HANGZHOU,
+        "--task",
+        "t",
+    )
+    assert (status, out) == (3, "")
+    assert err.startswith("taskcancel: error:")
+
+
+@pytest.mark.parametrize("argv", [["cancel", "--region", HANGZHOU], ["describe"], []])
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    assert "usage: taskcancel" in capsys.readouterr().err
+
+
+def test_the_console_script_end_to_end(served: ServedEmulator) -> None:
+    script = Path(sys.executable).with_name("taskcancel")
+    assert script.exists(), script
+    env = clean_env(**CREDENTIAL_ENV, TASKCANCEL_ENDPOINT=served.endpoint)
+
+    ok = subprocess.run(
+        [str(script), "cancel", "--region", HANGZHOU, "--task", served.fresh_task()],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert REQUEST_ID.fullmatch(json.loads(ok.stdout)["RequestId"])
+
+    refused = subprocess.run(
+        [str(script), "cancel", "--region", HANGZHOU, "--task", FINISHED],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    expected = EXPECTED["INCORRECT_TASK_STATUS"][served.profile]
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert rejection_line(expected.code, expected.message).fullmatch(refused.stderr)
+
+
+# ------------------------------------------------------------------------------ serve
+
+
+@pytest.fixture
+def no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a bad world were accepted, fail instead of serving forever."""
+    import uvicorn
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        pytest.fail("taskcancel serve started with a world file it should have refused")
+
+    monkeypatch.setattr(uvicorn.Server, "run", refuse)
+
+
+def _task(**fields: Any) -> dict[str, Any]:
+    return {
+        "TaskId": "t-1",
+        "RegionId": "cn-hangzhou",
+        "TaskAction": "ImportImage",
+        "TaskStatus": "Processing",
+        **fields,
+    }
+
+
+BAD_WORLDS: list[tuple[str, str, str, str]] = [
+    # (id, file text, field, reason fragment)
+    ("invalid-json", '{"Tasks": [', "(file)", "not JSON"),
+    ("unknown-top-field", json.dumps({"Taskz": []}), "Taskz", "unknown field"),
+    (
+        "unknown-task-field",
+        json.dumps({"Tasks": [_task(Colour="red")]}),
+        "Tasks[0].Colour",
+        "unknown field",
+    ),
+    (
+        "task-in-unknown-region",
+        json.dumps({"Regions": ["cn-hangzhou"], "Tasks": [_task(RegionId="cn-beijing")]}),
+        "Tasks[0].RegionId",
+        "'cn-beijing' is not one of the Regions",
+    ),
+    (
+        "bad-status",
+        json.dumps({"Tasks": [_task(TaskStatus="Running")]}),
+        "Tasks[0].TaskStatus",
+        "Running",
+    ),
+    (
+        "bad-action",
+        json.dumps({"Tasks": [_task(TaskAction="Reboot")]}),
+        "Tasks[0].TaskAction",
+        "Reboot",
+    ),
+    (
+        "unknown-owner",
+        json.dumps({"Tasks": [_task(AccessKeyId="nobody")]}),
+        "Tasks[0].AccessKeyId",
+        "'nobody' is not one of the Accounts",
+    ),
+    ("not-an-object", "[]", "(top level)", "must be an object"),
+]
+
+
+@pytest.mark.usefixtures("no_serving")
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [case[1:] for case in BAD_WORLDS],
+    ids=[case[0] for case in BAD_WORLDS],
+)
+def test_serve_refuses_a_bad_world_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, field: str, reason: str
+) -> None:
+    world = tmp_path / "my-world.json"
+    world.write_text(text)
+
+    status, out, err = run(capsys, "serve", "--port", "0", "--world", str(world))
+
+    assert status == 2
+    assert "listening on" not in out
+    assert err.startswith("taskcancel: error: ")
+    assert str(world) in err
+    assert field in err
+    assert reason in err
+
+
+@pytest.mark.usefixtures("no_serving")
+def test_serve_refuses_a_missing_world_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.json"
+    status, _, err = run(capsys, "serve", "--port", "0", "--world", str(missing))
+    assert status == 2
+    assert str(missing) in err
+    assert "No such file" in err
+
+
+def test_serve_process_exits_2_on_a_bad_world(tmp_path: Path) -> None:
+    world = tmp_path / "bad.json"
+    world.write_text(json.dumps({"Tasks": [_task(TaskStatus="Running")]}))
+    result = subprocess.run(
+        taskcancel_command("serve", "--port", "0", "--world", str(world)),
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{world}: Tasks[0].TaskStatus:" in result.stderr
+    assert "listening on" not in result.stdout
+
+
+@pytest.mark.usefixtures("no_serving")
+@pytest.mark.parametrize("kind", ["not-a-database", "in-a-missing-directory"])
+def test_serve_refuses_an_unusable_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    if kind == "not-a-database":
+        store = tmp_path / "state.db"
+        store.write_text("these are not the bytes of a SQLite file")
+    else:
+        store = tmp_path / "missing" / "state.db"
+    status, out, err = run(capsys, "serve", "--port", "0", "--store", str(store))
+    assert status == 2
+    assert "listening on" not in out
+    assert err.startswith("taskcancel: error: ")
+    assert str(store) in err
+
+
+@pytest.mark.parametrize("value", ["bad", "id:", ":secret"])
+def test_bad_access_key_option_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--port", "0", "--access-key", value])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "--access-key" in err
+    assert "expected ID:SECRET" in err
+
+
+@pytest.mark.usefixtures("no_serving")
+def test_serve_refuses_an_out_of_range_port(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "serve", "--port", "70000")
+    assert status == 2
+    assert "--port" in err
+
+
+# ------------------------------------------------------------------- the demo world
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulator]:
+    """``taskcancel serve --port 0``: the demo world, as a user first meets it."""
+    log = tmp_path_factory.mktemp("demo") / "stderr.log"
+    server = start_serve(["--port", "0", "--access-key", "extra:extrasecret"], log_path=log)
+    yield server
+    stop_serve(server.process)
+
+
+def test_serve_prints_its_real_endpoint_and_credentials(demo: ServedEmulator) -> None:
+    assert demo.banner[-1] == f"listening on http://127.0.0.1:{demo.port}"
+    assert demo.port != 0
+    assert (
+        "credentials: ALIBABA_CLOUD_ACCESS_KEY_ID=testid ALIBABA_CLOUD_ACCESS_KEY_SECRET=testsecret"
+        in demo.banner
+    )
+    # Something really listens there, and answers like the gateway.
+    reply = httpx.get(demo.endpoint + "/", trust_env=False)
+    assert reply.status_code == 400
+    assert reply.json()["Code"] == "MissingAction"
+
+
+def test_the_printed_example_command_works(tmp_path: Path) -> None:
+    server = start_serve(["--port", "0"], log_path=tmp_path / "stderr.log")
+    try:
+        (example,) = [line for line in server.banner if line.startswith("try: ")]
+        words = shlex.split(example.removeprefix("try: "))
+        env_words = [w for w in words if "=" in w and w.split("=")[0].isupper()]
+        command = words[len(env_words) :]
+        assert command[0] == "taskcancel"
+        assert f"--endpoint {server.endpoint}" in example
+        env = clean_env(**dict(w.split("=", 1) for w in env_words))
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("taskcancel")), *command[1:]],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    finally:
+        stop_serve(server.process)
+    assert result.returncode == 0, result.stderr
+    assert REQUEST_ID.fullmatch(json.loads(result.stdout)["RequestId"])
+
+
+def _cancel(
+    capsys: pytest.CaptureFixture[str], endpoint: str, task: str, region: str = HANGZHOU
+) -> tuple[int, str, str]:
+    return run(capsys, "cancel", "--endpoint", endpoint, "--region", region, "--task", task)
+
+
+@pytest.mark.usefixtures("credentials")
+@pytest.mark.parametrize(
+    ("task", "code"),
+    [
+        ("t-demo-redeployinstance-processing", "TaskActionNotSupport"),
+        ("t-demo-modifydiskspec-processing", "TaskActionNotSupport"),
+        ("t-demo-importimage-finished", "IncorrectTaskStatus"),
+        ("t-demo-exportimage-waiting", "IncorrectTaskStatus"),
+        ("t-demo-cancel-fails", "CancelTaskFailed"),
+        ("t-demo-no-such-task", "InvalidTaskId.NotFound"),
+    ],
+)
+def test_the_demo_world_offers_every_rejection(
+    demo: ServedEmulator, capsys: pytest.CaptureFixture[str], task: str, code: str
+) -> None:
+    status, _, err = _cancel(capsys, demo.endpoint, task)
+    assert status == 1
+    assert err.startswith(f"{code}: "), err
+
+
+@pytest.mark.usefixtures("credentials")
+def test_the_demo_world_can_cancel_a_running_import(
+    demo: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = _cancel(capsys, demo.endpoint, "t-demo-importimage-processing")
+    assert status == 0
+    assert REQUEST_ID.fullmatch(json.loads(out)["RequestId"])
+    again = _cancel(capsys, demo.endpoint, "t-demo-importimage-processing")
+    assert again[0] == 1
+    assert again[2].startswith("IncorrectTaskStatus: ")
+
+
+@pytest.mark.usefixtures("credentials")
+def test_the_demo_world_has_tasks_in_other_regions(
+    demo: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "describe", "--endpoint", demo.endpoint, "--region", SHANGHAI)
+    assert status == 0
+    assert json.loads(out)["TaskSet"]["Task"]
+    status, out, _ = run(capsys, "describe", "--endpoint", demo.endpoint, "--region", HANGZHOU)
+    statuses = {task["TaskStatus"] for task in json.loads(out)["TaskSet"]["Task"]}
+    assert {"Processing", "Finished", "Waiting", "Failed", "Paused"} <= statuses
+
+
+def test_access_key_option_adds_an_account(
+    demo: ServedEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "extra")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "extrasecret")
+    status, out, err = run(capsys, "describe", "--endpoint", demo.endpoint, "--region", HANGZHOU)
+    assert (status, err) == (0, "")
+    assert json.loads(out)["TaskSet"]["Task"] == []  # a new account owns nothing
+
+
+_LOG_LINE = re.compile(
+    r"INFO taskcancel\.server: (?P<action>\S+) (?P<code>\S+) (?P<status>\d{3}) "
+    r"(?P<latency>\d+(\.\d+)?)ms$"
+)
+
+
+def _log_lines(server: ServedEmulator) -> list[re.Match[str]]:
+    return [m for m in map(_LOG_LINE.search, server.log_text().splitlines()) if m]
+
+
+@pytest.mark.usefixtures("credentials")
+def test_serve_logs_one_line_per_request(
+    demo: ServedEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = len(_log_lines(demo))
+    _cancel(capsys, demo.endpoint, "t-demo-exportimage-processing")
+    _cancel(capsys, demo.endpoint, "t-demo-redeployinstance-finished")
+    run(capsys, "describe", "--endpoint", demo.endpoint, "--region", UNKNOWN_REGION)
+
+    import time
+
+    deadline = time.monotonic() + 10
+    while len(_log_lines(demo)) < before + 3 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the line is written just after the response is sent
+    lines = _log_lines(demo)
+    assert len(lines) == before + 3
+    got = [(m["action"], m["code"], m["status"]) for m in lines[before:]]
+    assert got == [
+        ("CancelTask", "OK", "200"),
+        ("CancelTask", "TaskActionNotSupport", "400"),
+        ("DescribeTasks", "RegionId.NotFound", "400"),
+    ]
+
+
+# ------------------------------------------------------------------- --store (SQLite)
+
+
+@pytest.mark.usefixtures("credentials")
+def test_store_keeps_state_across_restarts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--port", "0", "--store", str(tmp_path / "state.db")]
+    first = start_serve(args, log_path=tmp_path / "1.log")
+    try:
+        assert _cancel(capsys, first.endpoint, "t-demo-exportimage-processing")[0] == 0
+    finally:
+        stop_serve(first.process)
+
+    second = start_serve(args, log_path=tmp_path / "2.log")
+    try:
+        status, out, _ = run(
+            capsys,
+            "describe",
+            "--endpoint",
+            second.endpoint,
+            "--region",
+            HANGZHOU,
+            "--task",
+            "t-demo-exportimage-processing",
+        )
+    finally:
+        stop_serve(second.process)
+    assert status == 0
+    assert json.loads(out)["TaskStatus"] == "Deleted"

@@ -1,0 +1,781 @@
+"""The emulator's HTTP face, over real sockets: robustness and the API gateway's checks.
+
+Runs :class:`taskcancel.testing.EmulatorServer` (the same ASGI app and uvicorn as
+``taskcancel serve``, in a thread) and talks to it with raw sockets and httpx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import uuid
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from _serve import REQUEST_ID
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from taskcancel import MemoryStore, Task, wire
+from taskcancel._world import WorldSpec
+from taskcancel.testing import EmulatorServer
+
+REGION = "cn-hangzhou"
+ACCOUNTS = {"testid": "testsecret", "other": "othersecret"}
+FRESH = [f"t-http-{n:03d}" for n in range(60)]
+OTHER_TASK = "t-http-other"
+FINISHED = "t-http-finished"
+
+
+def _world() -> WorldSpec:
+    tasks = [
+        Task(
+            task_id=task_id,
+            region_id=REGION,
+            action="ImportImage",
+            status="Processing",
+            owner="testid",
+        )
+        for task_id in FRESH
+    ]
+    tasks.append(
+        Task(
+            task_id=FINISHED,
+            region_id=REGION,
+            action="ExportImage",
+            status="Finished",
+            owner="testid",
+        )
+    )
+    tasks.append(
+        Task(
+            task_id=OTHER_TASK,
+            region_id=REGION,
+            action="ImportImage",
+            status="Processing",
+            owner="other",
+        )
+    )
+    return WorldSpec(
+        regions=frozenset({REGION, "cn-shanghai"}), accounts=dict(ACCOUNTS), tasks=tuple(tasks)
+    )
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmulatorServer]:
+    with EmulatorServer(_world()) as running:
+        yield running
+
+
+_fresh = iter(FRESH)
+
+
+def fresh_task() -> str:
+    return next(_fresh)
+
+
+@pytest.fixture(scope="module")
+def http(server: EmulatorServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.endpoint, trust_env=False, timeout=10) as client:
+        yield client
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def v1(
+    action: str,
+    params: Mapping[str, str],
+    *,
+    key: tuple[str, str] = ("testid", "testsecret"),
+    **options: Any,
+) -> wire.OutgoingRequest:
+    options.setdefault("nonce", uuid.uuid4().hex)
+    options.setdefault("timestamp", now())
+    return wire.build_v1_request(action, params, access_key_id=key[0], secret=key[1], **options)
+
+
+def acs3(
+    server: EmulatorServer,
+    action: str,
+    params: Mapping[str, str],
+    *,
+    key: tuple[str, str] = ("testid", "testsecret"),
+    **options: Any,
+) -> wire.OutgoingRequest:
+    options.setdefault("nonce", uuid.uuid4().hex)
+    options.setdefault("timestamp", now())
+    return wire.build_acs3_request(
+        action,
+        params,
+        host=f"127.0.0.1:{server.port}",
+        access_key_id=key[0],
+        secret=key[1],
+        **options,
+    )
+
+
+def send(http: httpx.Client, out: wire.OutgoingRequest) -> httpx.Response:
+    return http.request(out.method, out.target, headers=list(out.headers), content=out.body)
+
+
+def envelope(response: httpx.Response) -> dict[str, Any]:
+    """The JSON error envelope, checked for the fields every Aliyun error carries."""
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == "application/json;charset=utf-8"
+    body = response.json()
+    assert {"RequestId", "HostId", "Code", "Message"} <= body.keys()
+    assert body["RequestId"] == response.headers["x-acs-request-id"]
+    assert REQUEST_ID.fullmatch(body["RequestId"])
+    return dict(body)
+
+
+def still_serves(server: EmulatorServer) -> None:
+    """A valid signed call still succeeds."""
+    with server.client() as client:
+        page = client.describe_tasks(REGION, task_ids=[FINISHED])
+    assert [task.task_id for task in page.tasks] == [FINISHED]
+
+
+# ------------------------------------------------------------------ raw socket robustness
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def exchange(port: int, data: bytes) -> RawResponse:
+    """Write ``data`` on a fresh connection and read one complete HTTP response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        # The server may answer (and close) before reading everything.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)
+        buffer = b""
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed without a response: {buffer!r}"
+            buffer += chunk
+        head, _, body = buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0"))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    return RawResponse(status, headers, body)
+
+
+def assert_aliyun_error_or_framing_rejection(response: RawResponse) -> None:
+    """4xx always. Our own answers are a full envelope (JSON, or XML if Format=XML asked);
+    a request whose HTTP framing uvicorn's parser refuses never reaches the app, and gets
+    uvicorn's plain-text 400, which is acceptable as long as it is a 4xx."""
+    assert 400 <= response.status < 500, response
+    content_type = response.headers.get("content-type", "")
+    if content_type == wire.JSON_CONTENT_TYPE:
+        body = json.loads(response.body)
+        assert {"RequestId", "HostId", "Code", "Message"} <= body.keys(), body
+        assert body["RequestId"] == response.headers["x-acs-request-id"]
+        assert body["Code"] and body["Message"]
+    elif content_type == wire.XML_CONTENT_TYPE:
+        root = ElementTree.fromstring(response.body)
+        assert root.tag == "Error"
+        assert {"RequestId", "HostId", "Code", "Message"} <= {child.tag for child in root}
+    else:
+        assert content_type.startswith("text/plain"), response
+        assert response.status == 400
+        assert b"Traceback" not in response.body
+
+
+_QUERY_PIECES = st.sampled_from(
+    [
+        b"%",
+        b"%zz",
+        b"%ff",
+        b"%C3",
+        b"%00",
+        b"+",
+        b"=",
+        b"&",
+        b"&&",
+        b"?",
+        b"/",
+        b"#",
+        b";",
+        b"%C3%A9",
+        b"Action=CancelTask",
+        b"Action=",
+        b"Version=2014-05-26",
+        b"Format=XML",
+        b"Format=xml",
+        b"Format=yaml",
+        b"RegionId=cn-hangzhou",
+        b"TaskId=t-http-000",
+        b"AccessKeyId=testid",
+        b"SignatureMethod=HMAC-SHA1",
+        b"SignatureVersion=1.0",
+        b"SignatureNonce=abc",
+        b"Timestamp=2026-11-28T15%3A15%3A45Z",
+        b"Signature=xyz%3D",
+        b"PageSize=99999999999999999999",
+    ]
+)
+# Mostly bytes that survive HTTP framing (so the app, not the HTTP parser, answers),
+# plus a share of raw bytes that uvicorn's parser refuses.
+_URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "#")
+_url_text = st.text(alphabet=_URL_SAFE, max_size=40).map(str.encode)
+_query_text = st.lists(st.one_of(_QUERY_PIECES, _url_text), max_size=12).map(b"".join)
+_queries = st.one_of(
+    _query_text,
+    _query_text,
+    _query_text,
+    _query_text,
+    st.binary(max_size=64).map(lambda b: bytes(c for c in b if c not in b" \r\n")),
+    st.integers(8200, 9000).map(lambda n: b"a=" + b"x" * n),  # beyond Limits.max_query_bytes
+)
+_paths = st.one_of(
+    st.just(b"/"),
+    st.just(b"/"),
+    st.sampled_from([b"", b"//", b"/api", b"/%2F", b"/..", b"*", b"/\xff", b"/%zz"]),
+)
+# Methods uvicorn's parser knows reach the app; "BREW" and lower-case ones do not.
+_methods = st.sampled_from(
+    [b"GET", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"BREW", b"get"]
+)
+_HEADER_NAMES = [
+    b"Host",
+    b"Authorization",
+    b"Content-Type",
+    b"Accept",
+    b"x-acs-action",
+    b"x-acs-version",
+    b"x-acs-date",
+    b"x-acs-signature-nonce",
+    b"x-acs-content-sha256",
+    b"x-acs-security-token",
+    b"X-Junk",
+]
+_header_values = st.one_of(
+    st.sampled_from(
+        [
+            b"ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=host;x-acs-date,Signature=00",
+            b"ACS3-HMAC-SHA256 junk",
+            b"ACS3-HMAC-SM3 Credential=testid,SignedHeaders=,Signature=",
+            b"ACS3-",
+            b"application/x-www-form-urlencoded",
+            b"application/x-www-form-urlencoded; charset=latin-1",
+            b"CancelTask",
+            b"2014-05-26",
+            b"2026-11-28T15:15:45Z",
+            b"not-a-date",
+            "caf\u00e9 \u2603".encode(),
+        ]
+    ),
+    st.text(alphabet=_URL_SAFE + " ", max_size=40).map(lambda t: t.strip().encode()),
+)
+_junk_header_value = st.binary(max_size=40).map(
+    lambda b: bytes(c for c in b if c not in b"\r\n\x00").strip(b" \t")
+)
+# Printable header values, and at most one header of raw bytes.
+_headers = st.tuples(
+    st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), _header_values), max_size=8),
+    st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), _junk_header_value), max_size=1),
+).map(lambda parts: parts[0] + parts[1])
+_bodies = st.one_of(
+    st.just(b""),
+    st.binary(max_size=256),
+    st.lists(_QUERY_PIECES, max_size=10).map(b"".join),
+    st.lists(_QUERY_PIECES, max_size=10).map(b"".join),
+    st.integers(65537, 70000).map(lambda n: b"a=" + b"x" * n),  # beyond max_body_bytes
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(method=_methods, path=_paths, query=_queries, headers=_headers, body=_bodies)
+def test_any_request_gets_a_4xx_aliyun_error(
+    server: EmulatorServer,
+    method: bytes,
+    path: bytes,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+) -> None:
+    """Whatever arrives, unsigned: a 4xx with the RequestId/HostId/Code/Message envelope,
+    never a 5xx or a traceback. (Requests whose framing uvicorn itself refuses get its
+    plain-text 400 instead; see :func:`assert_aliyun_error_or_framing_rejection`.)"""
+    target = path + (b"?" + query if query else b"")
+    lines = [method + b" " + (target or b"/") + b" HTTP/1.1"]
+    if not any(name == b"Host" for name, _ in headers):
+        lines.append(b"Host: 127.0.0.1")
+    lines += [name + b": " + value for name, value in headers]
+    if method != b"GET" or body:
+        lines.append(b"Content-Length: " + str(len(body)).encode())
+    lines.append(b"Connection: close")
+    data = b"\r\n".join(lines) + b"\r\n\r\n" + (body if method != b"GET" or body else b"")
+
+    response = exchange(server.port, data)
+    content_type = response.headers.get("content-type", "")
+    code = json.loads(response.body).get("Code") if "json" in content_type else ""
+    event(f"{response.status} {content_type} {code}")
+    assert_aliyun_error_or_framing_rejection(response)
+
+
+def test_server_still_serves_after_the_garbage(server: EmulatorServer) -> None:
+    for data in (
+        b"garbage\r\n\r\n",
+        b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-A: " + b"a" * 20_000 + b"\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: 1\r\n" % i for i in range(150))
+        + b"\r\n",
+    ):
+        assert 400 <= exchange(server.port, data).status < 500
+    still_serves(server)
+
+
+@pytest.mark.parametrize(
+    ("extra", "what"),
+    [
+        (b"X-A: " + b"a" * 20_000 + b"\r\n", "header bytes"),
+        (b"".join(b"X-%d: 1\r\n" % i for i in range(150)), "header count"),
+    ],
+)
+def test_oversized_headers_are_request_too_large(
+    server: EmulatorServer, extra: bytes, what: str
+) -> None:
+    response = exchange(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n")
+    assert response.status == 413
+    body = json.loads(response.body)
+    assert body["Code"] == "RequestTooLarge"
+    assert what in body["Message"]
+
+
+_param_names = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12
+).filter(lambda name: name not in wire.COMMON_PARAMETERS)
+_param_values = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30)
+_sensible_values = st.sampled_from(
+    [
+        "",
+        "0",
+        "-1",
+        "1",
+        "2",
+        "100",
+        "101",
+        "1e3",
+        "\u0661",
+        "2026-11-22T00:00Z",
+        "2026-11-22T00:00:00Z",
+        "ImportImage",
+        "Processing",
+        "Finished",
+        FINISHED,
+        f"{FINISHED},{FRESH[-1]}",
+        ",,,",
+    ]
+)
+_value = st.one_of(_sensible_values, _sensible_values, _param_values)
+_api_params = st.tuples(
+    st.fixed_dictionaries(
+        {"RegionId": st.sampled_from([REGION, REGION, REGION, "cn-shanghai", "", "xx-none"])},
+        optional={
+            name: _value
+            for name in (
+                "TaskId",
+                "TaskIds",
+                "TaskAction",
+                "TaskStatus",
+                "PageSize",
+                "PageNumber",
+                "StartTime",
+                "EndTime",
+            )
+        },
+    ),
+    st.dictionaries(_param_names, _param_values, max_size=3),
+).map(lambda parts: {**parts[1], **parts[0]})
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    action=st.sampled_from(["CancelTask", "DescribeTasks", "DescribeTaskAttribute"]),
+    params=_api_params,
+    scheme=st.sampled_from(["V1", "ACS3"]),
+    xml=st.booleans(),
+)
+def test_signed_calls_with_any_parameters_never_break_the_server(
+    server: EmulatorServer,
+    http: httpx.Client,
+    action: str,
+    params: dict[str, str],
+    scheme: str,
+    xml: bool,
+) -> None:
+    """Correctly signed calls reach the action handlers with arbitrary parameters:
+    the answer is a success or a 4xx envelope, never a 5xx."""
+    if scheme == "V1":
+        out = v1(action, params, response_format="XML" if xml else "JSON")
+    else:
+        out = acs3(server, action, params)
+    response = send(http, out)
+    code = "" if response.status_code == 200 else response.headers["content-type"]
+    if code == wire.JSON_CONTENT_TYPE:
+        code = response.json()["Code"]
+    event(f"{action} {response.status_code} {code}")
+    assert response.status_code == 200 or 400 <= response.status_code < 500, response.text
+    if response.headers["content-type"] == wire.XML_CONTENT_TYPE:
+        root = ElementTree.fromstring(response.content)
+        assert root.tag == (f"{action}Response" if response.status_code == 200 else "Error")
+    else:
+        body = response.json()
+        assert body["RequestId"] == response.headers["x-acs-request-id"]
+        if response.status_code != 200:
+            assert {"HostId", "Code", "Message"} <= body.keys()
+
+
+def test_still_serves_after_the_properties(server: EmulatorServer) -> None:
+    still_serves(server)
+
+
+# ------------------------------------------------------------------------- the gateway
+
+
+@pytest.mark.parametrize("scheme", ["V1", "ACS3"])
+def test_replayed_request_is_signature_nonce_used(
+    server: EmulatorServer, http: httpx.Client, scheme: str
+) -> None:
+    params = {"RegionId": REGION, "TaskId": fresh_task()}
+    out = v1("CancelTask", params) if scheme == "V1" else acs3(server, "CancelTask", params)
+
+    first = send(http, out)
+    second = send(http, out)
+
+    assert first.status_code == 200
+    body = envelope(second)
+    assert (second.status_code, body["Code"]) == (400, "SignatureNonceUsed")
+    assert body["Message"] == "Specified signature nonce was used already."
+
+
+def test_a_replay_of_another_accounts_nonce_is_not_a_replay(
+    server: EmulatorServer, http: httpx.Client
+) -> None:
+    nonce = uuid.uuid4().hex
+    mine = send(http, v1("DescribeTasks", {"RegionId": REGION}, nonce=nonce))
+    theirs = send(
+        http,
+        v1("DescribeTasks", {"RegionId": REGION}, nonce=nonce, key=("other", "othersecret")),
+    )
+    assert (mine.status_code, theirs.status_code) == (200, 200)
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=-20), timedelta(minutes=20)])
+@pytest.mark.parametrize("scheme", ["V1", "ACS3"])
+def test_timestamp_outside_15_minutes_is_expired(
+    server: EmulatorServer, http: httpx.Client, skew: timedelta, scheme: str
+) -> None:
+    params = {"RegionId": REGION, "TaskId": FINISHED}
+    if scheme == "V1":
+        out = v1("CancelTask", params, timestamp=now() + skew)
+    else:
+        out = acs3(server, "CancelTask", params, timestamp=now() + skew)
+
+    body = envelope(send(http, out))
+    assert body["Code"] == "InvalidTimeStamp.Expired"
+    assert body["Message"] == "Specified time stamp or date value is expired."
+
+
+def test_malformed_v1_timestamp(http: httpx.Client) -> None:
+    out = v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
+    stamp = wire.format_timestamp(now()).replace(":", "%3A")
+    assert stamp in out.target
+    target = out.target.replace(stamp, "yesterday")
+
+    response = http.request(out.method, target, headers=list(out.headers))
+
+    body = envelope(response)
+    assert (response.status_code, body["Code"]) == (400, "InvalidTimeStamp.Format")
+    assert body["Message"] == "Specified time stamp or date value is not well formatted."
+
+
+def test_malformed_acs3_date(server: EmulatorServer, http: httpx.Client) -> None:
+    out = acs3(server, "CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
+    headers = [(k, "28 Nov 2026" if k == "x-acs-date" else v) for k, v in out.headers]
+
+    body = envelope(http.request(out.method, out.target, headers=headers))
+
+    assert body["Code"] == "InvalidTimeStamp.Format"
+
+
+def test_unknown_action_is_404(server: EmulatorServer, http: httpx.Client) -> None:
+    for out in (
+        v1("DescribeInstances", {"RegionId": REGION}),
+        acs3(server, "RunInstances", {"RegionId": REGION}),
+    ):
+        response = send(http, out)
+        body = envelope(response)
+        assert (response.status_code, body["Code"]) == (404, "InvalidAction.NotFound")
+        assert body["Message"] == "Specified api is not found, please check your url and method."
+
+
+def test_other_paths_are_404(http: httpx.Client) -> None:
+    out = v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
+    response = http.request("POST", "/api" + out.target[1:], headers=list(out.headers))
+    assert (response.status_code, envelope(response)["Code"]) == (404, "InvalidAction.NotFound")
+
+
+def test_bad_version(server: EmulatorServer, http: httpx.Client) -> None:
+    for out in (
+        v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, version="2016-03-14"),
+        acs3(server, "CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, version="1.0"),
+    ):
+        response = send(http, out)
+        body = envelope(response)
+        assert (response.status_code, body["Code"]) == (400, "InvalidVersion")
+        assert body["Message"] == "Specified parameter Version is not valid."
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH"])
+def test_unsupported_methods(http: httpx.Client, method: str) -> None:
+    out = v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, method=method)
+    response = send(http, out)
+    body = envelope(response)
+    assert body["Code"] == "UnsupportedHTTPMethod"
+    assert response.status_code == 403  # the ECS table's status (wire.unsupported_method)
+    assert body["Message"] == "This HTTP method is not supported."
+
+
+def test_get_works_as_well_as_post(server: EmulatorServer, http: httpx.Client) -> None:
+    response = send(http, v1("DescribeTasks", {"RegionId": REGION}, method="GET"))
+    assert response.status_code == 200
+    assert response.json()["RegionId"] == REGION
+
+
+def test_parameters_in_a_form_body(http: httpx.Client) -> None:
+    """V1 parameters may travel in an x-www-form-urlencoded body; they are signed too."""
+    task_id = fresh_task()
+    out = v1("CancelTask", {"RegionId": REGION, "TaskId": task_id})
+    form = out.target.removeprefix("/?")
+
+    response = http.post(
+        "/", content=form, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+
+    assert response.status_code == 200, response.text
+    assert REQUEST_ID.fullmatch(response.json()["RequestId"])
+    attribute = send(http, v1("DescribeTaskAttribute", {"RegionId": REGION, "TaskId": task_id}))
+    assert attribute.json()["TaskStatus"] == "Deleted"
+
+
+def test_tampered_parameter_is_signature_does_not_match(http: httpx.Client) -> None:
+    out = v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
+    target = out.target.replace(f"TaskId={FINISHED}", f"TaskId={fresh_task()}")
+    assert target != out.target
+
+    response = http.request(out.method, target, headers=list(out.headers))
+
+    body = envelope(response)
+    assert (response.status_code, body["Code"]) == (400, "SignatureDoesNotMatch")
+    # The message echoes the server's string to sign after a ':' (the old SDK needs it).
+    prefix = "Specified signature is not matched with our calculation. server string to sign is:"
+    assert body["Message"].startswith(prefix)
+    assert body["Message"][len(prefix) :].startswith("POST&%2F&AccessKeyId%3Dtestid")
+
+
+def test_xml_success(http: httpx.Client) -> None:
+    response = send(
+        http,
+        v1("CancelTask", {"RegionId": REGION, "TaskId": fresh_task()}, response_format="XML"),
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/xml;charset=utf-8"
+    assert response.content.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == "CancelTaskResponse"
+    assert root.findtext("RequestId") == response.headers["x-acs-request-id"]
+
+
+def test_xml_describe_tasks_repeats_task_elements(http: httpx.Client) -> None:
+    response = send(
+        http,
+        v1(
+            "DescribeTasks",
+            {"RegionId": REGION, "TaskIds": f"{FINISHED},{FRESH[-1]}"},
+            response_format="XML",
+        ),
+    )
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == "DescribeTasksResponse"
+    ids = {task.findtext("TaskId") for task in root.iterfind("TaskSet/Task")}
+    assert ids == {FINISHED, FRESH[-1]}
+    assert root.findtext("TotalCount") == "2"
+
+
+@pytest.mark.parametrize("fmt", ["XML", "xml"])
+def test_xml_error(http: httpx.Client, fmt: str) -> None:
+    response = send(
+        http, v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, response_format=fmt)
+    )
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "text/xml;charset=utf-8"
+    root = ElementTree.fromstring(response.content)
+    assert root.tag == "Error"
+    assert root.findtext("Code") == "IncorrectTaskStatus"
+    assert root.findtext("Message") == "The specified task status is not invalid."
+    assert root.findtext("RequestId") == response.headers["x-acs-request-id"]
+    assert root.findtext("HostId")
+    assert "IncorrectTaskStatus" in (root.findtext("Recommend") or "")
+
+
+def test_gateway_errors_also_come_in_xml(server: EmulatorServer, http: httpx.Client) -> None:
+    out = v1(
+        "CancelTask",
+        {"RegionId": REGION, "TaskId": FINISHED},
+        response_format="XML",
+        version="1999-01-01",
+    )
+    response = send(http, out)
+    assert response.headers["content-type"] == "text/xml;charset=utf-8"
+    assert ElementTree.fromstring(response.content).findtext("Code") == "InvalidVersion"
+
+
+def test_oversized_body_is_a_4xx(http: httpx.Client) -> None:
+    out = v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
+    response = http.request(
+        "POST",
+        out.target,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        content=b"a=" + b"x" * (wire.DEFAULT_LIMITS.max_body_bytes + 10),
+    )
+    body = envelope(response)
+    assert (response.status_code, body["Code"]) == (413, "RequestTooLarge")
+
+
+def test_missing_protocol_parameter_is_named(http: httpx.Client) -> None:
+    response = http.post("/?" + urlencode({"Action": "CancelTask", "Version": "2014-05-26"}))
+    body = envelope(response)
+    assert body["Code"] == "MissingAccessKeyId"
+    assert body["Message"] == "AccessKeyId is mandatory for this action."
+
+
+@pytest.fixture
+def throttled(server: EmulatorServer) -> Iterator[EmulatorServer]:
+    server.set_faults(throttle_rate=1.0, retry_after_ms=1500)
+    try:
+        yield server
+    finally:
+        server.set_faults(throttle_rate=0.0)
+
+
+def test_throttling_over_http(throttled: EmulatorServer, http: httpx.Client) -> None:
+    response = send(http, v1("DescribeTasks", {"RegionId": REGION}))
+    body = envelope(response)
+    assert (response.status_code, body["Code"]) == (400, "Throttling.User")
+    assert body["Message"] == "Request was denied due to user flow control."
+    assert response.headers["x-acs-retry-after"] == "1500"
+
+
+def test_throttling_is_a_throttling_exception_in_the_new_sdk(
+    throttled: EmulatorServer, no_proxy_env: None
+) -> None:
+    from alibabacloud_ecs20140526 import models as ecs
+    from alibabacloud_ecs20140526.client import Client as EcsClient
+    from alibabacloud_tea_openapi.exceptions import ThrottlingException
+
+    client = EcsClient(throttled.sdk_config())
+    with pytest.raises(ThrottlingException) as caught:
+        client.cancel_task(ecs.CancelTaskRequest(region_id=REGION, task_id=FINISHED))
+    assert caught.value.retry_after == 1500
+    assert caught.value.code == "Throttling.User"
+    assert caught.value.status_code == 400
+
+
+def test_throttling_stops_when_the_fault_is_cleared(server: EmulatorServer) -> None:
+    server.set_faults(throttle_rate=1.0, retry_after_ms=1500)
+    server.set_faults(throttle_rate=0.0)
+    still_serves(server)
+
+
+def test_accounts_are_isolated(http: httpx.Client) -> None:
+    def ids(key: tuple[str, str]) -> set[str]:
+        response = send(http, v1("DescribeTasks", {"RegionId": REGION, "PageSize": "100"}, key=key))
+        assert response.status_code == 200
+        return {task["TaskId"] for task in response.json()["TaskSet"]["Task"]}
+
+    mine, theirs = ids(("testid", "testsecret")), ids(("other", "othersecret"))
+    assert theirs == {OTHER_TASK}
+    assert OTHER_TASK not in mine
+    assert FINISHED in mine
+
+    other_reads_mine = send(
+        http,
+        v1(
+            "DescribeTaskAttribute",
+            {"RegionId": REGION, "TaskId": FINISHED},
+            key=("other", "othersecret"),
+        ),
+    )
+    assert envelope(other_reads_mine)["Code"] == "InvalidTaskId.NotFound"
+
+
+def test_one_accounts_secret_does_not_sign_for_another(http: httpx.Client) -> None:
+    response = send(http, v1("DescribeTasks", {"RegionId": REGION}, key=("other", "testsecret")))
+    assert envelope(response)["Code"] == "SignatureDoesNotMatch"
+
+
+def test_host_id_is_the_endpoint_host(server: EmulatorServer, http: httpx.Client) -> None:
+    body = envelope(send(http, v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED})))
+    assert body["HostId"] == "127.0.0.1"
+
+
+class _ExplodingStore(MemoryStore):
+    """A store whose cancel fails unexpectedly (a bug or a broken disk)."""
+
+    def cancel(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+
+def test_an_unexpected_server_error_is_an_internal_error_envelope() -> None:
+    store = _ExplodingStore(_world().tasks, regions=_world().regions)
+    with (
+        EmulatorServer(store=store, accounts=ACCOUNTS) as server,
+        httpx.Client(base_url=server.endpoint, trust_env=False) as client,
+    ):
+        response = send(client, v1("CancelTask", {"RegionId": REGION, "TaskId": FRESH[0]}))
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/json;charset=utf-8"
+        body = response.json()
+        assert body["Code"] == "InternalError"
+        assert body["Message"] == (
+            "The request processing has failed due to some unknown error, exception or failure."
+        )
+        assert body["RequestId"] == response.headers["x-acs-request-id"]
+        assert "disk on fire" not in response.text
+        assert "Traceback" not in response.text
+        # Other actions still work.
+        ok = send(client, v1("DescribeTasks", {"RegionId": REGION}))
+        assert ok.status_code == 200
