@@ -40,7 +40,6 @@ from taskcancel import (
     Client,
     InMemoryTransport,
     MemoryStore,
-    Policy,
     Reason,
     Rejected,
     Task,
@@ -110,47 +109,6 @@ def floor_decide(
     if task["status"] not in _FLOOR_STATUSES:
         return "INCORRECT_TASK_STATUS"
     return task
-
-
-# A copy of decide() with the changes suggested in the report (NOT the library):
-# rejections are pre-built singletons, and task_at is skipped for unscheduled tasks.
-def make_decide_suggested() -> Callable[..., Accepted | Rejected]:
-    rejected = {reason: Rejected(reason) for reason in Reason}
-    missing_region = rejected[Reason.MISSING_REGION_ID]
-    missing_task = rejected[Reason.MISSING_TASK_ID]
-    region_not_found = rejected[Reason.REGION_NOT_FOUND]
-    task_not_found = rejected[Reason.TASK_NOT_FOUND]
-    not_supported = rejected[Reason.ACTION_NOT_SUPPORTED]
-    bad_status = rejected[Reason.INCORRECT_TASK_STATUS]
-
-    def decide_suggested(
-        request: CancelRequest,
-        world: Any,
-        *,
-        account: str | None = None,
-        policy: Policy = DEFAULT_POLICY,
-        now: datetime | None = None,
-    ) -> Accepted | Rejected:
-        region_id = request.region_id
-        task_id = request.task_id
-        if not region_id or not isinstance(region_id, str):
-            return missing_region
-        if not task_id or not isinstance(task_id, str):
-            return missing_task
-        if not world.has_region(region_id):
-            return region_not_found
-        task = world.find_task(region_id, task_id)
-        if task is None or task.owner != account or task.region_id != region_id:
-            return task_not_found
-        if now is not None and task.schedule is not None:
-            task = task_at(task, now)
-        if task.action not in policy.cancellable_actions:
-            return not_supported
-        if task.status not in policy.cancellable_statuses:
-            return bad_status
-        return Accepted(task)
-
-    return decide_suggested
 
 
 def _outcome(decision: Accepted | Rejected | str | dict[str, Any]) -> str:
@@ -237,15 +195,12 @@ def bench_decide(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
     floor_regions = set(REGIONS)
     floor_tasks = _floor_world(tasks)
     plain = [(r.region_id, r.task_id) for r in requests]
-    decide_suggested = make_decide_suggested()
-
     # Same answers from all of them before timing anything.
     expect = [_outcome(decide(r, store, account=ACCOUNT)) for r in requests]
     assert expect == [_outcome(decide(r, dict_world, account=ACCOUNT)) for r in requests]
     assert expect == [
         _outcome(floor_decide(a, b, ACCOUNT, floor_regions, floor_tasks)) for a, b in plain
     ]
-    assert expect == [_outcome(decide_suggested(r, store, account=ACCOUNT)) for r in requests]
     mix = {k: expect.count(k) for k in KINDS}
 
     def run_store() -> None:
@@ -260,10 +215,6 @@ def bench_decide(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
         for a, b in plain:
             floor_decide(a, b, ACCOUNT, floor_regions, floor_tasks)
 
-    def run_suggested() -> None:
-        for r in requests:
-            decide_suggested(r, store, account=ACCOUNT)
-
     def run_empty() -> None:
         for _r in requests:
             pass
@@ -273,7 +224,6 @@ def bench_decide(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
             "floor": run_floor,
             "store": run_store,
             "dict": run_dict_world,
-            "suggested": run_suggested,
             "empty": run_empty,
         },
         len(requests),
@@ -317,55 +267,8 @@ def bench_decide(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
         "ns": best,
         "ratio_store": best["store"] / best["floor"],
         "ratio_dict": best["dict"] / best["floor"],
-        "ratio_suggested": best["suggested"] / best["floor"],
         "breakdown": breakdown,
     }
-
-
-def whatif_child(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
-    """In a throwaway process: the suggested decide with identity-hashed enums.
-
-    Patching ``__hash__`` breaks every set built before the patch (DEFAULT_POLICY,
-    the catalogue's dicts), so this runs in its own process, after computing the
-    expected answers, with a Policy built after the patch.
-    """
-    tasks, requests = population(n_tasks, n_requests)
-    store = MemoryStore(tasks, regions=REGIONS)
-    expect = [_outcome(decide(r, store, account=ACCOUNT)) for r in requests]
-    floor_regions = set(REGIONS)
-    floor_tasks = _floor_world(tasks)
-    plain = [(r.region_id, r.task_id) for r in requests]
-    for enum_cls in (TaskAction, TaskStatus, Reason):
-        enum_cls.__hash__ = object.__hash__  # type: ignore[assignment,method-assign]
-    policy = Policy(
-        cancellable_actions=frozenset([TaskAction.IMPORT_IMAGE, TaskAction.EXPORT_IMAGE]),
-        cancellable_statuses=frozenset([TaskStatus.PROCESSING]),
-    )
-    decide_suggested = make_decide_suggested()
-    got = [_outcome(decide_suggested(r, store, account=ACCOUNT, policy=policy)) for r in requests]
-    assert got == expect
-
-    def run_floor() -> None:
-        for a, b in plain:
-            floor_decide(a, b, ACCOUNT, floor_regions, floor_tasks)
-
-    def run_whatif() -> None:
-        for r in requests:
-            decide_suggested(r, store, account=ACCOUNT, policy=policy)
-
-    best = _timed({"floor": run_floor, "whatif": run_whatif}, len(requests), repeat)
-    return {"ns": best, "ratio": best["whatif"] / best["floor"]}
-
-
-def bench_whatif(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--whatif-child", str(n_tasks), str(n_requests), str(repeat)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
 
 
 # --------------------------------------------------------------------------- 2. cancel
@@ -534,13 +437,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small populations (smoke run)")
     parser.add_argument("--memory-child", choices=["tracemalloc", "rss"], help=argparse.SUPPRESS)
     parser.add_argument("--tasks", type=int, default=1_000_000, help=argparse.SUPPRESS)
-    parser.add_argument("--whatif-child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.tasks)))
-        return 0
-    if args.whatif_child:
-        print(json.dumps(whatif_child(*args.whatif_child)))
         return 0
 
     quick = args.quick
@@ -553,7 +452,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "repeat": 3 if quick else 7,
     }
     d = bench_decide(**sizes)
-    w = bench_whatif(**sizes)
     ns = d["ns"]
     print(f"   population: {d['requests']} requests, mix {d['mix']}")
     print(f"   floor (plain dicts)             {ns['floor']:8.1f} ns/call")
@@ -564,15 +462,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"   decide() over a dict World      {ns['dict']:8.1f} ns/call  "
         f"({d['ratio_dict']:.2f}x floor)"
-    )
-    print("   what-if (a copy in this script, not the library):")
-    print(
-        f"    + singleton Rejected, no task_at {ns['suggested']:7.1f} ns/call  "
-        f"({d['ratio_suggested']:.2f}x floor)"
-    )
-    print(
-        f"    + identity-hashed enums          {w['ns']['whatif']:7.1f} ns/call  "
-        f"({w['ratio']:.2f}x its floor of {w['ns']['floor']:.1f} ns, separate process)"
     )
     print(f"   (bare loop overhead             {ns['empty']:8.1f} ns/iteration)")
     print("   cost breakdown, ns per call:")
@@ -599,7 +488,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows = [
         ("decide() / floor", f"{d['ratio_store']:.2f}x", "<= 2x", d["ratio_store"] <= 2),
-        ("  what-if, suggested changes", f"{w['ratio']:.2f}x", "<= 2x", w["ratio"] <= 2),
         (
             "in-memory cancel vs moto",
             "n/a" if moto_us is None else f"{moto_us / mem_us:.0f}x faster",
