@@ -172,12 +172,13 @@ def cancel_task(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
 
 
 def describe_task_attribute(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    # Same order as CancelTask: both parameters present before the region is looked up.
+    task_id = params.get("TaskId") or ""
+    if params.get("RegionId") and not task_id:
+        return ctx.profile.error(Reason.MISSING_TASK_ID)
     region_id = _region(ctx, params)
     if isinstance(region_id, ErrorSpec):
         return region_id
-    task_id = params.get("TaskId") or ""
-    if not task_id:
-        return ctx.profile.error(Reason.MISSING_TASK_ID)
     task = ctx.store.get_task(region_id, task_id, account=ctx.account)
     if task is None:
         return ctx.profile.error(Reason.TASK_NOT_FOUND)

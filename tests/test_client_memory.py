@@ -395,3 +395,13 @@ def test_a_missing_parameter_other_than_region_or_task_is_not_blamed_on_region_i
     assert error.code == "MissingParameter"
     assert "RegionId" not in error.message
     assert getattr(error, "reason", None) is not Reason.MISSING_REGION_ID
+
+
+@pytest.mark.parametrize("region_id", ["cn-hangzhou", "cn-nowhere"])
+def test_describe_task_attribute_checks_parameters_in_cancel_order(region_id: str) -> None:
+    client = Client(InMemoryTransport(MemoryStore()))
+    with pytest.raises(MissingParameter) as cancel_error:
+        client.cancel_task(region_id, "")
+    with pytest.raises(MissingParameter) as describe_error:
+        client.describe_task_attribute(region_id, "")
+    assert describe_error.value.reason is cancel_error.value.reason is Reason.MISSING_TASK_ID

@@ -1,7 +1,68 @@
-"""The testing kit: strategies, a transport conformance machine, the emulator in a thread."""
+"""The testing kit: everything a test suite needs to test code that cancels ECS tasks.
+
+- :class:`EmulatorServer` -- the real HTTP emulator on a free port, in a thread;
+- :class:`FakeClock` -- a clock that moves only when told (for stores and the emulator);
+- :class:`ScriptedTransport` -- scripted answers, refused when the rules forbid them;
+- :func:`check_transport` -- a hypothesis state machine that checks any transport
+  against the rules;
+- hypothesis strategies :func:`tasks`, :func:`worlds`, :func:`cancel_requests` (also
+  in :mod:`taskcancel.testing.strategies`);
+- a pytest plugin (:mod:`taskcancel.testing.plugin`, loaded automatically) with the
+  fixtures ``ecs_memory``, ``ecs_memory_store``, ``ecs_emulator``, ``ecs_clock``,
+  ``ecs_endpoint``, ``ecs_client`` and the ``real_cloud`` marker.
+
+hypothesis is needed only by the strategies and :func:`check_transport`; they are
+imported on first use, so the pytest plugin (loaded in every pytest run once taskcancel
+is installed) works without it.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._clock import FakeClock
+from ._scripted import ScriptedTransport
 from ._server import EmulatorServer
 
-__all__ = ["EmulatorServer"]
+if TYPE_CHECKING:
+    from ._machine import CHECK_TRANSPORT_SETTINGS, TransportFactory, check_transport
+    from .strategies import accounts, cancel_requests, task_ids, tasks, worlds
+
+__all__ = [
+    "CHECK_TRANSPORT_SETTINGS",
+    "EmulatorServer",
+    "FakeClock",
+    "ScriptedTransport",
+    "TransportFactory",
+    "accounts",
+    "cancel_requests",
+    "check_transport",
+    "task_ids",
+    "tasks",
+    "worlds",
+]
+
+_LAZY = {
+    "CHECK_TRANSPORT_SETTINGS": "._machine",
+    "TransportFactory": "._machine",
+    "check_transport": "._machine",
+    "accounts": ".strategies",
+    "cancel_requests": ".strategies",
+    "task_ids": ".strategies",
+    "tasks": ".strategies",
+    "worlds": ".strategies",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

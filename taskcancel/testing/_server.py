@@ -6,6 +6,8 @@ The same ASGI app and uvicorn that ``taskcancel serve`` runs; for tests that tal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -21,6 +23,35 @@ from .._world import DEFAULT_ACCOUNTS, Faults, WorldSpec
 from ..server import Emulator, bind_socket
 
 __all__ = ["EmulatorServer"]
+
+
+def _server_class() -> Any:
+    """A ``uvicorn.Server`` that notices a stop request at once, not at its next 0.1 s tick.
+
+    Only ``main_loop`` changes; uvicorn's own graceful shutdown still runs.
+    """
+    import uvicorn
+
+    class _ThreadServer(uvicorn.Server):
+        _wake: asyncio.Event | None = None
+        _loop: asyncio.AbstractEventLoop | None = None
+
+        async def main_loop(self) -> None:
+            self._wake = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
+            counter = 0
+            while not await self.on_tick(counter):
+                counter = (counter + 1) % 864000
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), 0.1)
+
+        def request_exit(self) -> None:
+            self.should_exit = True
+            if self._loop is not None and self._wake is not None:
+                with contextlib.suppress(RuntimeError):  # the loop already closed
+                    self._loop.call_soon_threadsafe(self._wake.set)
+
+    return _ThreadServer
 
 
 class EmulatorServer:
@@ -86,7 +117,7 @@ class EmulatorServer:
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, lifespan="off", server_header=False
         )
-        server = uvicorn.Server(config)
+        server = _server_class()(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="taskcancel-emulator", daemon=True
         )
@@ -104,7 +135,7 @@ class EmulatorServer:
         """Stop uvicorn, join its thread, close the socket (and the store, if ours)."""
         if self._thread is None:
             return
-        self._server.should_exit = True
+        self._server.request_exit()
         self._thread.join(timeout=10)
         self._socket.close()
         self._thread = None
@@ -129,6 +160,26 @@ class EmulatorServer:
         task = self._owned(task)
         self.store.add_task(task)
         return task
+
+    def load(self, tasks: Iterable[Task] = (), *, store: Store | None = None) -> Store:
+        """Swap in a fresh world while running: a new in-memory store over ``tasks``.
+
+        Tasks without an owner go to this server's access key, as in the constructor;
+        pass ``store`` to use a store of your own (the tasks are added to it). Returns
+        the store now in use. The previous store is closed if this server made it.
+        """
+        owned = [self._owned(task) for task in tasks]
+        if store is None:
+            new: Store = MemoryStore(owned, regions=self.store.regions(), clock=self.store.clock)
+        else:
+            new = store
+            for task in owned:
+                new.add_task(task)
+        old, self.store, self.app.store = self.store, new, new
+        if self._owns_store:
+            old.close()
+        self._owns_store = store is None
+        return new
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
         """Accept another AccessKey pair."""

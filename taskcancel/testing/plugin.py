@@ -1,0 +1,189 @@
+"""The taskcancel pytest plugin, loaded automatically through the ``pytest11`` entry point.
+
+Fixtures (all function-scoped):
+
+``ecs_clock``
+    A :class:`~taskcancel.testing.FakeClock`; the store and the emulator below read it.
+``ecs_memory_store``
+    A fresh, empty :class:`~taskcancel.MemoryStore` (all ECS regions) on ``ecs_clock``.
+``ecs_memory``
+    A :class:`~taskcancel.Client` over an :class:`~taskcancel.InMemoryTransport` on
+    ``ecs_memory_store``, calling as the anonymous account ``None``.
+``ecs_emulator``
+    A started :class:`~taskcancel.testing.EmulatorServer` (no tasks, account
+    ``testid``/``testsecret``, on ``ecs_clock``), stopped after the test.
+``ecs_endpoint``
+    A :class:`CloudTarget`: the emulator, or -- for tests marked ``real_cloud`` when
+    ``TASKCANCEL_REAL_CLOUD=1`` -- the real service.
+``ecs_client``
+    A :class:`~taskcancel.Client` (signed HTTP) to ``ecs_endpoint``.
+
+The ``real_cloud`` marker (moto's ``aws_verified``, for ECS): a marked test runs
+against the emulator by default. With ``TASKCANCEL_REAL_CLOUD=1`` it runs against
+``https://ecs.aliyuncs.com`` (or ``TASKCANCEL_REAL_CLOUD_ENDPOINT``) with the
+credentials in ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
+and is skipped, saying why, when they are not set. Unmarked tests never reach the
+real service. A test that must work both ways may only use what both offer: calls
+through ``ecs_client`` or ``ecs_endpoint``, no world setup (``ecs_endpoint.emulator``
+is ``None`` against the real service).
+
+This module imports neither hypothesis nor uvicorn (the emulator imports uvicorn
+when it starts), so loading it costs little in any test run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import pytest
+
+from .. import Client, InMemoryTransport, MemoryStore
+from ._clock import FakeClock
+from ._server import EmulatorServer
+
+__all__ = [
+    "REAL_CLOUD_ENDPOINT",
+    "CloudTarget",
+    "ecs_client",
+    "ecs_clock",
+    "ecs_emulator",
+    "ecs_endpoint",
+    "ecs_memory",
+    "ecs_memory_store",
+    "pytest_configure",
+    "pytest_runtest_setup",
+    "real_cloud_target",
+]
+
+#: The real service's endpoint, used by ``real_cloud`` tests when asked to.
+REAL_CLOUD_ENDPOINT = "https://ecs.aliyuncs.com"
+
+_MARKER = (
+    "real_cloud: runs against the taskcancel emulator, or against the real ECS endpoint "
+    "when TASKCANCEL_REAL_CLOUD=1 (skipped without ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET)"
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+@attrs.frozen
+class CloudTarget:
+    """Where a test talks to: the emulator (``emulator`` set) or the real service."""
+
+    endpoint: str
+    access_key_id: str
+    access_key_secret: str = attrs.field(repr=False)
+    emulator: EmulatorServer | None = None
+
+    @property
+    def is_real(self) -> bool:
+        """True when this is the real Alibaba Cloud service."""
+        return self.emulator is None
+
+    def client(self, *, signature: str = "acs3", timeout: float = 10.0) -> Client:
+        """A :class:`~taskcancel.Client` over a signing HTTP transport to this target."""
+        from .._http import HttpTransport
+
+        transport = HttpTransport(
+            self.endpoint,
+            access_key_id=self.access_key_id,
+            access_key_secret=self.access_key_secret,
+            signature=signature,
+            timeout=timeout,
+        )
+        return Client(transport)
+
+    def sdk_config(self, region_id: str = "cn-hangzhou", **options: Any) -> Any:
+        """A ready ``alibabacloud_tea_openapi`` ``Config`` for the official SDK."""
+        from alibabacloud_tea_openapi.models import Config
+
+        parts = urlsplit(self.endpoint)
+        return Config(
+            access_key_id=self.access_key_id,
+            access_key_secret=self.access_key_secret,
+            region_id=region_id,
+            endpoint=parts.netloc,
+            protocol=parts.scheme.upper(),
+            **options,
+        )
+
+
+def real_cloud_target(environ: Mapping[str, str] | None = None) -> CloudTarget | str | None:
+    """What ``real_cloud`` tests should use, from the environment.
+
+    ``None``: the emulator (``TASKCANCEL_REAL_CLOUD`` is not set to 1). A
+    :class:`CloudTarget`: the real service. A string: why the tests must be skipped.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("TASKCANCEL_REAL_CLOUD", "").strip().lower() not in _TRUE:
+        return None
+    key_id = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
+    secret = env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
+    if not key_id or not secret:
+        return (
+            "TASKCANCEL_REAL_CLOUD=1 but ALIBABA_CLOUD_ACCESS_KEY_ID and "
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET are not both set"
+        )
+    endpoint = env.get("TASKCANCEL_REAL_CLOUD_ENDPOINT") or REAL_CLOUD_ENDPOINT
+    return CloudTarget(endpoint, key_id, secret)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("real_cloud") is None:
+        return
+    target = real_cloud_target()
+    if isinstance(target, str):
+        pytest.skip(target)
+
+
+@pytest.fixture
+def ecs_clock() -> FakeClock:
+    """A fake clock, shared by ``ecs_memory_store`` and ``ecs_emulator``."""
+    return FakeClock()
+
+
+@pytest.fixture
+def ecs_memory_store(ecs_clock: FakeClock) -> MemoryStore:
+    """An empty in-memory world with every ECS region, on ``ecs_clock``."""
+    return MemoryStore(clock=ecs_clock)
+
+
+@pytest.fixture
+def ecs_memory(ecs_memory_store: MemoryStore) -> Iterator[Client]:
+    """A client over the in-memory mock; add tasks through ``ecs_memory_store``."""
+    with Client(InMemoryTransport(ecs_memory_store)) as client:
+        yield client
+
+
+@pytest.fixture
+def ecs_emulator(ecs_clock: FakeClock) -> Iterator[EmulatorServer]:
+    """A running emulator (no tasks; ``testid``/``testsecret``), stopped afterwards."""
+    with EmulatorServer(clock=ecs_clock) as server:
+        yield server
+
+
+@pytest.fixture
+def ecs_endpoint(request: pytest.FixtureRequest) -> CloudTarget:
+    """The emulator, or the real service for a ``real_cloud`` test when asked to."""
+    if request.node.get_closest_marker("real_cloud") is not None:
+        target = real_cloud_target()
+        if isinstance(target, str):
+            pytest.skip(target)
+        if target is not None:
+            return target
+    server: EmulatorServer = request.getfixturevalue("ecs_emulator")
+    return CloudTarget(server.endpoint, server.access_key_id, server.access_key_secret, server)
+
+
+@pytest.fixture
+def ecs_client(ecs_endpoint: CloudTarget) -> Iterator[Client]:
+    """A signed HTTP client to ``ecs_endpoint``, closed afterwards."""
+    with ecs_endpoint.client() as client:
+        yield client
