@@ -279,3 +279,17 @@ def test_real_cloud_target_reads_the_environment() -> None:
 def test_the_marker_is_registered(pytestconfig: pytest.Config) -> None:
     markers = pytestconfig.getini("markers")
     assert any(line.startswith("real_cloud:") for line in markers)
+
+
+def test_the_readme_shows_exactly_the_examples_tested_here() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    examples = (
+        README_MEMORY,
+        README_SDK,
+        README_CHECK,
+        README_SCRIPTED,
+        README_REAL_CLOUD,
+        README_PROPERTY,
+    )
+    for example in examples:
+        assert f"```python\n{example}```" in readme, example.splitlines()[0:3]
