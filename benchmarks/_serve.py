@@ -1,0 +1,277 @@
+"""Benchmark support: run the emulator, or a bare ASGI app, under a chosen uvicorn setup.
+
+Run as a script (one server per process, so the load generator and the server never
+share a GIL)::
+
+    python benchmarks/_serve.py --app emulator --tasks 300000 --http httptools \
+        --loop uvloop --log-level warning [--store PATH]
+
+It prints ``listening on http://127.0.0.1:PORT`` (like ``taskcancel serve``) once the
+socket is bound, then serves until killed. The uvicorn configuration and the logging
+set-up copy ``taskcancel serve`` (``taskcancel/cli.py``) except for the ``http``/``loop``
+choices, which that command leaves to uvicorn's ``"auto"``.
+
+The emulator's world: ``--tasks N`` Processing ImportImage tasks in ``cn-hangzhou``,
+owned by ``testid``, with ids :func:`task_id` (0..N-1), plus :data:`PROBE_TASK`.
+The bare app answers every request with 200 ``{"RequestId": "..."}`` and does nothing
+else: the ceiling for any app under the same server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+REGION = "cn-hangzhou"
+ACCESS_KEY_ID = "testid"
+ACCESS_KEY_SECRET = "testsecret"
+PROBE_TASK = "t-bench-probe"
+BARE_BODY = b'{"RequestId":"00000000-0000-4000-8000-000000000000"}'
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def task_id(index: int) -> str:
+    """The id of the ``index``-th benchmark task."""
+    return f"t-bench-{index:07d}"
+
+
+async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The fixed-reply ASGI app: 200 and a constant JSON body, the body read and ignored."""
+    kind = scope["type"]
+    if kind == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if kind != "http":
+        return
+    await receive()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json;charset=utf-8"),
+                (b"content-length", str(len(BARE_BODY)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": BARE_BODY})
+
+
+def _emulator(tasks: int, store_path: str | None) -> tuple[Any, Any]:
+    from taskcancel._model import Task, TaskAction, TaskStatus
+    from taskcancel._store import MemoryStore
+    from taskcancel.server import create_app
+
+    def make(name: str) -> Task:
+        return Task(
+            task_id=name,
+            region_id=REGION,
+            action=TaskAction.IMPORT_IMAGE,
+            status=TaskStatus.PROCESSING,
+            owner=ACCESS_KEY_ID,
+            progress="40%",
+        )
+
+    world = [make(task_id(i)) for i in range(tasks)]
+    world.append(make(PROBE_TASK))
+    regions = [REGION]
+    if store_path:
+        from taskcancel._sqlite import SqliteStore
+
+        # A SqliteStore reopens an existing file as it is: start from a fresh world.
+        for leftover in (store_path, f"{store_path}-wal", f"{store_path}-shm"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        store: Any = SqliteStore(store_path, world, regions=regions)
+    else:
+        store = MemoryStore(world, regions=regions)
+    app = create_app(store, accounts={ACCESS_KEY_ID: ACCESS_KEY_SECRET})
+    return app, store
+
+
+def tcp_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """``taskcancel.server.bind_socket`` but with ``proto=IPPROTO_TCP``.
+
+    asyncio sets TCP_NODELAY on an accepted socket only when its ``proto`` is
+    IPPROTO_TCP (``asyncio.base_events._set_nodelay``); a socket made with
+    ``socket.socket(AF_INET, SOCK_STREAM)`` has proto 0, so under the asyncio loop every
+    response (uvicorn writes head and body separately) meets Nagle plus delayed ACK:
+    about 40 ms per request. uvloop sets TCP_NODELAY regardless.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app", choices=["emulator", "bare"], required=True)
+    parser.add_argument("--tasks", type=int, default=0)
+    parser.add_argument(
+        "--store", metavar="PATH", help="SqliteStore file, replaced if it exists (default: memory)"
+    )
+    parser.add_argument("--http", default="auto", choices=["auto", "httptools", "h11"])
+    parser.add_argument("--loop", default="auto", choices=["auto", "uvloop", "asyncio"])
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    parser.add_argument(
+        "--tcp-proto",
+        action="store_true",
+        help="create the listening socket with proto=IPPROTO_TCP (see tcp_socket)",
+    )
+    args = parser.parse_args(argv)
+
+    import uvicorn
+
+    from taskcancel.server import bind_socket
+
+    store = None
+    if args.app == "emulator":
+        app, store = _emulator(args.tasks, args.store)
+    else:
+        app = bare_app
+    sock = tcp_socket() if args.tcp_proto else bind_socket("127.0.0.1", 0)
+    # As taskcancel serve: root logging at the chosen level, uvicorn's access log off.
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    port = sock.getsockname()[1]
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    config = uvicorn.Config(
+        app,
+        http=args.http,
+        loop=args.loop,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        if store is not None:
+            store.close()
+    return 0
+
+
+# ----------------------------------------------------------------- used by the benchmarks
+
+
+class ServerProcess:
+    """A server subprocess (``command`` prints ``listening on URL``); a context manager.
+
+    Its stderr (where the per-request log lines go at level info) is written to
+    ``log_path``, a file, as a deployed server's log would be.
+    """
+
+    def __init__(self, command: Sequence[str], log_path: str, *, timeout: float = 120.0):
+        self.command = list(command)
+        self.log_path = log_path
+        self.timeout = timeout
+        self.url = ""
+        self.port = 0
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> ServerProcess:
+        env = dict(os.environ)
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+            env.pop(name, None)
+        self._log = open(self.log_path, "w")
+        self._proc = subprocess.Popen(
+            self.command, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
+        )
+        assert self._proc.stdout is not None
+        deadline = time.monotonic() + self.timeout
+        for line in self._proc.stdout:
+            if line.startswith("listening on "):
+                self.url = line.split()[-1]
+                self.port = int(self.url.rsplit(":", 1)[1])
+                break
+            if time.monotonic() > deadline:
+                break
+        if not self.url:
+            self.__exit__(None, None, None)
+            with open(self.log_path) as handle:
+                raise RuntimeError(f"server did not start: {self.command}\n{handle.read()}")
+        _wait_accepting(self.port, deadline)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        self._log.close()
+
+
+def _wait_accepting(port: int, deadline: float) -> None:
+    """Wait until uvicorn answers (the socket is bound before uvicorn's loop starts)."""
+    import http.client
+
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz-bench")
+            conn.getresponse().read()
+            conn.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def serve_command(
+    app: str,
+    *,
+    http: str = "httptools",
+    loop: str = "uvloop",
+    log_level: str = "warning",
+    tasks: int = 0,
+    store: str | None = None,
+    tcp_proto: bool = False,
+) -> list[str]:
+    """The command line that runs this module as a server."""
+    command = [
+        sys.executable,
+        os.path.join(HERE, "_serve.py"),
+        "--app",
+        app,
+        "--http",
+        http,
+        "--loop",
+        loop,
+        "--log-level",
+        log_level,
+        "--tasks",
+        str(tasks),
+    ]
+    if store:
+        command += ["--store", store]
+    if tcp_proto:
+        command.append("--tcp-proto")
+    return command
+
+
+if __name__ == "__main__":
+    sys.exit(main())
