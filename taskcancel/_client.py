@@ -11,7 +11,7 @@ action handlers the HTTP emulator uses, with no sockets and no signing.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -82,8 +82,10 @@ class AsyncTransport(Protocol):
 
 
 def uuid_request_ids() -> str:
-    """A RequestId like the real service's: an upper-case UUID."""
-    return str(uuid.uuid4()).upper()
+    """A RequestId like the real service's: an upper-case random (version 4) UUID."""
+    h = os.urandom(16).hex().upper()
+    variant = "89AB"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 class InMemoryTransport:

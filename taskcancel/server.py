@@ -83,10 +83,33 @@ class Emulator:
         self.limits = limits
         self._chance = chance or random.Random().random
         self.ids = ids or IdGenerator()
+        self._contexts: dict[str, ActionContext] = {}
         self.new_task_schedule = new_task_schedule
         # A request may be stamped up to one window ahead and is then good for two:
         # remember nonces that long, or a replay slips through.
         self.nonces = wire.NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
+
+    def _context(self, account: str) -> ActionContext:
+        """The caller's context, rebuilt only when the store or the rules changed."""
+        context = self._contexts.get(account)
+        if (
+            context is None
+            or context.store is not self.store
+            or context.profile is not self.profile
+            or context.policy is not self.policy
+            or context.ids is not self.ids
+            or context.new_task_schedule is not self.new_task_schedule
+        ):
+            context = ActionContext(
+                store=self.store,
+                account=account,
+                profile=self.profile,
+                policy=self.policy,
+                ids=self.ids,
+                new_task_schedule=self.new_task_schedule,
+            )
+            self._contexts[account] = context
+        return context
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
         """Accept another AccessKey pair; its tasks are invisible to other accounts."""
@@ -105,7 +128,7 @@ class Emulator:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         request_id = self.request_ids()
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])
+        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         action = "-"
         outcome: wire.GatewayError | _Success
         try:
@@ -161,15 +184,7 @@ class Emulator:
             return dataclasses.replace(error, response_format=fmt)
         if self.faults.latency_ms > 0:
             await asyncio.sleep(self.faults.latency_ms / 1000)
-        context = ActionContext(
-            store=self.store,
-            account=call.access_key_id,
-            profile=self.profile,
-            policy=self.policy,
-            ids=self.ids,
-            new_task_schedule=self.new_task_schedule,
-        )
-        reply = dispatch(context, call.action, call.params)
+        reply = dispatch(self._context(call.access_key_id), call.action, call.params)
         if reply is None:  # authenticate() already refused unknown actions
             return wire.invalid_action(response_format=fmt)
         if isinstance(reply, ErrorSpec):
@@ -207,7 +222,9 @@ def create_app(store: Store, **options: Any) -> Emulator:
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening TCP socket; port 0 picks a free one (read it with ``getsockname``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it each response waits ~40 ms for delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

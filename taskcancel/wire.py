@@ -159,7 +159,12 @@ def percent_encode(value: str) -> str:
     ``A-Z a-z 0-9 - _ . ~`` stay as they are; every other byte becomes ``%XY`` with
     upper-case hex, so a space is ``%20`` (never ``+``) and ``*`` is ``%2A``.
     """
+    if _UNRESERVED(value):  # the common case: nothing to encode
+        return value
     return quote(value, safe="-_.~", encoding="utf-8", errors="strict")
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 
 
 def canonical_query(params: Iterable[tuple[str, str]]) -> str:
@@ -167,7 +172,14 @@ def canonical_query(params: Iterable[tuple[str, str]]) -> str:
 
     Empty values are kept as ``name=`` (the old SDK signs ``SignatureType=``).
     """
-    return "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in sorted(params))
+    parts = []
+    for name, value in sorted(params):  # percent_encode, inlined: this is a hot loop
+        if not _UNRESERVED(name):
+            name = quote(name, safe="-_.~", encoding="utf-8", errors="strict")
+        if not _UNRESERVED(value):
+            value = quote(value, safe="-_.~", encoding="utf-8", errors="strict")
+        parts.append(f"{name}={value}")
+    return "&".join(parts)
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -212,7 +224,10 @@ def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
     if present, is left out.
     """
     canonical = canonical_query((k, v) for k, v in params.items() if k != "Signature")
-    return f"{method}&{percent_encode('/')}&{percent_encode(canonical)}"
+    # percent_encode(canonical), cheaply: a canonical query holds only unreserved
+    # characters, %XY escapes, "=" and "&", so these three are all that change.
+    encoded = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
+    return f"{method}&%2F&{encoded}"
 
 
 def v1_signature(string_to_sign: str, secret: str) -> str:
@@ -240,6 +255,18 @@ def acs3_canonical_request(
     values: dict[str, list[str]] = {}
     for name, value in headers:
         values.setdefault(name.lower(), []).append(value.strip())
+    return _acs3_canonical(method, path, query, values, signed_headers, payload_sha256)
+
+
+def _acs3_canonical(
+    method: str,
+    path: str,
+    query: Iterable[tuple[str, str]],
+    values: Mapping[str, list[str]],
+    signed_headers: Sequence[str],
+    payload_sha256: str,
+) -> str:
+    """:func:`acs3_canonical_request` over headers already grouped by lower-case name."""
     canonical_headers = "".join(
         f"{name}:{','.join(sorted(values.get(name, [''])))}\n" for name in signed_headers
     )
@@ -647,14 +674,17 @@ def _decode_form(data: bytes) -> list[tuple[str, str]] | None:
     Works on bytes so raw (unescaped) UTF-8 in the query decodes like escaped UTF-8.
     """
     pairs: list[tuple[str, str]] = []
-    for piece in data.split(b"&"):
-        if not piece:
-            continue
-        name, _, value = piece.partition(b"=")
-        try:
-            pairs.append((_form_unquote(name), _form_unquote(value)))
-        except UnicodeDecodeError:
-            return None
+    try:
+        for piece in data.split(b"&"):
+            if not piece:
+                continue
+            name, _, value = piece.partition(b"=")
+            if b"%" in piece or b"+" in piece:
+                pairs.append((_form_unquote(name), _form_unquote(value)))
+            else:  # the common case: nothing escaped
+                pairs.append((name.decode("utf-8"), value.decode("utf-8")))
+    except UnicodeDecodeError:
+        return None
     return pairs
 
 
@@ -697,7 +727,10 @@ def parse_request(
     """
     if len(headers) > limits.max_headers:
         return too_large("header count", limits.max_headers)
-    if sum(len(name) + len(value) for name, value in headers) > limits.max_header_bytes:
+    header_bytes = 0
+    for raw_name, raw_value in headers:
+        header_bytes += len(raw_name) + len(raw_value)
+    if header_bytes > limits.max_header_bytes:
         return too_large("header bytes", limits.max_header_bytes)
     if len(query) > limits.max_query_bytes:
         return too_large("query bytes", limits.max_query_bytes)
@@ -709,13 +742,16 @@ def parse_request(
     if raw_path not in ("", "/"):
         return invalid_action()
 
-    header_pairs = [
-        (name.decode("latin-1").lower(), _decode_header_value(value).strip())
-        for name, value in headers
-    ]
-    header_map: dict[str, str] = {}
-    for name, value in header_pairs:
-        header_map.setdefault(name, value)
+    header_values: dict[str, list[str]] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1").lower()
+        value = _decode_header_value(raw_value).strip()
+        seen = header_values.get(name)
+        if seen is None:
+            header_values[name] = [value]
+        else:
+            seen.append(value)
+    header_map = {name: values[0] for name, values in header_values.items()}
 
     query_pairs = _decode_form(query)
     if query_pairs is None:
@@ -740,7 +776,7 @@ def parse_request(
     authorization = header_map.get("authorization", "")
     if authorization.startswith("ACS3-"):
         return _parse_acs3(
-            method, params, query_pairs, header_pairs, header_map, body, response_format
+            method, params, query_pairs, header_values, header_map, body, response_format
         )
     return _parse_v1(method, params, header_map, response_format)
 
@@ -792,7 +828,7 @@ def _parse_acs3(
     method: str,
     params: dict[str, str],
     query_pairs: list[tuple[str, str]],
-    header_pairs: list[tuple[str, str]],
+    header_values: Mapping[str, list[str]],
     header_map: Mapping[str, str],
     body: bytes,
     response_format: str,
@@ -845,8 +881,8 @@ def _parse_acs3(
 
     payload_sha256 = hashlib.sha256(body).hexdigest()
     sent_sha256 = header_map.get("x-acs-content-sha256")
-    canonical = acs3_canonical_request(
-        method, "/", query_pairs, header_pairs, signed_headers, payload_sha256
+    canonical = _acs3_canonical(
+        method, "/", query_pairs, header_values, signed_headers, payload_sha256
     )
     return Call(
         method=method,
@@ -1018,8 +1054,11 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
 def _json_bytes(document: Mapping[str, object]) -> bytes:
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    text = _JSON.encode(document)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: fall back to \u escapes
