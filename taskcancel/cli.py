@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="accept this AccessKey pair too (repeatable)",
     )
+    serve.add_argument(
+        "--seed",
+        metavar="N",
+        help="seed the ids of tasks and images that ImportImage/ExportImage create",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     def client_options(sub: argparse.ArgumentParser) -> None:
@@ -118,6 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from ._actions import IdGenerator
     from .server import bind_socket, create_app
 
     if not 0 <= args.port <= 65535:
@@ -144,7 +150,13 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(store, accounts=accounts, profile=args.profile, faults=world.faults)
+    app = create_app(
+        store,
+        accounts=accounts,
+        profile=args.profile,
+        faults=world.faults,
+        ids=IdGenerator(args.seed),
+    )
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     endpoint = f"http://{shown_host}:{port}"

@@ -71,6 +71,7 @@ class Emulator:
         nonce_capacity: int = 100_000,
         ids: Callable[[str], str] | None = None,
         new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.store = store
         self.accounts = dict(accounts)
@@ -83,6 +84,7 @@ class Emulator:
         self.limits = limits
         self._chance = chance or random.Random().random
         self.ids = ids or IdGenerator()
+        self._sleep = sleep
         self._contexts: dict[str, ActionContext] = {}
         self.new_task_schedule = new_task_schedule
         # A request may be stamped up to one window ahead and is then good for two:
@@ -183,7 +185,7 @@ class Emulator:
         if error is not None:
             return dataclasses.replace(error, response_format=fmt)
         if self.faults.latency_ms > 0:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
+            await self._sleep(self.faults.latency_ms / 1000)
         reply = dispatch(self._context(call.access_key_id), call.action, call.params)
         if reply is None:  # authenticate() already refused unknown actions
             return wire.invalid_action(response_format=fmt)
