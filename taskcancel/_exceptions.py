@@ -23,9 +23,13 @@ the :class:`~taskcancel.Reason`. :class:`TransportError` keeps its cause as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from ._rules import Reason
 
 __all__ = [
+    "REJECTIONS",
     "ApiError",
     "AuthenticationError",
     "CancelRejected",
@@ -129,19 +133,22 @@ class TransportError(TaskCancelError):
     """The request got no usable answer; the underlying error is ``__cause__``."""
 
 
-_BY_REASON: dict[Reason, type[CancelRejected]] = {
-    Reason.MISSING_REGION_ID: MissingParameter,
-    Reason.MISSING_TASK_ID: MissingParameter,
-    Reason.REGION_NOT_FOUND: RegionNotFound,
-    Reason.TASK_NOT_FOUND: TaskNotFound,
-    Reason.ACTION_NOT_SUPPORTED: TaskActionNotSupported,
-    Reason.INCORRECT_TASK_STATUS: IncorrectTaskStatus,
-    Reason.CANCEL_FAILED: CancelTaskFailed,
-}
+#: The exception class a client raises for each reason.
+REJECTIONS: Mapping[Reason, type[CancelRejected]] = MappingProxyType(
+    {
+        Reason.MISSING_REGION_ID: MissingParameter,
+        Reason.MISSING_TASK_ID: MissingParameter,
+        Reason.REGION_NOT_FOUND: RegionNotFound,
+        Reason.TASK_NOT_FOUND: TaskNotFound,
+        Reason.ACTION_NOT_SUPPORTED: TaskActionNotSupported,
+        Reason.INCORRECT_TASK_STATUS: IncorrectTaskStatus,
+        Reason.CANCEL_FAILED: CancelTaskFailed,
+    }
+)
 
 
 def rejection_for(
     reason: Reason, code: str, http_status: int, message: str, request_id: str = ""
 ) -> CancelRejected:
     """Build the :class:`CancelRejected` subclass for ``reason``."""
-    return _BY_REASON[reason](reason, code, http_status, message, request_id)
+    return REJECTIONS[reason](reason, code, http_status, message, request_id)

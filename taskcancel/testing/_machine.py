@@ -46,7 +46,8 @@ from .. import (
     decide,
     get_profile,
 )
-from ._scripted import REJECTIONS, ScriptWorld, explain
+from .._exceptions import REJECTIONS
+from ._scripted import ScriptWorld, explain
 from .strategies import UNKNOWN_REGIONS, cancel_requests, task_ids, worlds
 
 __all__ = ["CHECK_TRANSPORT_SETTINGS", "TransportFactory", "check_transport"]

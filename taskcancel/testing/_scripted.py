@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Literal, TypeAlias
 
@@ -28,49 +28,31 @@ from .. import (
     Accepted,
     ApiRequest,
     ApiResponse,
-    CancelRejected,
     CancelRequest,
-    CancelTaskFailed,
     Clock,
     Decision,
-    IncorrectTaskStatus,
     InMemoryTransport,
     MemoryStore,
-    MissingParameter,
     Policy,
     Profile,
     Reason,
-    RegionNotFound,
     Rejected,
     Task,
-    TaskActionNotSupported,
     TaskCancelError,
-    TaskNotFound,
     TaskStatus,
     ThrottlingError,
     decide,
     get_profile,
+    wire,
 )
+from .._exceptions import REJECTIONS
 
-__all__ = ["REJECTIONS", "Outcome", "ScriptWorld", "ScriptedTransport", "explain"]
+__all__ = ["Outcome", "ScriptWorld", "ScriptedTransport", "explain"]
 
 #: What a scripted call answers: ``"success"``, a :class:`~taskcancel.Reason`, or an
 #: exception class (a :class:`~taskcancel.CancelRejected` subclass, or
 #: :class:`~taskcancel.ThrottlingError`).
 Outcome: TypeAlias = Literal["success"] | Reason | type[TaskCancelError]
-
-#: The exception class a client raises for each reason.
-REJECTIONS: Mapping[Reason, type[CancelRejected]] = {
-    Reason.MISSING_REGION_ID: MissingParameter,
-    Reason.MISSING_TASK_ID: MissingParameter,
-    Reason.REGION_NOT_FOUND: RegionNotFound,
-    Reason.TASK_NOT_FOUND: TaskNotFound,
-    Reason.ACTION_NOT_SUPPORTED: TaskActionNotSupported,
-    Reason.INCORRECT_TASK_STATUS: IncorrectTaskStatus,
-    Reason.CANCEL_FAILED: CancelTaskFailed,
-}
-
-_THROTTLED = ("Throttling.User", 400, "Request was denied due to user flow control.")
 
 
 class ScriptWorld:
@@ -378,7 +360,8 @@ class ScriptedTransport:
             spec = self.profile.error(outcome)
             code, status, message = spec.code, spec.http_status, spec.message
         else:
-            code, status, message = _THROTTLED
+            throttled = wire.throttled(1000)
+            code, status, message = throttled.code, throttled.http_status, throttled.message
         body = {"RequestId": request_id, "HostId": "scripted", "Code": code, "Message": message}
         return ApiResponse(status, body)
 
