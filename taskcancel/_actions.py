@@ -276,16 +276,20 @@ def _required(params: Mapping[str, str], *names: str) -> ErrorSpec | None:
     return None
 
 
-def _create_task(ctx: ActionContext, region_id: str, action: TaskAction, resource: str) -> Task:
+def _create_task(
+    ctx: ActionContext, region_id: str, action: TaskAction, resource: Callable[[str], str]
+) -> Task:
+    """A new task with a fresh id; ``resource(task_id)`` names what it works on."""
     for _ in range(10):
+        task_id = ctx.ids("t")
         task = Task(
-            task_id=ctx.ids("t"),
+            task_id=task_id,
             region_id=region_id,
             action=action,
             status=TaskStatus.PROCESSING,
             owner=ctx.account,
             creation_time=ctx.store.clock(),
-            resource_id=resource,
+            resource_id=resource(task_id),
             schedule=ctx.new_task_schedule,
         )
         try:
@@ -304,9 +308,14 @@ def import_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     missing = _required(params, "DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject")
     if missing is not None:
         return missing
-    image_id = ctx.ids("m")
-    task = _create_task(ctx, region_id, TaskAction.IMPORT_IMAGE, image_id)
-    return {"RegionId": region_id, "ImageId": image_id, "TaskId": task.task_id}
+    # The image id shares the task id's random part, so it is as unique as the task id
+    # (a reseeded generator over a kept store redraws both together).
+    task = _create_task(ctx, region_id, TaskAction.IMPORT_IMAGE, _image_of)
+    return {"RegionId": region_id, "ImageId": task.resource_id, "TaskId": task.task_id}
+
+
+def _image_of(task_id: str) -> str:
+    return "m-" + task_id.removeprefix("t-")
 
 
 def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
@@ -317,7 +326,8 @@ def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     missing = _required(params, "ImageId", "OSSBucket")
     if missing is not None:
         return missing
-    task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, params["ImageId"])
+    image_id = params["ImageId"]
+    task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, lambda _task_id: image_id)
     return {"RegionId": region_id, "TaskId": task.task_id}
 
 

@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed",
         metavar="N",
+        type=int,
         help="seed the ids of tasks and images that ImportImage/ExportImage create",
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

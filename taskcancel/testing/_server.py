@@ -80,10 +80,15 @@ class EmulatorServer:
         self.access_key_id, self.access_key_secret = next(iter(self._accounts.items()))
         tasks = [self._owned(task) for task in spec.tasks]
         self._owns_store = store is None
-        self.store: Store = store or MemoryStore(tasks, regions=spec.regions, clock=clock)
-        if store is not None:
+        # Tasks the server adds to a store it was given: reset() puts them back.
+        self._added: list[Task] = []
+        if store is None:
+            self.store: Store = MemoryStore(tasks, regions=spec.regions, clock=clock)
+        else:
+            self.store = store
             for task in tasks:
                 store.add_task(task)
+            self._added = tasks
         self.app = Emulator(
             self.store,
             accounts=self._accounts,
@@ -179,6 +184,7 @@ class EmulatorServer:
         if self._owns_store:
             old.close()
         self._owns_store = store is None
+        self._added = [] if store is None else owned
         return new
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
@@ -188,6 +194,9 @@ class EmulatorServer:
     def reset(self) -> None:
         """Restore the initial world and clear the faults."""
         self.store.reset()
+        for task in self._added:
+            if self.store.find_task(task.region_id, task.task_id) is None:
+                self.store.add_task(task)
         self.app.faults = Faults()
 
     # -- faults -------------------------------------------------------------------------
