@@ -159,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         access_log=False,
         lifespan="on",
         server_header=False,
+        proxy_headers=False,
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

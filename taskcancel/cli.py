@@ -177,7 +177,12 @@ def _serve(args: argparse.Namespace) -> int:
         )
     print(f"listening on {endpoint}", flush=True)
     config = uvicorn.Config(
-        app, log_level=args.log_level, access_log=False, lifespan="on", server_header=False
+        app,
+        log_level=args.log_level,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+        proxy_headers=False,  # the emulator never reads client addresses
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])

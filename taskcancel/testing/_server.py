@@ -120,7 +120,12 @@ class EmulatorServer:
         sock = bind_socket(self.host, 0)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
         )
         server = _server_class()(config)
         thread = threading.Thread(
