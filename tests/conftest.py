@@ -1,14 +1,22 @@
-"""Shared pytest fixtures for the taskcancel test suite."""
+"""Shared pytest set-up: the hypothesis profile and fixtures for real `taskcancel serve` runs."""
 
 from __future__ import annotations
 
-# --- real `taskcancel serve` processes, one per error profile (helpers in tests/_serve.py) ---
 from collections.abc import Iterator as _Iterator
 
 import pytest as _pytest
 from _serve import ServedEmulator as _ServedEmulator
 from _serve import ServePool as _ServePool
+from hypothesis import HealthCheck as _HealthCheck
+from hypothesis import settings as _settings
 
+# CI runs on two shared cores: time limits per example would only measure the machine.
+_settings.register_profile(
+    "taskcancel", deadline=None, suppress_health_check=[_HealthCheck.too_slow]
+)
+_settings.load_profile("taskcancel")
+
+# --- real `taskcancel serve` processes, one per error profile (helpers in tests/_serve.py) ---
 
 @_pytest.fixture(scope="session")
 def serve_pool(tmp_path_factory: _pytest.TempPathFactory) -> _Iterator[_ServePool]:
