@@ -18,6 +18,7 @@ _settings.load_profile("taskcancel")
 
 # --- real `taskcancel serve` processes, one per error profile (helpers in tests/_serve.py) ---
 
+
 @_pytest.fixture(scope="session")
 def serve_pool(tmp_path_factory: _pytest.TempPathFactory) -> _Iterator[_ServePool]:
     """Lazily started ``taskcancel serve --world ... --profile P`` subprocesses."""
