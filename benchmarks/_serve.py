@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    from taskcancel.server import bind_socket
+    from taskcancel.server import bind_socket, uvicorn_config
 
     store = None
     if args.app == "emulator":
@@ -151,16 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     port = sock.getsockname()[1]
     print(f"listening on http://127.0.0.1:{port}", flush=True)
-    config = uvicorn.Config(
-        app,
-        http=args.http,
-        loop=args.loop,
-        log_level=args.log_level,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-        proxy_headers=False,
-    )
+    # The same configuration as `taskcancel serve` (taskcancel._uvicorn), with the
+    # chosen parser and loop; "httptools" means taskcancel's bounded httptools protocol.
+    options: dict[str, Any] = {"loop": args.loop, "log_level": args.log_level, "lifespan": "on"}
+    if args.http == "h11":
+        options["http"] = "h11"
+    config = uvicorn_config(app, **options)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

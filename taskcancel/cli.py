@@ -125,7 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     from ._actions import IdGenerator
-    from .server import bind_socket, create_app
+    from .server import bind_socket, create_app, uvicorn_config
 
     if not 0 <= args.port <= 65535:
         print(f"taskcancel: error: --port must be 0..65535, got {args.port}", file=sys.stderr)
@@ -176,14 +176,7 @@ def _serve(args: argparse.Namespace) -> int:
             f" taskcancel cancel --endpoint {endpoint} --region {example[0]} --task {example[1]}"
         )
     print(f"listening on {endpoint}", flush=True)
-    config = uvicorn.Config(
-        app,
-        log_level=args.log_level,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-        proxy_headers=False,  # the emulator never reads client addresses
-    )
+    config = uvicorn_config(app, log_level=args.log_level, lifespan="on")
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -34,9 +34,10 @@ from ._client import uuid_request_ids
 from ._model import Schedule
 from ._rules import DEFAULT_POLICY, Policy
 from ._store import Clock, Store, system_clock
+from ._uvicorn import uvicorn_config
 from ._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 
-__all__ = ["Emulator", "bind_socket", "create_app"]
+__all__ = ["Emulator", "bind_socket", "create_app", "uvicorn_config"]
 
 log = logging.getLogger("taskcancel.server")
 

@@ -63,6 +63,7 @@ __all__ = [
     "ECS_VERSION",
     "EMPTY_SHA256",
     "JSON_CONTENT_TYPE",
+    "MAX_NONCE_LENGTH",
     "UNPARSEABLE_REPLY_CODE",
     "XML_CONTENT_TYPE",
     "Call",
@@ -148,6 +149,10 @@ _TIMESTAMP_RE = re.compile(
 )
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _ACS3_REQUIRED_SIGNED = ("x-acs-date", "x-acs-signature-nonce")
+
+#: Longer nonces are refused (``InvalidSignatureNonce``): the SDKs send 32 hex digits,
+#: and every nonce is remembered for the replay window.
+MAX_NONCE_LENGTH = 128
 
 
 # --------------------------------------------------------------------------- encoding
@@ -803,6 +808,8 @@ def _parse_v1(
     timestamp = params.get("Timestamp") or params.get("TimeStamp")
     if not timestamp:
         return missing_parameter("Timestamp", response_format=response_format)
+    if len(params["SignatureNonce"]) > MAX_NONCE_LENGTH:
+        return invalid_parameter("SignatureNonce", response_format=response_format)
     if params["SignatureMethod"] != _V1_METHOD:
         return invalid_signature_method(response_format=response_format)
     if params["SignatureVersion"] != _V1_VERSION:
@@ -866,6 +873,8 @@ def _parse_acs3(
             return incomplete_signature(
                 f"Header {header} must be present and signed.", response_format=response_format
             )
+    if len(header_map["x-acs-signature-nonce"]) > MAX_NONCE_LENGTH:
+        return invalid_parameter("SignatureNonce", response_format=response_format)
     found: dict[str, str] = {}
     for param, header in (("Action", "x-acs-action"), ("Version", "x-acs-version")):
         value = params.get(param, "")
@@ -949,13 +958,15 @@ def verify_signature(call: Call, secret: str) -> GatewayError | None:
 
 
 class NonceRegistry:
-    """Replay protection: remembers ``(access key, nonce)`` pairs for ``window``.
+    """Replay protection: remembers each access key's nonces for ``window``.
 
-    Memory is bounded by ``max_entries`` (the oldest entry goes first when full) and
-    time is passed in. ``window`` defaults to 30 minutes, twice the default timestamp
-    window: a request stamped up to 15 minutes in the future stays acceptable for up to
-    30 minutes after it is first seen, so its nonce must be remembered that long.
-    Thread-safe.
+    Time is passed in. Memory is bounded by ``max_entries`` per access key: when a key's
+    share is full its oldest nonce goes first, so a caller can only ever push out its own
+    nonces, never another account's (call :meth:`seen` only after the signature checks
+    out, so only real accounts get a share). ``window`` defaults to 30 minutes, twice the
+    default timestamp window: a request stamped up to 15 minutes in the future stays
+    acceptable for up to 30 minutes after it is first seen, so its nonce is remembered
+    that long, the last instant included. Thread-safe.
     """
 
     def __init__(
@@ -965,33 +976,34 @@ class NonceRegistry:
             raise ValueError("max_entries must be at least 1")
         self._window = window
         self._max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        self._by_key: dict[str, OrderedDict[str, datetime]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._entries)
+            return sum(len(entries) for entries in self._by_key.values())
 
     def seen(self, access_key_id: str, nonce: str, now: datetime) -> bool:
         """True if the nonce was used within the window; otherwise record it, return False."""
         now = _as_utc(now)
         cutoff = now - self._window
-        key = (access_key_id, nonce)
         with self._lock:
-            entries = self._entries
+            entries = self._by_key.get(access_key_id)
+            if entries is None:
+                entries = self._by_key[access_key_id] = OrderedDict()
             while entries:
-                oldest_key, oldest_time = next(iter(entries.items()))
-                if oldest_time > cutoff:
+                oldest_nonce, oldest_time = next(iter(entries.items()))
+                if oldest_time >= cutoff:
                     break
-                del entries[oldest_key]
-            recorded = entries.get(key)
+                del entries[oldest_nonce]
+            recorded = entries.get(nonce)
             if recorded is not None:
-                if recorded > cutoff:
+                if recorded >= cutoff:
                     return True
-                del entries[key]  # stale, left behind by a clock that went backwards
+                del entries[nonce]  # stale, left behind by a clock that went backwards
             while len(entries) >= self._max_entries:
                 entries.popitem(last=False)
-            entries[key] = now
+            entries[nonce] = now
             return False
 
 

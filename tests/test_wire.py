@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -647,8 +647,10 @@ def test_nonce_registry_expiry() -> None:
     registry = NonceRegistry(window=timedelta(minutes=15))
     assert registry.seen("ak", "n", NOW) is False
     assert registry.seen("ak", "n", NOW + timedelta(minutes=14, seconds=59)) is True
-    assert registry.seen("ak", "n", NOW + timedelta(minutes=15)) is False  # forgotten, re-recorded
-    assert registry.seen("ak", "n", NOW + timedelta(minutes=16)) is True
+    assert registry.seen("ak", "n", NOW + timedelta(minutes=15)) is True  # the last instant
+    later = NOW + timedelta(minutes=15, microseconds=1)
+    assert registry.seen("ak", "n", later) is False  # forgotten, re-recorded
+    assert registry.seen("ak", "n", later + timedelta(minutes=1)) is True
     assert registry.seen("ak", "other", NOW + timedelta(hours=2)) is False
     assert len(registry) == 1  # expired entries evicted
 
@@ -657,6 +659,39 @@ def test_nonce_registry_default_window_covers_future_timestamps() -> None:
     registry = NonceRegistry()
     assert registry.seen("ak", "n", NOW) is False
     assert registry.seen("ak", "n", NOW + timedelta(minutes=29)) is True
+
+
+def test_nonce_registry_remembers_as_long_as_the_timestamp_window_accepts() -> None:
+    """A request stamped a whole window ahead is still fresh two windows after first use."""
+    window = timedelta(minutes=15)
+    registry = NonceRegistry(window=2 * window)
+    stamp = NOW + window
+    assert registry.seen("ak", "n", NOW) is False
+    replay_at = NOW + 2 * window
+    call = wire.Call(
+        method="GET",
+        action="CancelTask",
+        version=wire.ECS_VERSION,
+        params={},
+        access_key_id="ak",
+        response_format="JSON",
+        nonce="n",
+        timestamp=wire.format_timestamp(stamp),
+        host="",
+        scheme="V1",
+        signature="",
+        string_to_sign="",
+    )
+    assert wire.check_timestamp(call, now=replay_at, window=window) is None  # still fresh
+    assert registry.seen("ak", "n", replay_at) is True  # so the nonce must still be known
+
+
+def test_one_account_cannot_push_out_another_accounts_nonces() -> None:
+    registry = NonceRegistry(max_entries=3)
+    assert registry.seen("victim", "v", NOW) is False
+    for i in range(10):
+        assert registry.seen("attacker", str(i), NOW) is False
+    assert registry.seen("victim", "v", NOW) is True
 
 
 def test_nonce_registry_bounded() -> None:
@@ -1057,3 +1092,11 @@ def test_parse_request_never_raises_on_mutated_valid_requests(
         check_timestamp(result, now=NOW)
     else:
         render_gateway_error(result, request_id="R", host_id="H")
+
+
+@pytest.mark.parametrize("build", [_v1, _acs3], ids=["v1", "acs3"])
+def test_an_overlong_nonce_is_refused(build: Callable[..., OutgoingRequest]) -> None:
+    """Every nonce is remembered for the replay window, so its size is bounded."""
+    assert isinstance(_send(build(nonce="n" * wire.MAX_NONCE_LENGTH)), Call)
+    refused = _send(build(nonce="n" * (wire.MAX_NONCE_LENGTH + 1)))
+    _error(refused, "InvalidSignatureNonce", 400)

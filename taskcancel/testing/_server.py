@@ -20,7 +20,7 @@ from .._client import Client
 from .._model import Task
 from .._store import Clock, MemoryStore, Store
 from .._world import DEFAULT_ACCOUNTS, Faults, WorldSpec
-from ..server import Emulator, bind_socket
+from ..server import Emulator, bind_socket, uvicorn_config
 
 __all__ = ["EmulatorServer"]
 
@@ -113,20 +113,11 @@ class EmulatorServer:
 
     def start(self, *, timeout: float = 10.0) -> EmulatorServer:
         """Bind a free port, start uvicorn in a thread, return once it accepts requests."""
-        import uvicorn
-
         if self._thread is not None:
             raise RuntimeError("EmulatorServer is already running")
         sock = bind_socket(self.host, 0)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            proxy_headers=False,
-        )
+        config = uvicorn_config(self.app, log_level="warning", lifespan="off")
         server = _server_class()(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="taskcancel-emulator", daemon=True
