@@ -23,6 +23,7 @@ from ._client import (
     Transport,
 )
 from ._exceptions import (
+    REJECTIONS,
     ApiError,
     AuthenticationError,
     CancelRejected,
@@ -49,16 +50,26 @@ from ._model import (
 from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, Rejected, World, decide
 from ._sqlite import SqliteStore, StoreFileError
 from ._store import Clock, MemoryStore, Store
-from ._world import Faults, WorldFileError, WorldSpec, load_world, parse_world, world_to_json
+from ._world import (
+    DEFAULT_ACCOUNTS,
+    Faults,
+    WorldFileError,
+    WorldSpec,
+    load_world,
+    parse_world,
+    world_to_json,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIONS",
+    "DEFAULT_ACCOUNTS",
     "DEFAULT_POLICY",
     "DEFAULT_PROFILE",
     "ECS_REGIONS",
     "PROFILES",
+    "REJECTIONS",
     "Accepted",
     "ApiError",
     "ApiRequest",

@@ -17,8 +17,17 @@ from typing import Any
 
 import attrs
 
-from ._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile
-from ._model import CancelRequest, Schedule, Task, TaskAction, TaskStatus, format_time, parse_time
+from ._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile, missing_parameter_message
+from ._model import (
+    CancelRequest,
+    Schedule,
+    Task,
+    TaskAction,
+    TaskStatus,
+    check_progress,
+    format_time,
+    parse_time,
+)
 from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason
 from ._store import Store
 
@@ -138,12 +147,7 @@ def _str_or_none(value: object) -> str | None:
 
 def _progress_or_none(value: object) -> str | None:
     text = _str_or_none(value)
-    if text is None:
-        return None
-    number = text.removesuffix("%")
-    if not text.endswith("%") or not number.isdigit() or not 0 <= int(number) <= 100:
-        raise ValueError(f"must look like '0%'..'100%', got {text!r}")
-    return text
+    return None if text is None else check_progress(text)
 
 
 def _time_or_none(value: object) -> Any:
@@ -212,7 +216,7 @@ def _int_param(
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12 or not low <= int(raw) <= high:
         return invalid_parameter(name)
     return int(raw)
 
@@ -263,10 +267,7 @@ def describe_tasks(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
 
 def missing_parameter(name: str) -> ErrorSpec:
     """400 MissingParameter, in the wording of the CancelTask table."""
-    message = (
-        f'An input parameter "{name}" that is mandatory for processing the request is not supplied.'
-    )
-    return ErrorSpec("MissingParameter", 400, message)
+    return ErrorSpec("MissingParameter", 400, missing_parameter_message(name))
 
 
 def _required(params: Mapping[str, str], *names: str) -> ErrorSpec | None:
@@ -279,8 +280,12 @@ def _required(params: Mapping[str, str], *names: str) -> ErrorSpec | None:
 def _create_task(
     ctx: ActionContext, region_id: str, action: TaskAction, resource: Callable[[str], str]
 ) -> Task:
-    """A new task with a fresh id; ``resource(task_id)`` names what it works on."""
-    for _ in range(10):
+    """A new task with a fresh id; ``resource(task_id)`` names what it works on.
+
+    Random ids practically never collide; a seeded generator over a store kept from an
+    earlier run with the same seed replays that run's ids, which are skipped here.
+    """
+    for _ in range(1_000_000):
         task_id = ctx.ids("t")
         task = Task(
             task_id=task_id,
@@ -327,6 +332,8 @@ def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     if missing is not None:
         return missing
     image_id = params["ImageId"]
+    if len(image_id) > 128:
+        return invalid_parameter("ImageId")
     task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, lambda _task_id: image_id)
     return {"RegionId": region_id, "TaskId": task.task_id}
 

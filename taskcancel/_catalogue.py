@@ -29,6 +29,7 @@ __all__ = [
     "ErrorSpec",
     "Profile",
     "get_profile",
+    "missing_parameter_message",
     "reason_for_code",
 ]
 
@@ -42,12 +43,15 @@ class ErrorSpec:
     message: str
 
 
-_MISSING_REGION = (
-    'An input parameter "RegionId" that is mandatory for processing the request is not supplied.'
-)
-_MISSING_TASK = (
-    'An input parameter "TaskId" that is mandatory for processing the request is not supplied.'
-)
+def missing_parameter_message(name: str) -> str:
+    """The documented MissingParameter message for parameter ``name``."""
+    return (
+        f'An input parameter "{name}" that is mandatory for processing the request is not supplied.'
+    )
+
+
+_MISSING_REGION = missing_parameter_message("RegionId")
+_MISSING_TASK = missing_parameter_message("TaskId")
 _CANCEL_FAILED = "The task is failed to cancel, Please contact the administrator."
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from . import wire
 from ._actions import ActionContext, IdGenerator, dispatch
 from ._catalogue import ErrorSpec, Profile, get_profile, reason_for_code
 from ._exceptions import (
@@ -119,11 +120,8 @@ class InMemoryTransport:
         reply = dispatch(self._context, request.action, request.params)
         request_id = self._request_ids()
         if reply is None:
-            reply = ErrorSpec(
-                "InvalidAction.NotFound",
-                404,
-                "Specified api is not found, please check your url and method.",
-            )
+            unknown = wire.invalid_action()
+            reply = ErrorSpec(unknown.code, unknown.http_status, unknown.message)
         if isinstance(reply, ErrorSpec):
             body = {"RequestId": request_id, "HostId": "memory", "Code": reply.code}
             body["Message"] = reply.message
@@ -166,8 +164,7 @@ def error_from_response(response: ApiResponse) -> TaskCancelError:
     if reason is not None:
         return rejection_for(reason, code, status, message, request_id)
     if code.startswith("Throttling"):
-        hint = response.headers.get("x-acs-retry-after", "")
-        retry = int(hint) if hint.isascii() and hint.isdigit() else None
+        retry = wire.retry_after_ms(response.headers.get("x-acs-retry-after", ""))
         return ThrottlingError(code, status, message, request_id, retry)
     if code in _AUTH_CODES or code.startswith(_AUTH_PREFIXES):
         return AuthenticationError(code, status, message, request_id)

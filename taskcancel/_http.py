@@ -98,7 +98,7 @@ class _Signer:
             error_body = {
                 "RequestId": reply.request_id,
                 "HostId": reply.host_id,
-                "Code": reply.code or f"HTTP{status}",
+                "Code": reply.code,
                 "Message": reply.message or body[:200].decode("utf-8", "replace"),
             }
             return ApiResponse(status, error_body, header_map)

@@ -26,6 +26,7 @@ __all__ = [
     "TaskAction",
     "TaskStatus",
     "cancelled",
+    "check_progress",
     "format_time",
     "parse_time",
     "task_at",
@@ -109,14 +110,19 @@ class Schedule:
             raise ValueError(f"Schedule.outcome must be Finished or Failed, got {value!r}")
 
 
+def check_progress(value: str) -> str:
+    """``value`` if it reads like ``0%``..``100%`` (ASCII digits); else ``ValueError``."""
+    number = value.removesuffix("%")
+    if number == value or not (number.isascii() and number.isdigit()) or int(number) > 100:
+        raise ValueError(f"progress must look like '0%'..'100%', got {value!r}")
+    return value
+
+
 def _check_progress(
     instance: object, attribute: attrs.Attribute[str | None], value: str | None
 ) -> None:
-    if value is None:
-        return
-    number = value[:-1] if value.endswith("%") else ""
-    if not number.isdigit() or not 0 <= int(number) <= 100:
-        raise ValueError(f"Task.progress must look like '0%'..'100%', got {value!r}")
+    if value is not None:
+        check_progress(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -187,6 +193,8 @@ def cancelled(task: Task, now: datetime | None) -> Task:
     for name in _TASK_FIELDS:
         object.__setattr__(done, name, getattr(task, name))
     object.__setattr__(done, "status", TaskStatus.DELETED)
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=_UTC)  # as in task_at: a naive clock reads UTC
     object.__setattr__(done, "finished_time", _utc(now))
     object.__setattr__(done, "schedule", None)
     return done

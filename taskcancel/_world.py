@@ -165,7 +165,7 @@ def _task(
             source, f"{field}.RegionId", "required non-empty string (Regions lists several)"
         )
     owner = data.get("AccessKeyId", next(iter(accounts)))
-    if owner not in accounts:
+    if not isinstance(owner, str) or owner not in accounts:
         raise WorldFileError(
             source, f"{field}.AccessKeyId", f"{owner!r} is not one of the Accounts"
         )
@@ -269,7 +269,11 @@ def load_world(path: str | os.PathLike[str], *, now: datetime | None = None) -> 
 
 
 def world_to_json(spec: WorldSpec) -> dict[str, Any]:
-    """The world file for ``spec``: ``parse_world(world_to_json(s)) == s``."""
+    """The world file for ``spec``.
+
+    ``parse_world(world_to_json(s)) == s`` when every task's owner is one of the
+    accounts and its times are whole seconds (world files carry no fractions).
+    """
     tasks = []
     for task in spec.tasks:
         entry: dict[str, Any] = {

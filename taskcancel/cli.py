@@ -164,7 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
     key_id, secret = next(iter(accounts.items()))
     kind = f"SQLite store {args.store}" if args.store else "in-memory store"
     source = args.world or "demo world"
-    example = _example_task(world)
+    example = _example_task(world, key_id)
     print(f"taskcancel emulator: ECS 2014-05-26, profile {args.profile}, {kind}, {source}")
     print(
         f"credentials: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id} "
@@ -185,11 +185,13 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _example_task(world: WorldSpec) -> tuple[str, str] | None:
+def _example_task(world: WorldSpec, owner: str) -> tuple[str, str] | None:
+    """A task the printed credentials can cancel, for the banner's example command."""
     from ._actions import supports_cancel
 
     for task in world.tasks:
-        if supports_cancel(task) and not task.cancel_fails and task.schedule is None:
+        usable = task.owner == owner and not task.cancel_fails and task.schedule is None
+        if usable and supports_cancel(task):
             return task.region_id, task.task_id
     return None
 
@@ -226,6 +228,9 @@ def _client_command(args: argparse.Namespace) -> int:
     except TransportError as exc:
         print(f"taskcancel: error: {exc}", file=sys.stderr)
         return EXIT_TRANSPORT
+    except UnicodeError as exc:  # e.g. bytes from the shell that are not text
+        print(f"taskcancel: error: --region/--task must be text: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(json.dumps(dict(body), indent=2, ensure_ascii=False))
     return EXIT_OK
 

@@ -132,7 +132,7 @@ class Emulator:
         started = time.perf_counter()
         request_id = self.request_ids()
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
-        action = "-"
+        action, fmt = "-", "JSON"
         outcome: wire.GatewayError | _Success
         try:
             body = await _read_body(receive, self.limits.max_body_bytes)
@@ -149,13 +149,15 @@ class Emulator:
                     limits=self.limits,
                 )
             if isinstance(parsed, wire.Call):
-                action = parsed.action
+                # Only known actions are logged by name: the rest is caller-chosen text.
+                action = parsed.action if parsed.action in ACTIONS else "(unknown action)"
+                fmt = parsed.response_format
                 outcome = await self._answer(parsed)
             else:
                 outcome = parsed
         except Exception:  # the last line of defence: never a traceback on the wire
             log.exception("internal error answering request %s", request_id)
-            outcome = wire.internal_error()
+            outcome = wire.internal_error(response_format=fmt)
         if isinstance(outcome, wire.GatewayError):
             code = outcome.code
             response = wire.render_gateway_error(

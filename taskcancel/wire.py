@@ -102,6 +102,7 @@ __all__ = [
     "render_error",
     "render_gateway_error",
     "render_success",
+    "retry_after_ms",
     "service_unavailable",
     "signature_mismatch",
     "throttled",
@@ -1226,13 +1227,18 @@ def _decode_xml_error(body: bytes) -> dict[str, object] | None:
     return {child.tag: (child.text or "").strip() for child in root}
 
 
+def retry_after_ms(value: str) -> int | None:
+    """An ``x-acs-retry-after`` header value as milliseconds, if a positive integer."""
+    text = value.strip()
+    if text.isascii() and text.isdigit() and 0 < int(text) < 10**9:
+        return int(text)
+    return None
+
+
 def _retry_after(headers: Sequence[tuple[str, str]]) -> int | None:
     for name, value in headers:
         if name.lower() == "x-acs-retry-after":
-            text = value.strip()
-            if text.isascii() and text.isdigit() and int(text) > 0:
-                return int(text)
-            return None
+            return retry_after_ms(value)
     return None
 
 

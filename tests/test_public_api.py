@@ -16,10 +16,12 @@ import taskcancel
 
 PUBLIC = [
     "ACTIONS",
+    "DEFAULT_ACCOUNTS",
     "DEFAULT_POLICY",
     "DEFAULT_PROFILE",
     "ECS_REGIONS",
     "PROFILES",
+    "REJECTIONS",
     "Accepted",
     "ApiError",
     "ApiRequest",

@@ -32,6 +32,7 @@ from hypothesis.stateful import (
 from .. import (
     DEFAULT_POLICY,
     ECS_REGIONS,
+    REJECTIONS,
     Accepted,
     ApiError,
     CancelRejected,
@@ -46,7 +47,6 @@ from .. import (
     decide,
     get_profile,
 )
-from .._exceptions import REJECTIONS
 from ._scripted import ScriptWorld, explain
 from .strategies import UNKNOWN_REGIONS, cancel_requests, task_ids, worlds
 

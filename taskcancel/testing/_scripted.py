@@ -25,6 +25,7 @@ import attrs
 from .. import (
     DEFAULT_POLICY,
     ECS_REGIONS,
+    REJECTIONS,
     Accepted,
     ApiRequest,
     ApiResponse,
@@ -45,7 +46,6 @@ from .. import (
     get_profile,
     wire,
 )
-from .._exceptions import REJECTIONS
 
 __all__ = ["Outcome", "ScriptWorld", "ScriptedTransport", "explain"]
 

@@ -16,10 +16,7 @@ from typing import Any
 
 import attrs
 
-from .._client import Client
-from .._model import Task
-from .._store import Clock, MemoryStore, Store
-from .._world import DEFAULT_ACCOUNTS, Faults, WorldSpec
+from .. import DEFAULT_ACCOUNTS, Client, Clock, Faults, MemoryStore, Store, Task, WorldSpec
 from ..server import Emulator, bind_socket, uvicorn_config
 
 __all__ = ["EmulatorServer"]
@@ -89,11 +86,12 @@ class EmulatorServer:
             for task in tasks:
                 store.add_task(task)
             self._added = tasks
+        self._initial_faults = faults or spec.faults
         self.app = Emulator(
             self.store,
             accounts=self._accounts,
             profile=profile,
-            faults=faults or spec.faults,
+            faults=self._initial_faults,
             **options,
         )
         self._server: Any = None
@@ -188,12 +186,12 @@ class EmulatorServer:
         self.app.add_account(access_key_id, access_key_secret)
 
     def reset(self) -> None:
-        """Restore the initial world and clear the faults."""
+        """Restore the initial world and the faults the server started with."""
         self.store.reset()
         for task in self._added:
             if self.store.find_task(task.region_id, task.task_id) is None:
                 self.store.add_task(task)
-        self.app.faults = Faults()
+        self.app.faults = self._initial_faults
 
     # -- faults -------------------------------------------------------------------------
 
@@ -225,7 +223,7 @@ class EmulatorServer:
 
     def client(self, *, signature: str = "acs3", timeout: float = 10.0) -> Client:
         """A :class:`~taskcancel.Client` over a signing :class:`HttpTransport` to this server."""
-        from .._http import HttpTransport
+        from .. import HttpTransport
 
         return Client(
             HttpTransport(

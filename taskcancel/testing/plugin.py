@@ -85,7 +85,7 @@ class CloudTarget:
 
     def client(self, *, signature: str = "acs3", timeout: float = 10.0) -> Client:
         """A :class:`~taskcancel.Client` over a signing HTTP transport to this target."""
-        from .._http import HttpTransport
+        from .. import HttpTransport
 
         transport = HttpTransport(
             self.endpoint,
