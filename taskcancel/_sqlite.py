@@ -38,9 +38,11 @@ every commit for those who need that, at a large cost in throughput.
 Concurrency. Each thread gets its own connection (closed when the thread ends, or by
 :meth:`~SqliteStore.close`). A cancel is one short ``BEGIN IMMEDIATE`` transaction:
 the row is read, :func:`~taskcancel.decide` runs on what was read, and the update is
-conditional on the row being unchanged. Writers, in any thread or process, serialise
-on SQLite's write lock and wait for it (``timeout``) rather than fail, so a task is
-cancelled exactly once however many callers race.
+conditional on the row still holding the status (and owner and schedule) decided on.
+The transaction holds SQLite's write lock from the read to the write, so that guard
+never fires in practice; writers, in any thread or process, serialise on the lock and
+wait for it (``timeout``) rather than fail, so a task is cancelled exactly once however
+many callers race.
 """
 
 from __future__ import annotations
@@ -68,8 +70,6 @@ SCHEMA_VERSION = 1
 #: ``PRAGMA application_id`` of a taskcancel store ("TkCn").
 APPLICATION_ID = 0x546B436E
 
-#: How many times a cancel re-decides when its conditional update finds the row changed.
-_MAX_ATTEMPTS = 3
 
 _COLUMNS = (
     "region_id",
@@ -484,32 +484,33 @@ class SqliteStore:
     ) -> Decision:
         """Decide and apply atomically. ``Accepted.task`` is the task after the cancel."""
         conn = self._connection()
-        for _ in range(_MAX_ATTEMPTS):
-            with _transaction(conn, "IMMEDIATE"):
-                now = self.clock()
-                view = _TransactionView(self, conn)
-                decision = decide(request, view, account=account, policy=policy, now=now)
-                if not isinstance(decision, Accepted) or view.row is None:
-                    return decision
-                if decision.task.cancel_fails:
-                    return Rejected(Reason.CANCEL_FAILED)
-                done = cancelled(decision.task, now)
-                row = view.row
-                cursor = conn.execute(
-                    _UPDATE_IF_UNCHANGED,
-                    (
-                        done.status.value,
-                        _time_to_text(done.finished_time),
-                        done.progress,
-                        *row[:2],  # region_id, task_id
-                        row[4],  # owner
-                        row[3],  # status
-                        *row[10:13],  # schedule
-                    ),
-                )
-                if cursor.rowcount == 1:
-                    return Accepted(done)
-        return Rejected(Reason.CANCEL_FAILED)  # the row kept changing underneath
+        with _transaction(conn, "IMMEDIATE"):
+            now = self.clock()
+            view = _TransactionView(self, conn)
+            decision = decide(request, view, account=account, policy=policy, now=now)
+            if not isinstance(decision, Accepted) or view.row is None:
+                return decision
+            if decision.task.cancel_fails:
+                return Rejected(Reason.CANCEL_FAILED)
+            done = cancelled(decision.task, now)
+            row = view.row
+            cursor = conn.execute(
+                _UPDATE_IF_UNCHANGED,
+                (
+                    done.status.value,
+                    _time_to_text(done.finished_time),
+                    done.progress,
+                    *row[:2],  # region_id, task_id
+                    row[4],  # owner
+                    row[3],  # status
+                    *row[10:13],  # schedule
+                ),
+            )
+            if cursor.rowcount == 1:
+                return Accepted(done)
+            # Unreachable while BEGIN IMMEDIATE holds the write lock from the read to the
+            # write; kept as the guard the contract names: the task changed underneath.
+            return Rejected(Reason.CANCEL_FAILED)
 
     def reset(self) -> None:
         """Restore the world the store file was created with."""
