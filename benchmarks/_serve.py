@@ -7,9 +7,9 @@ share a GIL)::
         --loop uvloop --log-level warning [--store PATH]
 
 It prints ``listening on http://127.0.0.1:PORT`` (like ``taskcancel serve``) once the
-socket is bound, then serves until killed. The uvicorn configuration and the logging
-set-up copy ``taskcancel serve`` (``taskcancel/cli.py``) except for the ``http``/``loop``
-choices, which that command leaves to uvicorn's ``"auto"``.
+socket is bound, then serves until killed. The uvicorn configuration is
+``taskcancel serve``'s (``taskcancel.server.uvicorn_config``: the bounded httptools
+protocol), except that ``--http h11`` and ``--loop`` choose others.
 
 The emulator's world: ``--tasks N`` Processing ImportImage tasks in ``cn-hangzhou``,
 owned by ``testid``, with ids :func:`task_id` (0..N-1), plus :data:`PROBE_TASK`.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -101,23 +100,6 @@ def _emulator(tasks: int, store_path: str | None) -> tuple[Any, Any]:
     return app, store
 
 
-def tcp_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """``taskcancel.server.bind_socket`` but with ``proto=IPPROTO_TCP``.
-
-    asyncio sets TCP_NODELAY on an accepted socket only when its ``proto`` is
-    IPPROTO_TCP (``asyncio.base_events._set_nodelay``); a socket made with
-    ``socket.socket(AF_INET, SOCK_STREAM)`` has proto 0, so under the asyncio loop every
-    response (uvicorn writes head and body separately) meets Nagle plus delayed ACK:
-    about 40 ms per request. uvloop sets TCP_NODELAY regardless.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--app", choices=["emulator", "bare"], required=True)
@@ -128,11 +110,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--http", default="auto", choices=["auto", "httptools", "h11"])
     parser.add_argument("--loop", default="auto", choices=["auto", "uvloop", "asyncio"])
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
-    parser.add_argument(
-        "--tcp-proto",
-        action="store_true",
-        help="create the listening socket with proto=IPPROTO_TCP (see tcp_socket)",
-    )
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -144,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         app, store = _emulator(args.tasks, args.store)
     else:
         app = bare_app
-    sock = tcp_socket() if args.tcp_proto else bind_socket("127.0.0.1", 0)
+    sock = bind_socket("127.0.0.1", 0)
     # As taskcancel serve: root logging at the chosen level, uvicorn's access log off.
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -246,7 +223,6 @@ def serve_command(
     log_level: str = "warning",
     tasks: int = 0,
     store: str | None = None,
-    tcp_proto: bool = False,
 ) -> list[str]:
     """The command line that runs this module as a server."""
     command = [
@@ -265,8 +241,6 @@ def serve_command(
     ]
     if store:
         command += ["--store", store]
-    if tcp_proto:
-        command.append("--tcp-proto")
     return command
 
 

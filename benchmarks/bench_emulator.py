@@ -232,16 +232,14 @@ class Spec:
         return max(self.results, key=lambda result: result.rate)
 
 
-SHIPPED = "A. listening socket from taskcancel.server.bind_socket (as shipped)"
-FIXED = "B. same socket made with proto=IPPROTO_TCP (asyncio then sets TCP_NODELAY)"
-OTHER = "C. SQLite store and the real CLI (compared with A's httptools+uvloop bare)"
+SHIPPED = "A. uvicorn parsers and loops (taskcancel.server.uvicorn_config, bind_socket)"
+OTHER = "B. SQLite store and the real CLI (compared with A's httptools+uvloop bare)"
 
 
 def plan(args: argparse.Namespace, workdir: str) -> list[Spec]:
     n = args.requests
     serve = _serve.serve_command
     h11 = {"http": "h11", "loop": "asyncio"}
-    fixed = {**h11, "tcp_proto": True}
     specs = [
         Spec("bare", SHIPPED, "httptools+uvloop", "bare", serve("bare")),
         Spec(
@@ -261,22 +259,13 @@ def plan(args: argparse.Namespace, workdir: str) -> list[Spec]:
             "bare",
         ),
         Spec("h11-bare", SHIPPED, "h11+asyncio", "bare", serve("bare", **h11)),
-        Spec("fix-bare", FIXED, "h11+asyncio", "bare", serve("bare", **fixed)),
         Spec(
-            "fix-emu-w",
-            FIXED,
+            "h11-emu-w",
+            SHIPPED,
             "h11+asyncio log=warning",
             "emulator (memory)",
-            serve("emulator", tasks=n, **fixed),
-            "fix-bare",
-        ),
-        Spec(
-            "fix-emu-i",
-            FIXED,
-            "h11+asyncio log=info",
-            "emulator (memory)",
-            serve("emulator", log_level="info", tasks=n, **fixed),
-            "fix-bare",
+            serve("emulator", tasks=n, **h11),
+            "h11-bare",
         ),
     ]
     if not args.no_sqlite:
@@ -384,8 +373,8 @@ def main() -> int:
     print()
     print(
         "req/s, latency and counts: the best round. vs bare: over the bare app under the same"
-        " http/loop and socket;\ntarget for the emulator >= 0.60x. taskcancel serve uses"
-        " uvicorn http/loop 'auto' (= httptools+uvloop here).\n2xx = wrk requests - non-2xx."
+        " http/loop and socket;\ntarget for the emulator >= 0.60x. taskcancel serve uses its"
+        " bounded httptools protocol and uvloop.\n2xx = wrk requests - non-2xx."
         " wraps: times wrk replayed the file from the top\n(fine for the bare app; for the"
         " emulator it means replayed nonces: raise --requests)."
     )
