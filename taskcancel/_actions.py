@@ -81,6 +81,8 @@ class ActionContext:
     policy: Policy = DEFAULT_POLICY
     ids: Callable[[str], str] = attrs.field(factory=IdGenerator)
     new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE
+    #: ImportImage/ExportImage refuse to give one account more tasks than this in a region.
+    max_tasks: int = 10_000
 
 
 def invalid_parameter(name: str) -> ErrorSpec:
@@ -277,6 +279,14 @@ def _required(params: Mapping[str, str], *names: str) -> ErrorSpec | None:
     return None
 
 
+def _quota_exceeded(ctx: ActionContext, region_id: str) -> ErrorSpec | None:
+    """403 once the caller holds ``max_tasks`` tasks in the region: memory stays bounded."""
+    if len(ctx.store.list_tasks(region_id, account=ctx.account)) < ctx.max_tasks:
+        return None
+    message = f"The account already has {ctx.max_tasks} tasks in this region."
+    return ErrorSpec("QuotaExceed.Task", 403, message)
+
+
 def _create_task(
     ctx: ActionContext, region_id: str, action: TaskAction, resource: Callable[[str], str]
 ) -> Task:
@@ -313,6 +323,9 @@ def import_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     missing = _required(params, "DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject")
     if missing is not None:
         return missing
+    full = _quota_exceeded(ctx, region_id)
+    if full is not None:
+        return full
     # The image id shares the task id's random part, so it is as unique as the task id
     # (a reseeded generator over a kept store redraws both together).
     task = _create_task(ctx, region_id, TaskAction.IMPORT_IMAGE, _image_of)
@@ -334,6 +347,9 @@ def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     image_id = params["ImageId"]
     if len(image_id) > 128:
         return invalid_parameter("ImageId")
+    full = _quota_exceeded(ctx, region_id)
+    if full is not None:
+        return full
     task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, lambda _task_id: image_id)
     return {"RegionId": region_id, "TaskId": task.task_id}
 

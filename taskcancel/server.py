@@ -73,6 +73,7 @@ class Emulator:
         ids: Callable[[str], str] | None = None,
         new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        max_tasks_per_account: int = 10_000,
     ) -> None:
         self.store = store
         self.accounts = dict(accounts)
@@ -86,6 +87,7 @@ class Emulator:
         self._chance = chance or random.Random().random
         self.ids = ids or IdGenerator()
         self._sleep = sleep
+        self.max_tasks_per_account = max_tasks_per_account
         self._contexts: dict[str, ActionContext] = {}
         self.new_task_schedule = new_task_schedule
         # A request may be stamped up to one window ahead and is then good for two:
@@ -102,6 +104,7 @@ class Emulator:
             or context.policy is not self.policy
             or context.ids is not self.ids
             or context.new_task_schedule is not self.new_task_schedule
+            or context.max_tasks != self.max_tasks_per_account
         ):
             context = ActionContext(
                 store=self.store,
@@ -110,6 +113,7 @@ class Emulator:
                 policy=self.policy,
                 ids=self.ids,
                 new_task_schedule=self.new_task_schedule,
+                max_tasks=self.max_tasks_per_account,
             )
             self._contexts[account] = context
         return context

@@ -152,3 +152,16 @@ def test_the_banner_example_uses_a_task_of_the_printed_account(tmp_path: Path) -
     example = next(line for line in banner if line.startswith("try: "))
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID=alice" in example
     assert example.rstrip().endswith("--task t-alice")
+
+
+def test_tasks_created_through_the_api_are_capped_per_account_and_region() -> None:
+    with EmulatorServer(max_tasks_per_account=3) as server:
+        with server.client() as client:
+            params = {"RegionId": "cn-hangzhou", "ImageId": "m-1", "OSSBucket": "b"}
+            for _ in range(3):
+                client.call("ExportImage", params)
+            with pytest.raises(ApiError) as error:
+                client.call("ExportImage", params)
+            assert (error.value.code, error.value.http_status) == ("QuotaExceed.Task", 403)
+            client.call("ExportImage", {**params, "RegionId": "cn-shanghai"})  # another region
+        assert len(server.store.list_tasks("cn-hangzhou", account=server.access_key_id)) == 3
