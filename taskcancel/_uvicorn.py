@@ -24,7 +24,7 @@ _REASONS = {400: b"Bad Request", 413: b"Request Entity Too Large"}
 def _raw_error(error: wire.GatewayError) -> bytes:
     """A complete HTTP/1.1 error response that closes the connection."""
     response = wire.render_gateway_error(
-        error, request_id=uuid_request_ids(), host_id="ecs.aliyuncs.com"
+        error, request_id=uuid_request_ids(), host_id=wire.DEFAULT_HOST_ID
     )
     lines = [b"HTTP/1.1 %d %s\r\n" % (response.status, _REASONS.get(response.status, b"Error"))]
     lines += [

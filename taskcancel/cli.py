@@ -24,13 +24,13 @@ from typing import Any
 
 from ._catalogue import PROFILES, get_profile
 from ._exceptions import ApiError, CancelRejected, TransportError
+from ._http import DEFAULT_ENDPOINT
 from ._store import Store, system_clock
 from ._world import WorldFileError, WorldSpec, demo_world, load_world
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_TRANSPORT = 0, 1, 2, 3
-DEFAULT_CLIENT_ENDPOINT = "https://ecs.aliyuncs.com"
 
 
 def _access_key(text: str) -> tuple[str, str]:
@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--region", required=True, help="RegionId, e.g. cn-hangzhou")
         sub.add_argument(
             "--endpoint",
-            default=os.environ.get("TASKCANCEL_ENDPOINT", DEFAULT_CLIENT_ENDPOINT),
+            default=os.environ.get("TASKCANCEL_ENDPOINT", DEFAULT_ENDPOINT),
             help="service URL (default $TASKCANCEL_ENDPOINT or the real ECS endpoint)",
         )
         sub.add_argument(

@@ -46,8 +46,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-DEFAULT_HOST_ID = "ecs.aliyuncs.com"
-
 
 class Emulator:
     """The ASGI application. Build it with :func:`create_app`.
@@ -280,7 +278,7 @@ def _host_id(headers: list[tuple[bytes, bytes]]) -> str:
             host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
             if host and host.isprintable() and len(host) <= 255:
                 return host
-    return DEFAULT_HOST_ID
+    return wire.DEFAULT_HOST_ID
 
 
 @attrs.frozen

@@ -59,6 +59,7 @@ from urllib.parse import quote, unquote_to_bytes
 __all__ = [
     "ACS3_ALGORITHM",
     "COMMON_PARAMETERS",
+    "DEFAULT_HOST_ID",
     "DEFAULT_LIMITS",
     "ECS_VERSION",
     "EMPTY_SHA256",
@@ -116,6 +117,9 @@ __all__ = [
 ]
 
 ECS_VERSION = "2014-05-26"
+
+#: The ``HostId`` of an error when the request named no host: the public endpoint.
+DEFAULT_HOST_ID = "ecs.aliyuncs.com"
 ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
