@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
 
 __all__ = [
     "ACS3_ALGORITHM",
@@ -192,6 +192,35 @@ def canonical_query(params: Iterable[tuple[str, str]]) -> str:
     return "&".join(parts)
 
 
+# A query that is already in canonical form: every piece ``name=value`` with an
+# unreserved-only name and a value of unreserved characters and upper-case escapes of
+# bytes that percent_encode escapes too (never of an unreserved one, never ``+``).
+_CANONICAL_VALUE = (
+    r"[A-Za-z0-9_.~-]*"
+    r"(?:%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF]|[89A-F][0-9A-F])"
+    r"[A-Za-z0-9_.~-]*)*"
+)
+_CANONICAL_PIECE = rf"[A-Za-z0-9_.~-]+={_CANONICAL_VALUE}"
+_ALREADY_CANONICAL = re.compile(rf"(?:{_CANONICAL_PIECE}(?:&{_CANONICAL_PIECE})*)?").fullmatch
+
+
+def _canonical_from_raw(query: str, *, without: str = "") -> str | None:
+    """``canonical_query`` of the decoded ``query``, or None when it must be computed.
+
+    Both SDKs send queries that are canonical already, piece for piece; then only the
+    order (by name; names are unique here) and the ``without`` parameter differ.
+    """
+    if not _ALREADY_CANONICAL(query):
+        return None
+    # Each piece has exactly one "=" (a value's "=" would be %3D); a NUL in its place
+    # sorts below every name character, so a plain sort orders the pieces by name.
+    pieces = query.replace("=", "\0").split("&")
+    pieces.sort()
+    if without:
+        pieces = [piece for piece in pieces if not piece.startswith(without + "\0")]
+    return "&".join(pieces).replace("\0", "=")
+
+
 def format_timestamp(moment: datetime) -> str:
     """``YYYY-MM-DDThh:mm:ssZ`` in UTC; a naive datetime is taken to be UTC already."""
     return _as_utc(moment).strftime(_TIMESTAMP_FORMAT)
@@ -234,6 +263,10 @@ def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
     if present, is left out.
     """
     canonical = canonical_query((k, v) for k, v in params.items() if k != "Signature")
+    return _v1_string_to_sign(method, canonical)
+
+
+def _v1_string_to_sign(method: str, canonical: str) -> str:
     # percent_encode(canonical), cheaply: a canonical query holds only unreserved
     # characters, %XY escapes, "=" and "&", so these three are all that change.
     encoded = canonical.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
@@ -262,33 +295,37 @@ def acs3_canonical_request(
     repeated values are sorted and joined by ``,``); the canonical headers are exactly
     ``signed_headers``, in the order given, a missing one counting as empty.
     """
-    values: dict[str, list[str]] = {}
+    first: dict[str, str] = {}
+    repeated: dict[str, list[str]] = {}
     for name, value in headers:
-        values.setdefault(name.lower(), []).append(value.strip())
-    return _acs3_canonical(method, path, query, values, signed_headers, payload_sha256)
+        name, value = name.lower(), value.strip()
+        if name in first:
+            repeated.setdefault(name, [first[name]]).append(value)
+        else:
+            first[name] = value
+    return _acs3_canonical(
+        method, path, canonical_query(query), first, repeated, signed_headers, payload_sha256
+    )
 
 
 def _acs3_canonical(
     method: str,
     path: str,
-    query: Iterable[tuple[str, str]],
-    values: Mapping[str, list[str]],
+    canonical: str,
+    first: Mapping[str, str],
+    repeated: Mapping[str, list[str]],
     signed_headers: Sequence[str],
     payload_sha256: str,
 ) -> str:
-    """:func:`acs3_canonical_request` over headers already grouped by lower-case name."""
-    canonical_headers = "".join(
-        f"{name}:{','.join(sorted(values.get(name, [''])))}\n" for name in signed_headers
-    )
+    """:func:`acs3_canonical_request` from the canonical query and headers by lower-case
+    name (``first`` value of each, ``repeated`` lists all values of names sent twice)."""
+    lines = []
+    for name in signed_headers:
+        values = repeated.get(name)
+        value = first.get(name, "") if values is None else ",".join(sorted(values))
+        lines.append(f"{name}:{value}\n")
     return "\n".join(
-        (
-            method,
-            path or "/",
-            canonical_query(query),
-            canonical_headers,
-            ";".join(signed_headers),
-            payload_sha256,
-        )
+        (method, path or "/", canonical, "".join(lines), ";".join(signed_headers), payload_sha256)
     )
 
 
@@ -681,28 +718,40 @@ def _form_unquote(raw: bytes) -> str:
 def _decode_form(data: bytes) -> list[tuple[str, str]] | None:
     """``parse_qsl(keep_blank_values=True)`` over bytes with strict UTF-8; None if invalid.
 
-    Works on bytes so raw (unescaped) UTF-8 in the query decodes like escaped UTF-8.
+    Raw (unescaped) UTF-8 decodes like escaped UTF-8, even when one character is split
+    between the two.
     """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode_form_bytes(data)
+    pairs: list[tuple[str, str]] = []
+    try:
+        for piece in text.split("&"):
+            if not piece:
+                continue
+            name, _, value = piece.partition("=")
+            if "%" in piece or "+" in piece:
+                # Raw characters are whole here, so every escaped run must be whole too.
+                name = unquote_plus(name, errors="strict")
+                value = unquote_plus(value, errors="strict")
+            pairs.append((name, value))
+    except UnicodeDecodeError:
+        return None
+    return pairs
+
+
+def _decode_form_bytes(data: bytes) -> list[tuple[str, str]] | None:
     pairs: list[tuple[str, str]] = []
     try:
         for piece in data.split(b"&"):
             if not piece:
                 continue
             name, _, value = piece.partition(b"=")
-            if b"%" in piece or b"+" in piece:
-                pairs.append((_form_unquote(name), _form_unquote(value)))
-            else:  # the common case: nothing escaped
-                pairs.append((name.decode("utf-8"), value.decode("utf-8")))
+            pairs.append((_form_unquote(name), _form_unquote(value)))
     except UnicodeDecodeError:
         return None
     return pairs
-
-
-def _decode_header_value(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
 
 
 def _parse_authorization(text: str) -> dict[str, str] | None:
@@ -737,9 +786,20 @@ def parse_request(
     """
     if len(headers) > limits.max_headers:
         return too_large("header count", limits.max_headers)
+    header_map: dict[str, str] = {}  # lower-case name -> first value
+    repeated: dict[str, list[str]] = {}  # every value of a name sent more than once
     header_bytes = 0
     for raw_name, raw_value in headers:
         header_bytes += len(raw_name) + len(raw_value)
+        name = raw_name.decode("latin-1").lower()
+        try:
+            value = raw_value.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            value = raw_value.decode("latin-1").strip()
+        if name in header_map:
+            repeated.setdefault(name, [header_map[name]]).append(value)
+        else:
+            header_map[name] = value
     if header_bytes > limits.max_header_bytes:
         return too_large("header bytes", limits.max_header_bytes)
     if len(query) > limits.max_query_bytes:
@@ -751,17 +811,6 @@ def parse_request(
     raw_path = path.decode("latin-1") if isinstance(path, bytes) else path
     if raw_path not in ("", "/"):
         return invalid_action()
-
-    header_values: dict[str, list[str]] = {}
-    for raw_name, raw_value in headers:
-        name = raw_name.decode("latin-1").lower()
-        value = _decode_header_value(raw_value).strip()
-        seen = header_values.get(name)
-        if seen is None:
-            header_values[name] = [value]
-        else:
-            seen.append(value)
-    header_map = {name: values[0] for name, values in header_values.items()}
 
     query_pairs = _decode_form(query)
     if query_pairs is None:
@@ -784,16 +833,20 @@ def parse_request(
         return invalid_parameter("Format")
 
     authorization = header_map.get("authorization", "")
+    raw_query = query.decode("latin-1")  # only ever used when it is pure ASCII
     if authorization.startswith("ACS3-"):
         return _parse_acs3(
-            method, params, query_pairs, header_values, header_map, body, response_format
+            method, params, query_pairs, raw_query, header_map, repeated, body, response_format
         )
-    return _parse_v1(method, params, header_map, response_format)
+    return _parse_v1(
+        method, params, raw_query if not body_pairs else None, header_map, response_format
+    )
 
 
 def _parse_v1(
     method: str,
     params: dict[str, str],
+    raw_query: str | None,
     header_map: Mapping[str, str],
     response_format: str,
 ) -> Call | GatewayError:
@@ -819,6 +872,9 @@ def _parse_v1(
         return invalid_signature_method(response_format=response_format)
     if params["SignatureVersion"] != _V1_VERSION:
         return invalid_parameter("SignatureVersion", response_format=response_format)
+    canonical = None if raw_query is None else _canonical_from_raw(raw_query, without="Signature")
+    if canonical is None:
+        canonical = canonical_query((k, v) for k, v in params.items() if k != "Signature")
     return Call(
         method=method,
         action=params["Action"],
@@ -831,7 +887,7 @@ def _parse_v1(
         host=header_map.get("host", ""),
         scheme="V1",
         signature=params["Signature"],
-        string_to_sign=v1_string_to_sign(method, params),
+        string_to_sign=_v1_string_to_sign(method, canonical),
         security_token=params.get("SecurityToken"),
     )
 
@@ -840,8 +896,9 @@ def _parse_acs3(
     method: str,
     params: dict[str, str],
     query_pairs: list[tuple[str, str]],
-    header_values: Mapping[str, list[str]],
+    raw_query: str,
     header_map: Mapping[str, str],
+    repeated: Mapping[str, list[str]],
     body: bytes,
     response_format: str,
 ) -> Call | GatewayError:
@@ -893,10 +950,13 @@ def _parse_acs3(
             return missing_parameter(param, response_format=response_format)
         found[param] = value
 
-    payload_sha256 = hashlib.sha256(body).hexdigest()
+    payload_sha256 = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
     sent_sha256 = header_map.get("x-acs-content-sha256")
+    canonical_query_text = _canonical_from_raw(raw_query)
+    if canonical_query_text is None:
+        canonical_query_text = canonical_query(query_pairs)
     canonical = _acs3_canonical(
-        method, "/", query_pairs, header_values, signed_headers, payload_sha256
+        method, "/", canonical_query_text, header_map, repeated, signed_headers, payload_sha256
     )
     return Call(
         method=method,

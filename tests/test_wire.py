@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes, urlencode, urlsplit
 
 import pytest
 from hypothesis import given, settings
@@ -115,6 +115,91 @@ def test_percent_encode_rules() -> None:
 def test_canonical_query_sorts_and_keeps_empty() -> None:
     pairs = [("b", "2"), ("a", ""), ("a b", "x y"), ("b", "1")]
     assert canonical_query(pairs) == "a=&a%20b=x%20y&b=1&b=2"
+
+
+# The server takes two shortcuts on its hot path: it decodes a query as one UTF-8 string
+# (falling back to byte-wise decoding), and it signs a query that is already canonical
+# as sent. Both must agree exactly with the straightforward definitions.
+
+_FORM_BYTES = st.lists(
+    st.sampled_from(
+        [
+            *(b"a", b"Z", b"0", b"-", b"~", b"=", b"&", b"+", b"%", b"%2", b"%41", b"%3D"),
+            *(b"%26", b"%C3", b"%A9", b"%c3%a9", b"%FF", b"\xc3", b"\xa9", b"\xc3\xa9"),
+            b"\xe2\x82",
+        ]
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+def _decode_bytewise(data: bytes) -> list[tuple[str, str]] | None:
+    """The reference: form rules over bytes, strict UTF-8 on the fully unescaped bytes."""
+    pairs = []
+    for piece in data.split(b"&"):
+        if piece:
+            name, _, value = piece.replace(b"+", b" ").partition(b"=")
+            try:
+                pairs.append((unquote_to_bytes(name).decode(), unquote_to_bytes(value).decode()))
+            except UnicodeDecodeError:
+                return None
+    return pairs
+
+
+@settings(max_examples=300)
+@given(_FORM_BYTES)
+def test_query_decoding_matches_bytewise_parse_qsl(data: bytes) -> None:
+    assert wire._decode_form(data) == _decode_bytewise(data)
+
+
+_PARAM_NAMES = st.text(st.sampled_from("AaZz09-_.~ %+=é&"), min_size=1, max_size=6)
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(_PARAM_NAMES, st.text(max_size=8), max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_already_canonical_query_signs_like_canonical_query(
+    params: dict[str, str], rng: object
+) -> None:
+    pairs = list(params.items())
+    rng.shuffle(pairs)  # type: ignore[attr-defined]
+    raw = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in pairs)
+    fast = wire._canonical_from_raw(raw)
+    if all(percent_encode(name) == name for name in params):
+        assert fast == canonical_query(params.items())
+    if fast is not None:
+        assert fast == canonical_query(params.items())
+        without = next(iter(params), "")
+        assert wire._canonical_from_raw(raw, without=without) == canonical_query(
+            (k, v) for k, v in params.items() if k != without
+        )
+
+
+@settings(max_examples=300)
+@given(st.text(st.sampled_from("aZ09-_.~%=&+2AFf3D"), max_size=24))
+def test_raw_canonical_shortcut_only_taken_when_exact(raw: str) -> None:
+    fast = wire._canonical_from_raw(raw)
+    pairs = wire._decode_form(raw.encode())
+    if fast is not None:
+        assert pairs is not None
+        names = [name for name, _ in pairs]
+        if len(set(names)) == len(names):  # the server refuses repeated names first
+            assert fast == canonical_query(pairs)
+
+
+def test_signatures_agree_on_both_paths() -> None:
+    # A request whose query is not canonical as sent (lower-case escapes, "+" for a
+    # space) verifies exactly like its canonical twin.
+    request = _v1({"RegionId": "cn-hangzhou", "TaskId": "t a/é"})
+    target = request.target.replace("%20", "+").replace("%C3%A9", "%c3%a9")
+    assert target != request.target
+    for sent in (request.target, target):
+        call = parse_request(request.method, "/", sent.split("?", 1)[1].encode(), [], b"")
+        assert isinstance(call, Call)
+        assert call.params["TaskId"] == "t a/é"
+        assert verify_signature(call, SECRET) is None
 
 
 @settings(max_examples=200)
