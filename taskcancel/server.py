@@ -154,7 +154,14 @@ class Emulator:
                 # Only known actions are logged by name: the rest is caller-chosen text.
                 action = parsed.action if parsed.action in ACTIONS else "(unknown action)"
                 fmt = parsed.response_format
-                outcome = await self._answer(parsed)
+                refusal = self._gate(parsed)
+                if refusal is None:
+                    latency_ms = self.faults.latency_ms
+                    if latency_ms > 0:
+                        await self._sleep(latency_ms / 1000)
+                    outcome = self._reply(parsed)
+                else:
+                    outcome = refusal
             else:
                 outcome = parsed
         except Exception:  # the last line of defence: never a traceback on the wire
@@ -184,13 +191,16 @@ class Emulator:
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info("%s %s %d %.2fms", action, code, response.status, elapsed_ms)
 
-    async def _answer(self, call: wire.Call) -> wire.GatewayError | _Success:
-        fmt = call.response_format
+    def _gate(self, call: wire.Call) -> wire.GatewayError | None:
+        """The gateway's refusal of ``call`` (authentication, throttling), if any."""
         error = self.authenticate(call) or self._throttle()
         if error is not None:
-            return dataclasses.replace(error, response_format=fmt)
-        if self.faults.latency_ms > 0:
-            await self._sleep(self.faults.latency_ms / 1000)
+            return dataclasses.replace(error, response_format=call.response_format)
+        return None
+
+    def _reply(self, call: wire.Call) -> wire.GatewayError | _Success:
+        """Run an admitted call's action over the store."""
+        fmt = call.response_format
         reply = dispatch(self._context(call.access_key_id), call.action, call.params)
         if reply is None:  # authenticate() already refused unknown actions
             return wire.invalid_action(response_format=fmt)
@@ -255,10 +265,13 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole request body, or ``None`` once it grows past ``limit`` bytes."""
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the usual case: one message
+        return body if len(body) <= limit else None
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -268,6 +281,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     return b"".join(chunks)
 
 

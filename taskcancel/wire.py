@@ -822,11 +822,14 @@ def parse_request(
         if decoded_body is None:
             return malformed("The form body is not valid UTF-8.")
         body_pairs = decoded_body
-    params: dict[str, str] = {}
-    for name, value in (*query_pairs, *body_pairs):
-        if name in params:
-            return malformed(f"Parameter {name} is repeated.")
-        params[name] = value
+    pairs = [*query_pairs, *body_pairs] if body_pairs else query_pairs
+    params = dict(pairs)
+    if len(params) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                return malformed(f"Parameter {name} is repeated.")
+            seen.add(name)
 
     response_format = params.get("Format", "JSON").upper()
     if response_format not in ("JSON", "XML"):
@@ -1171,7 +1174,8 @@ def render_success(
     <Task>b</Task></TaskSet>``), booleans are ``true``/``false``, None is empty.
     """
     document: dict[str, object] = {"RequestId": request_id}
-    document.update((k, v) for k, v in data.items() if k != "RequestId")
+    if data:
+        document.update((k, v) for k, v in data.items() if k != "RequestId")
     if response_format.upper() == "XML":
         return _response(
             200, XML_CONTENT_TYPE, _xml_bytes(f"{action}Response", document), request_id
