@@ -11,7 +11,9 @@ Fixtures (all function-scoped):
     ``ecs_memory_store``, calling as the anonymous account ``None``.
 ``ecs_emulator``
     A started :class:`~taskcancel.testing.EmulatorServer` (no tasks, account
-    ``testid``/``testsecret``, on ``ecs_clock``), stopped after the test.
+    ``testid``/``testsecret``, on ``ecs_clock``), stopped after the test. The
+    ``HTTP(S)_PROXY``/``ALL_PROXY`` variables are unset for the test: the official
+    SDKs would otherwise send even loopback calls through the proxy.
 ``ecs_endpoint``
     A :class:`CloudTarget`: the emulator, or -- for tests marked ``real_cloud`` when
     ``TASKCANCEL_REAL_CLOUD=1`` -- the real service.
@@ -46,6 +48,7 @@ from ._clock import FakeClock
 from ._server import EmulatorServer
 
 __all__ = [
+    "PROXY_VARIABLES",
     "REAL_CLOUD_ENDPOINT",
     "CloudTarget",
     "ecs_client",
@@ -162,9 +165,26 @@ def ecs_memory(ecs_memory_store: MemoryStore) -> Iterator[Client]:
         yield client
 
 
+#: Unset while ``ecs_emulator`` runs: both official SDKs read these themselves and send
+#: even loopback calls through the proxy (they ignore ``NO_PROXY``).
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
 @pytest.fixture
-def ecs_emulator(ecs_clock: FakeClock) -> Iterator[EmulatorServer]:
-    """A running emulator (no tasks; ``testid``/``testsecret``), stopped afterwards."""
+def ecs_emulator(ecs_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    """A running emulator (no tasks; ``testid``/``testsecret``), stopped afterwards.
+
+    The proxy variables are unset for the test, so the official SDKs reach it.
+    """
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     with EmulatorServer(clock=ecs_clock) as server:
         yield server
 
