@@ -272,6 +272,9 @@ class SqliteStore:
         self._keys = itertools.count()
         self._local = threading.local()
         self._regions: frozenset[str] = frozenset()
+        #: True if this store created the file and seeded it with ``tasks`` and
+        #: ``regions``; False if it opened a store that already held state (kept as is).
+        self.created = False
         try:
             self._regions = self._initialise(
                 seed_regions, [task for by_id in seed.values() for task in by_id.values()]
@@ -344,6 +347,7 @@ class SqliteStore:
                 with _transaction(conn, "EXCLUSIVE"):
                     if self._inspect(conn):  # nobody else created it meanwhile
                         self._create(conn, seed_regions, seed_tasks)
+                        self.created = True
             else:
                 problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
                 if problems != ["ok"]:

@@ -15,6 +15,7 @@ and message on stderr; bad usage or configuration exits 2; no answer at all exit
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -162,9 +163,15 @@ def _serve(args: argparse.Namespace) -> int:
     shown_host = f"[{host}]" if ":" in host else host
     endpoint = f"http://{shown_host}:{port}"
     key_id, secret = next(iter(accounts.items()))
-    kind = f"SQLite store {args.store}" if args.store else "in-memory store"
     source = args.world or "demo world"
-    example = _example_task(world, key_id)
+    if not args.store:
+        kind = "in-memory store"
+    elif getattr(store, "created", True):
+        kind = f"new SQLite store {args.store}"
+    else:  # regions and tasks come from the store; accounts and faults from the world
+        kind = f"SQLite store {args.store} (its tasks kept)"
+        source = f"accounts and faults from {source}"
+    example = _example_task(world, store, key_id)
     print(f"taskcancel emulator: ECS 2014-05-26, profile {args.profile}, {kind}, {source}")
     print(
         f"credentials: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id} "
@@ -185,13 +192,24 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _example_task(world: WorldSpec, owner: str) -> tuple[str, str] | None:
-    """A task the printed credentials can cancel, for the banner's example command."""
+def _example_task(world: WorldSpec, store: Store, owner: str) -> tuple[str, str] | None:
+    """A task the printed credentials can cancel now, for the banner's example command.
+
+    The world's tasks are tried first (cheap); a store that kept older state may have
+    cancelled them all, so then its own tasks are searched.
+    """
     from ._actions import supports_cancel
 
-    for task in world.tasks:
-        usable = task.owner == owner and not task.cancel_fails and task.schedule is None
-        if usable and supports_cancel(task):
+    stored = (
+        task
+        for region in sorted(store.regions())
+        for task in store.list_tasks(region, account=owner)
+    )
+    for task in itertools.chain(world.tasks, stored):
+        if task.owner != owner or task.cancel_fails or task.schedule is not None:
+            continue
+        current = store.get_task(task.region_id, task.task_id, account=owner)
+        if current is not None and not current.cancel_fails and supports_cancel(current):
             return task.region_id, task.task_id
     return None
 

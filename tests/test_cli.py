@@ -624,3 +624,33 @@ def test_store_keeps_state_across_restarts(
         stop_serve(second.process)
     assert status == 0
     assert json.loads(out)["TaskStatus"] == "Deleted"
+
+
+def _example(server: ServedEmulator) -> tuple[str, str]:
+    (line,) = [line for line in server.banner if line.startswith("try: ")]
+    words = shlex.split(line.removeprefix("try: "))
+    return words[words.index("--region") + 1], words[words.index("--task") + 1]
+
+
+@pytest.mark.usefixtures("credentials")
+def test_a_restarted_store_says_so_and_offers_a_task_it_can_still_cancel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--port", "0", "--store", str(tmp_path / "state.db")]
+    first = start_serve(args, log_path=tmp_path / "1.log")
+    try:
+        assert "new SQLite store" in first.banner[0]
+        region, task = _example(first)
+        assert _cancel(capsys, first.endpoint, task, region)[0] == 0
+    finally:
+        stop_serve(first.process)
+
+    second = start_serve(args, log_path=tmp_path / "2.log")
+    try:
+        assert "(its tasks kept)" in second.banner[0]
+        assert "accounts and faults from demo world" in second.banner[0]
+        again = _example(second)
+        assert again != (region, task)  # that one is Deleted in the store now
+        assert _cancel(capsys, second.endpoint, again[1], again[0])[0] == 0
+    finally:
+        stop_serve(second.process)
