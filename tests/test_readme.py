@@ -73,3 +73,39 @@ def test_the_python_examples_run_in_order(endpoint: str, monkeypatch: pytest.Mon
     for block in blocks:
         code = block.replace("127.0.0.1:8080", host_port)
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_the_world_file_example_loads_and_behaves_as_described(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from taskcancel import MemoryStore, TaskStatus
+    from taskcancel._world import load_world
+    from taskcancel.testing import FakeClock
+
+    (block,) = _blocks(_section("### The world file", "### Profiles"), "json")
+    path = tmp_path / "world.json"
+    path.write_text(block, encoding="utf-8")
+    start = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    world = load_world(path, now=start)
+    assert dict(world.accounts) == {"testid": "testsecret", "other": "othersecret"}
+    assert world.faults.retry_after_ms == 1000
+
+    clock = FakeClock(start)
+    store = MemoryStore(world.tasks, regions=world.regions, clock=clock)
+    docs_task = store.get_task("cn-hangzhou", "t-23ym6mvro", account="testid")
+    assert docs_task is not None and docs_task.status is TaskStatus.PROCESSING
+    # The scheduled task has no CreationTime: it starts when the server starts (`now`),
+    # owned by the first account, and its status follows the clock.
+    seen = []
+    for seconds in (0, 29, 30, 629, 630):
+        clock.set(start + timedelta(seconds=seconds))
+        task = store.get_task("cn-hangzhou", "t-lifecycle0000000001", account="testid")
+        assert task is not None
+        seen.append((task.status.value, task.progress))
+    assert seen == [
+        ("Waiting", "0%"),
+        ("Waiting", "0%"),
+        ("Processing", "0%"),
+        ("Processing", "99%"),
+        ("Finished", "100%"),
+    ]
