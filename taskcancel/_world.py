@@ -162,7 +162,9 @@ def _task(
     region = data.get("RegionId", default_region)
     if not isinstance(region, str) or not region:
         raise WorldFileError(
-            source, f"{field}.RegionId", "required non-empty string (Regions lists several)"
+            source,
+            f"{field}.RegionId",
+            "required non-empty string (it may be left out only when Regions lists exactly one)",
         )
     owner = data.get("AccessKeyId", next(iter(accounts)))
     if not isinstance(owner, str) or owner not in accounts:

@@ -3,13 +3,16 @@
 ::
 
     taskcancel serve [--host 127.0.0.1] [--port 8080] [--world FILE] [--store PATH]
-                     [--profile 2017|current] [--access-key ID:SECRET]...
-    taskcancel cancel --region REGION --task TASK_ID [--endpoint URL] [--profile ...]
+                     [--profile 2017|current] [--access-key ID:SECRET]... [--seed N]
+                     [--log-level info]
+    taskcancel cancel --region REGION --task TASK_ID [--endpoint URL]
+                      [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel describe --region REGION [--task TASK_ID] [--endpoint URL]
+                        [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
 
 Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
-print the reply as JSON on stdout and exit 0; a rejection exits 1 with the Aliyun code
-and message on stderr; bad usage or configuration exits 2; no answer at all exits 3.
+print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
+the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all exits 3.
 """
 
 from __future__ import annotations
