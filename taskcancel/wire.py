@@ -248,6 +248,8 @@ def parse_timestamp(text: str) -> datetime | None:
 
 
 def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is UTC:  # the usual case: nothing to convert
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -1134,11 +1136,19 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
+_json_string = json.encoder.encode_basestring  # what _JSON does to a str (no ASCII escaping)
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 def _json_bytes(document: Mapping[str, object]) -> bytes:
-    text = _JSON.encode(document)
+    if len(document) == 1:  # the usual success reply, {"RequestId": ...}: skip the encoder
+        ((key, value),) = document.items()
+        if isinstance(value, str):
+            text = "{" + _json_string(key) + ":" + _json_string(value) + "}"
+        else:
+            text = _JSON.encode(document)
+    else:
+        text = _JSON.encode(document)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: fall back to \u escapes

@@ -146,6 +146,18 @@ def _decode_bytewise(data: bytes) -> list[tuple[str, str]] | None:
     return pairs
 
 
+@settings(max_examples=200)
+@given(st.text(), st.one_of(st.text(), st.integers(), st.none()))
+def test_one_key_json_bodies_match_the_json_module(key: str, value: object) -> None:
+    body = wire._json_bytes({key: value})
+    assert json.loads(body) == {key: value}
+    try:
+        expected = json.dumps({key: value}, ensure_ascii=False, separators=(",", ":"))
+        assert body == expected.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: escaped instead
+        assert body == json.dumps({key: value}, separators=(",", ":")).encode("ascii")
+
+
 @settings(max_examples=300)
 @given(_FORM_BYTES)
 def test_query_decoding_matches_bytewise_parse_qsl(data: bytes) -> None:
