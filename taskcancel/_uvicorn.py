@@ -1,24 +1,54 @@
 """How taskcancel runs its ASGI app under uvicorn: one configuration for every server.
 
 ``taskcancel serve``, :class:`~taskcancel.testing.EmulatorServer` and the benchmarks all
-build their ``uvicorn.Config`` here. Besides the options, it bounds what uvicorn buffers
-before the app sees a request: httptools (uvicorn's fast parser) keeps the request line
-and headers in memory with no limit of its own, so the protocol below counts the bytes of
-each request's head as they arrive and refuses an oversized one with an Aliyun-shaped
-``RequestTooLarge`` error, then closes the connection. Requests that are not HTTP at all
-get an Aliyun-shaped ``InvalidParameter.Format`` instead of uvicorn's plain-text 400.
+build their ``uvicorn.Config`` here. Besides the options, it guards what happens before
+the app sees a request, where uvicorn's fast httptools protocol would otherwise answer in
+plain text or not at all:
+
+* Size: httptools keeps the request line and headers in memory with no limit of its own,
+  so each request's head is counted as it arrives and an oversized one is refused with an
+  Aliyun-shaped ``RequestTooLarge`` (413), then the connection is closed.
+* Time: uvicorn only times out idle connections *after* a response, so a client that
+  connects and never finishes a request would hold its socket forever. Every request must
+  arrive in full within ``request_timeout`` seconds (30 by default) of its first byte (or
+  of the connection opening); otherwise ``RequestTimeout`` (408) and the connection closes.
+* Connections: past ``max_connections`` open connections (1,000 by default) a new one is
+  answered ``ServiceUnavailable`` (503) and closed at once, so slow clients cannot use up
+  the process's file descriptors.
+* Bytes that are not HTTP get ``InvalidParameter.Format`` (400) instead of uvicorn's
+  plain-text 400. When such an error follows requests of the same connection that are
+  still being answered (pipelining), their responses are written first: a client never
+  reads the error as the answer to a request the emulator carried out.
+* WebSocket upgrades are not served (``ws="none"``): an upgrade request reaches the app as
+  the plain HTTP request it also is, and is answered like any other.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from . import wire
 from ._client import uuid_request_ids
 
-__all__ = ["uvicorn_config"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "check_guards",
+    "uvicorn_config",
+]
 
-_REASONS = {400: b"Bad Request", 413: b"Request Entity Too Large"}
+#: Seconds a request may take to arrive in full.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+#: Open connections past which new ones are refused with ``ServiceUnavailable``.
+DEFAULT_MAX_CONNECTIONS = 1000
+
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Request Entity Too Large",
+    503: b"Service Unavailable",
+}
 
 
 def _raw_error(error: wire.GatewayError) -> bytes:
@@ -34,19 +64,35 @@ def _raw_error(error: wire.GatewayError) -> bytes:
     return b"".join(lines) + response.body
 
 
-def _bounded_httptools(limits: wire.Limits) -> Any:
-    """uvicorn's httptools protocol, refusing request heads larger than ``limits`` allow."""
+def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connections: int) -> Any:
+    """uvicorn's httptools protocol with the size, time and connection guards above."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     # The head (request line and headers) may carry the whole query and every header;
     # a chunk that also holds the start of the body is counted whole, hence the body term.
     most = limits.max_query_bytes + limits.max_header_bytes + limits.max_body_bytes + 8192
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _head_bytes = 0
         _in_head = True
+        _timer: asyncio.TimerHandle | None = None
+        _refusal: wire.GatewayError | None = None  # waiting for earlier answers
+        _running: Any = None  # the request/response cycle the app is answering
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                self._refuse(wire.service_unavailable())
+                return
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            if self._refusal is not None or self.transport.is_closing():
+                return  # the parser is done with this connection
             if self._in_head:
                 self._head_bytes += len(data)
                 if self._head_bytes > most:
@@ -54,36 +100,108 @@ def _bounded_httptools(limits: wire.Limits) -> Any:
                     return
             super().data_received(data)
 
+        def on_message_begin(self) -> None:
+            if self._timer is None:
+                self._arm()
+            super().on_message_begin()
+
         def on_headers_complete(self) -> None:
             self._in_head = False
             super().on_headers_complete()
+            if not self.pipeline or self.pipeline[0][0] is not self.cycle:
+                self._running = self.cycle  # started at once, not queued behind another
 
         def on_message_complete(self) -> None:
             self._in_head, self._head_bytes = True, 0
+            self._disarm()
             super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            queued = self.pipeline[-1][0] if self.pipeline else None
+            super().on_response_complete()
+            if queued is not None and (not self.pipeline or self.pipeline[-1][0] is not queued):
+                self._running = queued  # uvicorn started the next pipelined request
+            if self._refusal is not None and not self.pipeline and self._answered():
+                refusal, self._refusal = self._refusal, None
+                self._refuse(refusal)
 
         def send_400_response(self, msg: str) -> None:
             self._refuse(wire.malformed("The request is not valid HTTP/1.1."))
 
+        def _unsupported_upgrade_warning(self) -> None:
+            """Upgrades are answered as plain requests; nothing to warn about."""
+
+        def _answered(self) -> bool:
+            running = self._running
+            return running is None or running.response_complete or running.disconnected
+
         def _refuse(self, error: wire.GatewayError) -> None:
-            if not self.transport.is_closing():
-                self.transport.write(_raw_error(error))
-                self.transport.close()
+            """Answer ``error`` and close, once earlier requests have their answers."""
+            self._disarm()
+            if self.transport.is_closing():
+                return
+            if self.pipeline or not self._answered():
+                if self._refusal is None:
+                    self._refusal = error
+                    self.flow.pause_reading()
+                return
+            self.transport.write(_raw_error(error))
+            self.transport.close()
 
-    return BoundedHttpToolsProtocol
+        def _arm(self) -> None:
+            self._disarm()
+            self._timer = self.loop.call_later(request_timeout, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _timed_out(self) -> None:
+            self._timer = None
+            if not self._in_head:  # its head arrived, its body stopped short: abandon it
+                abandoned = self.cycle
+                for entry in [e for e in self.pipeline if e[0] is abandoned]:
+                    self.pipeline.remove(entry)  # queued: it never starts
+                abandoned.disconnected = True  # running: the app reads a disconnect
+                abandoned.message_event.set()
+            self._refuse(wire.request_timeout(request_timeout))
+
+    return GuardedHttpToolsProtocol
 
 
-def uvicorn_config(app: Any, *, limits: wire.Limits = wire.DEFAULT_LIMITS, **options: Any) -> Any:
-    """A ``uvicorn.Config`` for ``app``: httptools (bounded) when installed, else bounded h11."""
+def check_guards(request_timeout: float, max_connections: int) -> None:
+    """``ValueError`` unless both connection guards are usable values."""
+    if not request_timeout > 0:
+        raise ValueError(f"request_timeout must be > 0 seconds, got {request_timeout!r}")
+    if not isinstance(max_connections, int) or max_connections < 1:
+        raise ValueError(f"max_connections must be an int of at least 1, got {max_connections!r}")
+
+
+def uvicorn_config(
+    app: Any,
+    *,
+    limits: wire.Limits = wire.DEFAULT_LIMITS,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    **options: Any,
+) -> Any:
+    """A ``uvicorn.Config`` for ``app``: httptools (guarded) when installed, else h11.
+
+    ``options`` go to ``uvicorn.Config`` as they are. Without httptools, h11's own buffer
+    limit bounds request heads, and uvicorn's defaults apply to the rest.
+    """
     import uvicorn
 
+    check_guards(request_timeout, max_connections)
     settings: dict[str, Any] = {
         "access_log": False,
         "server_header": False,
         "proxy_headers": False,  # the emulator never reads client addresses
+        "ws": "none",
     }
     try:
-        settings["http"] = _bounded_httptools(limits)
+        settings["http"] = _guarded_httptools(limits, request_timeout, max_connections)
     except ImportError:  # no httptools: h11, whose own buffer limit does the bounding
         settings["http"] = "h11"
         settings["h11_max_incomplete_event_size"] = (

@@ -137,7 +137,11 @@ class Emulator:
         action, fmt = "-", "JSON"
         outcome: wire.GatewayError | _Success
         try:
-            body = await _read_body(receive, self.limits.max_body_bytes)
+            try:
+                body = await _read_body(receive, self.limits.max_body_bytes)
+            except _ClientGone:  # it gave up before sending the whole request: do nothing
+                log.info("- (client disconnected) - %.2fms", _ms_since(started))
+                return
             parsed: wire.Call | wire.GatewayError
             if body is None:
                 parsed = wire.too_large("body", self.limits.max_body_bytes)
@@ -188,8 +192,7 @@ class Emulator:
         )
         await send({"type": "http.response.body", "body": response.body})
         if log.isEnabledFor(logging.INFO):
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.2fms", action, code, response.status, elapsed_ms)
+            log.info("%s %s %d %.2fms", action, code, response.status, _ms_since(started))
 
     def _gate(self, call: wire.Call) -> wire.GatewayError | None:
         """The gateway's refusal of ``call`` (authentication, throttling), if any."""
@@ -263,8 +266,20 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
+class _ClientGone(Exception):
+    """The client disconnected before its request had arrived in full."""
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or ``None`` once it grows past ``limit`` bytes."""
+    """The whole request body, or ``None`` once it grows past ``limit`` bytes.
+
+    Raises :class:`_ClientGone` if the client disconnects first: a request it abandoned
+    is not carried out.
+    """
     message = await receive()
     if message["type"] == "http.request" and not message.get("more_body", False):
         body: bytes = message.get("body", b"")  # the usual case: one message
@@ -272,8 +287,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     while True:
-        if message["type"] == "http.disconnect":
-            break
+        if message["type"] != "http.request":  # http.disconnect
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -103,6 +103,7 @@ __all__ = [
     "render_error",
     "render_gateway_error",
     "render_success",
+    "request_timeout",
     "retry_after_ms",
     "service_unavailable",
     "signature_mismatch",
@@ -620,6 +621,20 @@ def too_large(what: str, limit: int, *, response_format: str = "JSON") -> Gatewa
         "RequestTooLarge",
         413,
         f"The request is too large: {what} exceeds {limit}.",
+        (),
+        response_format,
+    )
+
+
+def request_timeout(seconds: float, *, response_format: str = "JSON") -> GatewayError:
+    """``RequestTimeout`` 408: the request did not arrive in full in time.
+
+    No Aliyun code is documented for this; the name and 408 are ours.
+    """
+    return GatewayError(
+        "RequestTimeout",
+        408,
+        f"The request was not received in full within {seconds:g} seconds.",
         (),
         response_format,
     )

@@ -796,3 +796,145 @@ def test_an_endless_request_head_is_cut_off_with_request_too_large(
     assert json.loads(response.body)["Code"] == "RequestTooLarge"
     with server.client() as client:  # and the server still answers
         assert client.describe_tasks("cn-hangzhou").total_count >= 0
+
+
+# ---------------------------------------------- connection guards (taskcancel._uvicorn)
+
+
+def _running(task_id: str) -> Task:
+    return Task(task_id=task_id, region_id=REGION, action="ImportImage", status="Processing")
+
+
+def _raw_request(out: wire.OutgoingRequest, *, extra: bytes = b"", length: int = 0) -> bytes:
+    head = f"{out.method} {out.target} HTTP/1.1\r\nhost: 127.0.0.1\r\n".encode()
+    head += b"".join(f"{k}: {v}\r\n".encode() for k, v in out.headers if k != "host")
+    return head + b"content-length: %d\r\n" % length + extra + b"\r\n"
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[RawResponse]:
+    """Up to ``count`` complete responses, in order, until the server closes."""
+    buffer, responses = b"", []
+    while len(responses) < count:
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return responses
+            buffer += chunk
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        length = int(headers.get("content-length", "0"))
+        while len(buffer) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buffer += chunk
+        body, buffer = buffer[:length], buffer[length:]
+        responses.append(RawResponse(int(lines[0].split(" ", 2)[1]), headers, body))
+    return responses
+
+
+def _status_of(server: EmulatorServer, task_id: str) -> str:
+    with server.client() as client:
+        return client.describe_task_attribute(REGION, task_id).status.value
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\n", b"POST /?Action=CancelTask HTTP/1.1"])
+def test_a_request_that_never_arrives_in_full_times_out(sent: bytes) -> None:
+    with (
+        EmulatorServer(request_timeout=0.2) as server,
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
+    ):
+        sock.sendall(sent)
+        (response,) = _read_responses(sock, 1)
+        assert sock.recv(1) == b""  # and the connection is closed
+    assert response.status == 408
+    assert json.loads(response.body)["Code"] == "RequestTimeout"
+    assert response.headers["connection"] == "close"
+
+
+def test_a_body_shorter_than_its_content_length_times_out_and_is_not_carried_out() -> None:
+    with EmulatorServer([_running("t-slow-body")], request_timeout=0.2) as server:
+        out = v1("CancelTask", {"RegionId": REGION, "TaskId": "t-slow-body"})
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(_raw_request(out, length=100) + b"0123456789")
+            (response,) = _read_responses(sock, 1)
+        assert json.loads(response.body)["Code"] == "RequestTimeout"
+        assert _status_of(server, "t-slow-body") == "Processing"
+
+
+def test_a_request_abandoned_mid_body_is_not_carried_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="taskcancel.server")
+    with EmulatorServer([_running("t-abandoned")]) as server:
+        out = v1("CancelTask", {"RegionId": REGION, "TaskId": "t-abandoned"})
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(_raw_request(out, length=1000) + b"0123456789")
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while not any("client disconnected" in r.getMessage() for r in caplog.records):
+            assert datetime.now(UTC) < deadline, [r.getMessage() for r in caplog.records]
+            with server.client() as client:  # a round trip lets the server run meanwhile
+                client.describe_tasks(REGION)
+        assert _status_of(server, "t-abandoned") == "Processing"
+
+
+def test_past_max_connections_a_new_connection_is_told_service_unavailable() -> None:
+    with EmulatorServer(max_connections=2) as server:
+        address = ("127.0.0.1", server.port)
+        with (
+            socket.create_connection(address, timeout=10) as first,
+            socket.create_connection(address, timeout=10) as second,
+        ):
+            first.sendall(b"GET / HTTP/1.1\r\n")  # both held open, neither finished
+            second.sendall(b"GET / HTTP/1.1\r\n")
+            with socket.create_connection(address, timeout=10) as third:
+                (response,) = _read_responses(third, 1)
+        assert response.status == 503
+        assert json.loads(response.body)["Code"] == "ServiceUnavailable"
+        still_serves_any(server)
+
+
+def still_serves_any(server: EmulatorServer) -> None:
+    with server.client() as client:
+        assert client.describe_tasks(REGION).total_count >= 0
+
+
+def test_a_websocket_upgrade_is_answered_like_any_plain_request(server: EmulatorServer) -> None:
+    response = exchange(
+        server.port,
+        b"GET / HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+        b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n",
+    )
+    assert response.status == 400
+    assert json.loads(response.body)["Code"] == "MissingAction"
+
+
+def test_garbage_after_a_pipelined_request_comes_after_that_requests_answer() -> None:
+    with EmulatorServer([_running("t-pipelined")]) as server:
+        out = v1("CancelTask", {"RegionId": REGION, "TaskId": "t-pipelined"})
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(_raw_request(out) + b"JUNK\r\n\r\n")
+            responses = _read_responses(sock, 3)
+        assert [r.status for r in responses] == [200, 400]
+        assert REQUEST_ID.fullmatch(json.loads(responses[0].body)["RequestId"])
+        assert json.loads(responses[1].body)["Code"] == "InvalidParameter.Format"
+        assert _status_of(server, "t-pipelined") == "Deleted"
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"request_timeout": 0}, "request_timeout"),
+        ({"request_timeout": -1.5}, "request_timeout"),
+        ({"max_connections": 0}, "max_connections"),
+        ({"max_connections": 2.5}, "max_connections"),
+    ],
+)
+def test_unusable_connection_guards_are_refused_up_front(
+    options: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        EmulatorServer(**options)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .. import DEFAULT_ACCOUNTS, Client, Clock, Faults, MemoryStore, Store, Task, WorldSpec
+from .._uvicorn import DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, check_guards
 from ..server import Emulator, bind_socket, uvicorn_config
 
 __all__ = ["EmulatorServer"]
@@ -59,6 +60,9 @@ class EmulatorServer:
     an owner are given to the first account, so ``server.access_key_id`` sees them.
     ``store`` replaces the in-memory store (the server then does not close it);
     ``clock`` drives task lifecycles (the gateway's timestamp check keeps the real clock).
+    ``request_timeout`` (seconds for a request to arrive in full) and ``max_connections``
+    are the connection guards of ``taskcancel serve``; other options go to the app
+    (:class:`~taskcancel.server.Emulator`).
     """
 
     def __init__(
@@ -70,8 +74,12 @@ class EmulatorServer:
         clock: Clock | None = None,
         accounts: Mapping[str, str] | None = None,
         faults: Faults | None = None,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         **options: Any,
     ) -> None:
+        check_guards(request_timeout, max_connections)
+        self._request_timeout, self._max_connections = request_timeout, max_connections
         spec = world if isinstance(world, WorldSpec) else WorldSpec(tasks=tuple(world or ()))
         self._accounts = dict(accounts or spec.accounts or DEFAULT_ACCOUNTS)
         self.access_key_id, self.access_key_secret = next(iter(self._accounts.items()))
@@ -115,7 +123,13 @@ class EmulatorServer:
             raise RuntimeError("EmulatorServer is already running")
         sock = bind_socket(self.host, 0)
         self.port = sock.getsockname()[1]
-        config = uvicorn_config(self.app, log_level="warning", lifespan="off")
+        config = uvicorn_config(
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            request_timeout=self._request_timeout,
+            max_connections=self._max_connections,
+        )
         server = _server_class()(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="taskcancel-emulator", daemon=True
