@@ -75,7 +75,11 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         _head_bytes = 0
         _in_head = True
-        _timer: asyncio.TimerHandle | None = None
+        # When the request being received must be complete (None: none is arriving), and
+        # the connection's watchdog, which checks it: one timer per connection, re-armed
+        # only when it fires, so a request costs one clock read.
+        _deadline: float | None = None
+        _watchdog: asyncio.TimerHandle | None = None
         _refusal: wire.GatewayError | None = None  # waiting for earlier answers
         _running: Any = None  # the request/response cycle the app is answering
 
@@ -84,10 +88,11 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             if len(self.connections) > max_connections:
                 self._refuse(wire.service_unavailable())
                 return
-            self._arm()
+            self._deadline = self.loop.time() + request_timeout
+            self._watch(request_timeout)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._stop_watching()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -101,8 +106,8 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             super().data_received(data)
 
         def on_message_begin(self) -> None:
-            if self._timer is None:
-                self._arm()
+            if self._deadline is None:
+                self._deadline = self.loop.time() + request_timeout
             super().on_message_begin()
 
         def on_headers_complete(self) -> None:
@@ -113,7 +118,7 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
 
         def on_message_complete(self) -> None:
             self._in_head, self._head_bytes = True, 0
-            self._disarm()
+            self._deadline = None
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
@@ -137,7 +142,8 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
 
         def _refuse(self, error: wire.GatewayError) -> None:
             """Answer ``error`` and close, once earlier requests have their answers."""
-            self._disarm()
+            self._deadline = None
+            self._stop_watching()
             if self.transport.is_closing():
                 return
             if self.pipeline or not self._answered():
@@ -148,17 +154,28 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             self.transport.write(_raw_error(error))
             self.transport.close()
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._timer = self.loop.call_later(request_timeout, self._timed_out)
+        def _watch(self, delay: float) -> None:
+            self._watchdog = self.loop.call_later(delay, self._check_deadline)
 
-        def _disarm(self) -> None:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+        def _stop_watching(self) -> None:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
+
+        def _check_deadline(self) -> None:
+            # Armed at most request_timeout before any deadline set since, so it fires in time.
+            self._watchdog = None
+            if self.transport.is_closing():
+                return
+            now, deadline = self.loop.time(), self._deadline
+            if deadline is None:
+                self._watch(request_timeout)
+            elif now < deadline:
+                self._watch(deadline - now)
+            else:
+                self._timed_out()
 
         def _timed_out(self) -> None:
-            self._timer = None
             if not self._in_head:  # its head arrived, its body stopped short: abandon it
                 abandoned = self.cycle
                 for entry in [e for e in self.pipeline if e[0] is abandoned]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Mapping
@@ -853,6 +854,21 @@ def test_a_request_that_never_arrives_in_full_times_out(sent: bytes) -> None:
     assert response.status == 408
     assert json.loads(response.body)["Code"] == "RequestTimeout"
     assert response.headers["connection"] == "close"
+
+
+def test_a_keep_alive_connection_may_idle_between_requests_longer_than_the_timeout() -> None:
+    with (
+        EmulatorServer(request_timeout=0.2) as server,
+        httpx.Client(base_url=server.endpoint, trust_env=False) as http,
+    ):
+        ports = []
+        for _ in range(2):
+            out = v1("DescribeTasks", {"RegionId": REGION})
+            response = http.request(out.method, out.target, headers=list(out.headers))
+            assert response.status_code == 200, response.text
+            ports.append(response.extensions["network_stream"].get_extra_info("client_addr"))
+            time.sleep(0.4)  # idle for twice the request timeout (below keep-alive's 5 s)
+        assert ports[0] is not None and ports[0] == ports[1]  # one connection served both
 
 
 def test_a_body_shorter_than_its_content_length_times_out_and_is_not_carried_out() -> None:
