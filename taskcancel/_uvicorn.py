@@ -26,6 +26,7 @@ plain text or not at all:
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from . import wire
@@ -37,6 +38,8 @@ __all__ = [
     "check_guards",
     "uvicorn_config",
 ]
+
+log = logging.getLogger("taskcancel.server")
 
 #: Seconds a request may take to arrive in full.
 DEFAULT_REQUEST_TIMEOUT = 30.0
@@ -153,6 +156,8 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
                 return
             self.transport.write(_raw_error(error))
             self.transport.close()
+            # The app's one line per request, for requests it never saw.
+            log.info("- %s %d -", error.code, error.http_status)
 
         def _watch(self, delay: float) -> None:
             self._watchdog = self.loop.call_later(delay, self._check_deadline)
