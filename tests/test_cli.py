@@ -597,35 +597,6 @@ def test_serve_logs_one_line_per_request(
 # ------------------------------------------------------------------- --store (SQLite)
 
 
-@pytest.mark.usefixtures("credentials")
-def test_store_keeps_state_across_restarts(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    args = ["--port", "0", "--store", str(tmp_path / "state.db")]
-    first = start_serve(args, log_path=tmp_path / "1.log")
-    try:
-        assert _cancel(capsys, first.endpoint, "t-demo-exportimage-processing")[0] == 0
-    finally:
-        stop_serve(first.process)
-
-    second = start_serve(args, log_path=tmp_path / "2.log")
-    try:
-        status, out, _ = run(
-            capsys,
-            "describe",
-            "--endpoint",
-            second.endpoint,
-            "--region",
-            HANGZHOU,
-            "--task",
-            "t-demo-exportimage-processing",
-        )
-    finally:
-        stop_serve(second.process)
-    assert status == 0
-    assert json.loads(out)["TaskStatus"] == "Deleted"
-
-
 def _example(server: ServedEmulator) -> tuple[str, str]:
     (line,) = [line for line in server.banner if line.startswith("try: ")]
     words = shlex.split(line.removeprefix("try: "))
@@ -633,7 +604,7 @@ def _example(server: ServedEmulator) -> tuple[str, str]:
 
 
 @pytest.mark.usefixtures("credentials")
-def test_a_restarted_store_says_so_and_offers_a_task_it_can_still_cancel(
+def test_a_restarted_store_keeps_its_state_says_so_and_offers_a_task_it_can_still_cancel(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--port", "0", "--store", str(tmp_path / "state.db")]
@@ -649,6 +620,11 @@ def test_a_restarted_store_says_so_and_offers_a_task_it_can_still_cancel(
     try:
         assert "(its tasks kept)" in second.banner[0]
         assert "accounts and faults from demo world" in second.banner[0]
+        status, out, _ = run(
+            capsys, "describe", "--endpoint", second.endpoint, "--region", region, "--task", task
+        )
+        assert status == 0
+        assert json.loads(out)["TaskStatus"] == "Deleted"
         again = _example(second)
         assert again != (region, task)  # that one is Deleted in the store now
         assert _cancel(capsys, second.endpoint, again[1], again[0])[0] == 0

@@ -162,25 +162,34 @@ def exchange(port: int, data: bytes) -> RawResponse:
         # The server may answer (and close) before reading everything.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(data)
-        buffer = b""
+        responses = _read_responses(sock, 1)
+    assert responses, "connection closed without a response"
+    return responses[0]
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[RawResponse]:
+    """Up to ``count`` complete responses, in order, until the server closes."""
+    buffer, responses = b"", []
+    while len(responses) < count:
         while b"\r\n\r\n" not in buffer:
             chunk = sock.recv(65536)
-            assert chunk, f"connection closed without a response: {buffer!r}"
+            if not chunk:
+                return responses
             buffer += chunk
-        head, _, body = buffer.partition(b"\r\n\r\n")
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
         length = int(headers.get("content-length", "0"))
-        while len(body) < length:
+        while len(buffer) < length:
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            body += chunk
-    return RawResponse(status, headers, body)
+            buffer += chunk
+        body, buffer = buffer[:length], buffer[length:]
+        responses.append(RawResponse(int(lines[0].split(" ", 2)[1]), headers, body))
+    return responses
 
 
 def assert_aliyun_error_or_framing_rejection(response: RawResponse) -> None:
@@ -810,31 +819,6 @@ def _raw_request(out: wire.OutgoingRequest, *, extra: bytes = b"", length: int =
     head = f"{out.method} {out.target} HTTP/1.1\r\nhost: 127.0.0.1\r\n".encode()
     head += b"".join(f"{k}: {v}\r\n".encode() for k, v in out.headers if k != "host")
     return head + b"content-length: %d\r\n" % length + extra + b"\r\n"
-
-
-def _read_responses(sock: socket.socket, count: int) -> list[RawResponse]:
-    """Up to ``count`` complete responses, in order, until the server closes."""
-    buffer, responses = b"", []
-    while len(responses) < count:
-        while b"\r\n\r\n" not in buffer:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return responses
-            buffer += chunk
-        head, _, buffer = buffer.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {
-            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
-        }
-        length = int(headers.get("content-length", "0"))
-        while len(buffer) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            buffer += chunk
-        body, buffer = buffer[:length], buffer[length:]
-        responses.append(RawResponse(int(lines[0].split(" ", 2)[1]), headers, body))
-    return responses
 
 
 def _status_of(server: EmulatorServer, task_id: str) -> str:
