@@ -27,23 +27,11 @@ from taskcancel import (
     decide,
     task_at,
 )
+from taskcancel.testing import FakeClock
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 HZ = "cn-hangzhou"
 SH = "cn-shanghai"
-
-
-class FakeClock:
-    """A mutable clock for stores: ``clock.now`` is what the store reads."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class DictWorld:

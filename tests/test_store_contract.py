@@ -32,6 +32,7 @@ from taskcancel import (
     decide,
 )
 from taskcancel._sqlite import SqliteStore
+from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"
 SHANGHAI = "cn-shanghai"
@@ -46,19 +47,6 @@ class StoreFactory(Protocol):
         regions: Iterable[str] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> Store: ...
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def task(task_id: str, **fields: Any) -> Task:
@@ -120,7 +108,7 @@ def test_cancel_deletes_the_task_at_the_clocks_time(store_factory: StoreFactory)
 
 
 def test_cancelling_twice_is_an_incorrect_status(store_factory: StoreFactory) -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     store = store_factory([task("t-1")], clock=clock)
     first = store.cancel(CancelRequest(HANGZHOU, "t-1"))
     assert isinstance(first, Accepted)
@@ -195,7 +183,7 @@ def test_every_reason_is_reachable(
 
 @pytest.mark.parametrize("task_id", ["t-proc", "t-export", "t-alice"])
 def test_cancellable_tasks_are_accepted(store_factory: StoreFactory, task_id: str) -> None:
-    store = store_factory(WORLD, clock=FakeClock())
+    store = store_factory(WORLD, clock=FakeClock(T0))
     account = "alice" if task_id == "t-alice" else None
     decision = store.cancel(CancelRequest(HANGZHOU, task_id), account=account)
     assert isinstance(decision, Accepted)
@@ -204,7 +192,7 @@ def test_cancellable_tasks_are_accepted(store_factory: StoreFactory, task_id: st
 
 
 def test_a_wider_policy_is_honoured(store_factory: StoreFactory) -> None:
-    store = store_factory(WORLD, clock=FakeClock())
+    store = store_factory(WORLD, clock=FakeClock(T0))
     policy = Policy(
         cancellable_actions=frozenset({TaskAction.IMPORT_IMAGE, TaskAction.REDEPLOY_INSTANCE}),
         cancellable_statuses=frozenset({TaskStatus.WAITING, TaskStatus.PROCESSING}),
@@ -231,7 +219,7 @@ def test_accounts_see_and_cancel_only_their_own_tasks(store_factory: StoreFactor
         task("t-3"),
         task("t-4", owner=""),
     )
-    store = store_factory([alice, bob, anonymous, empty], clock=FakeClock())
+    store = store_factory([alice, bob, anonymous, empty], clock=FakeClock(T0))
 
     assert store.list_tasks(HANGZHOU, account="alice") == [alice]
     assert store.list_tasks(HANGZHOU, account="bob") == [bob]
@@ -256,7 +244,7 @@ def test_accounts_see_and_cancel_only_their_own_tasks(store_factory: StoreFactor
 
 
 def test_add_task_adds_a_cancellable_task(store_factory: StoreFactory) -> None:
-    store = store_factory([task("t-1")], clock=FakeClock())
+    store = store_factory([task("t-1")], clock=FakeClock(T0))
     added = task("t-2", owner="alice", creation_time=T0, resource_id="m-2")
     store.add_task(added)
     store.add_task(task("t-1", region_id=SHANGHAI))  # same id, other region: fine
@@ -339,7 +327,7 @@ def test_set_cancel_fails_makes_cancel_fail_and_leaves_the_task(
 
 def test_reset_restores_the_initial_world(store_factory: StoreFactory) -> None:
     seed = [task("t-1"), task("t-2", owner="alice"), task("t-3", region_id=SHANGHAI)]
-    store = store_factory(seed, clock=FakeClock())
+    store = store_factory(seed, clock=FakeClock(T0))
     initial = snapshot(store)
 
     assert isinstance(store.cancel(CancelRequest(HANGZHOU, "t-1")), Accepted)
@@ -441,7 +429,7 @@ def test_lifecycle_follows_the_clock(store_factory: StoreFactory) -> None:
     assert now("t-mid") == decision.task  # a cancelled task stays cancelled
 
     for later in (1_000, 100_000, 10_000_000):
-        clock.now = T0 + timedelta(seconds=later)
+        clock.set(T0 + timedelta(seconds=later))
         assert now("t-late").status is TaskStatus.FINISHED
         assert now("t-late").finished_time == finished_at
         assert now("t-mid") == decision.task

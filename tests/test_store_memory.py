@@ -23,18 +23,11 @@ from taskcancel import (
     Task,
     TaskStatus,
 )
+from taskcancel.testing import FakeClock
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 HZ = "cn-hangzhou"
 SH = "cn-shanghai"
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def running(task_id: str, region_id: str = HZ, **kw: Any) -> Task:
@@ -183,7 +176,7 @@ def test_get_and_list_respect_the_account_and_sort_by_id() -> None:
 
 
 def test_the_injected_clock_drives_schedules_and_finished_time() -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     task = Task(
         task_id="t-1",
         region_id=HZ,
@@ -197,7 +190,7 @@ def test_the_injected_clock_drives_schedules_and_finished_time() -> None:
     seen = store.get_task(HZ, "t-1", account=None)
     assert seen is not None and seen.status is TaskStatus.WAITING
     assert store.cancel(CancelRequest(HZ, "t-1")) == Rejected(Reason.INCORRECT_TASK_STATUS)
-    clock.now = T0 + timedelta(seconds=60)
+    clock.set(T0 + timedelta(seconds=60))
     listed = store.list_tasks(HZ, account=None)
     assert [(t.status, t.progress) for t in listed] == [(TaskStatus.PROCESSING, "50%")]
     decision = store.cancel(CancelRequest(HZ, "t-1"))

@@ -41,21 +41,11 @@ from taskcancel import (
     TaskStatus,
 )
 from taskcancel._sqlite import SCHEMA_VERSION, SqliteStore, StoreFileError
+from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"
 SHANGHAI = "cn-shanghai"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def task(task_id: str, **fields: Any) -> Task:
@@ -75,7 +65,7 @@ def many(count: int, region_id: str = HANGZHOU) -> list[Task]:
 def test_cancels_survive_closing_and_reopening(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     seed = [task("t-1"), task("t-2", owner="alice"), task("t-3", region_id=SHANGHAI)]
-    clock = FakeClock()
+    clock = FakeClock(T0)
     with SqliteStore(path, seed, clock=clock) as store:
         first = store.cancel(CancelRequest(HANGZHOU, "t-1"))
         assert isinstance(first, Accepted)
@@ -351,7 +341,7 @@ operations = st.lists(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(world=st.lists(small_task(), max_size=8, unique_by=lambda t: t.key), ops=operations)
 def test_sqlite_store_behaves_like_memory_store(world: list[Task], ops: list[Any]) -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     memory = MemoryStore(world, regions=REGIONS, clock=clock)
     with tempfile.TemporaryDirectory() as directory:
         sqlite = SqliteStore(Path(directory) / "s.db", world, regions=REGIONS, clock=clock)
