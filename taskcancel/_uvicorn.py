@@ -69,6 +69,7 @@ def _raw_error(error: wire.GatewayError) -> bytes:
 
 def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connections: int) -> Any:
     """uvicorn's httptools protocol with the size, time and connection guards above."""
+    import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     # The head (request line and headers) may carry the whole query and every header;
@@ -96,17 +97,37 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_watching()
+            running = self._running
+            if running is not None and not running.response_complete:
+                # uvicorn tells only the newest request; an earlier pipelined one still
+                # being answered must learn it too, or its reply meets a closed transport.
+                running.disconnected = True
+                running.message_event.set()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             if self._refusal is not None or self.transport.is_closing():
                 return  # the parser is done with this connection
             if self._in_head:
+                if self._deadline is None:  # bytes between requests (a stray CRLF) count
+                    self._deadline = self.loop.time() + request_timeout
                 self._head_bytes += len(data)
                 if self._head_bytes > most:
                     self._refuse(wire.too_large("request head", most))
                     return
-            super().data_received(data)
+            self._unset_keepalive_if_required()
+            while data:
+                try:
+                    self.parser.feed_data(data)
+                    return
+                except httptools.HttpParserError:
+                    self.logger.warning("Invalid HTTP request received.")
+                    self.send_400_response("Invalid HTTP request received.")
+                    return
+                except httptools.HttpParserUpgrade as upgrade:
+                    # No protocol switch is served: the request was taken as plain HTTP,
+                    # and whatever the client sent after it is parsed as usual.
+                    data = data[upgrade.args[0] :] if upgrade.args else b""
 
         def on_message_begin(self) -> None:
             if self._deadline is None:
@@ -140,8 +161,7 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             """Upgrades are answered as plain requests; nothing to warn about."""
 
         def _answered(self) -> bool:
-            running = self._running
-            return running is None or running.response_complete or running.disconnected
+            return self._running is None or self._done(self._running)
 
         def _refuse(self, error: wire.GatewayError) -> None:
             """Answer ``error`` and close, once earlier requests have their answers."""
@@ -173,6 +193,10 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             if self.transport.is_closing():
                 return
             now, deadline = self.loop.time(), self._deadline
+            if deadline is not None and now >= deadline and self._earlier_unanswered():
+                # uvicorn stops reading while earlier requests are answered: the clock
+                # must not run out on a request the server is not reading.
+                deadline = self._deadline = now + request_timeout
             if deadline is None:
                 self._watch(request_timeout)
             elif now < deadline:
@@ -180,7 +204,25 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             else:
                 self._timed_out()
 
+        def _earlier_unanswered(self) -> bool:
+            """Whether a request before the one arriving still waits for its answer."""
+            current = None if self._in_head else self.cycle
+            running = self._running
+            if running is not None and running is not current and not self._done(running):
+                return True
+            return any(cycle is not current for cycle, _ in self.pipeline)
+
+        @staticmethod
+        def _done(cycle: Any) -> bool:
+            return bool(cycle.response_complete or cycle.disconnected)
+
         def _timed_out(self) -> None:
+            if not self._in_head and self._done(self.cycle):
+                # Answered already (the app refused an oversized body early) while the
+                # rest of the body never came: nothing more to say, just close.
+                self._deadline = None
+                self.transport.close()
+                return
             if not self._in_head:  # its head arrived, its body stopped short: abandon it
                 abandoned = self.cycle
                 for entry in [e for e in self.pipeline if e[0] is abandoned]:

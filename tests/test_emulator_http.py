@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import time
 import uuid
@@ -945,3 +946,82 @@ def test_unusable_connection_guards_are_refused_up_front(
 ) -> None:
     with pytest.raises(ValueError, match=named):
         EmulatorServer(**options)
+
+
+# Found by review of the guards above: each of these once hung, timed out wrongly,
+# answered twice, dropped a request or logged a traceback.
+
+
+def test_a_stray_crlf_after_a_response_does_not_hold_the_connection_open() -> None:
+    with EmulatorServer(request_timeout=0.2) as server:
+        out = v1("DescribeTasks", {"RegionId": REGION})
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(_raw_request(out))
+            (answer,) = _read_responses(sock, 1)
+            sock.sendall(b"\r\n")  # llhttp skips it: no request begins, yet bytes came
+            rest = _read_responses(sock, 2)
+        assert answer.status == 200
+        assert [json.loads(r.body)["Code"] for r in rest] == ["RequestTimeout"]
+
+
+def test_a_request_queued_behind_a_slow_one_is_not_timed_out_while_unread() -> None:
+    with EmulatorServer(request_timeout=0.3) as server:
+        server.set_faults(latency_ms=900)
+        first, second, third = (
+            _raw_request(v1("DescribeTasks", {"RegionId": REGION})) for _ in range(3)
+        )
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(first)
+            time.sleep(0.05)  # separate segments: the server stops reading after `second`
+            sock.sendall(second + third[:10])
+            time.sleep(0.05)
+            sock.sendall(third[10:])
+            responses = _read_responses(sock, 3)
+        assert [r.status for r in responses] == [200, 200, 200]
+
+
+def test_a_body_refused_early_as_too_large_gets_one_answer_not_two() -> None:
+    with EmulatorServer(request_timeout=0.3) as server:
+        out = v1("DescribeTasks", {"RegionId": REGION})
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(_raw_request(out, length=200_000) + b"x" * 70_000)
+            responses = _read_responses(sock, 2)  # until the server closes
+        assert [(r.status, json.loads(r.body)["Code"]) for r in responses] == [
+            (413, "RequestTooLarge")
+        ]
+
+
+@pytest.mark.parametrize("upgrade", [b"h2c", b"websocket"])
+def test_a_request_pipelined_after_an_upgrade_request_is_answered(
+    server: EmulatorServer, upgrade: bytes
+) -> None:
+    asking = _raw_request(
+        v1("DescribeTasks", {"RegionId": REGION}),
+        extra=b"connection: Upgrade\r\nupgrade: " + upgrade + b"\r\n",
+    )
+    plain = _raw_request(v1("DescribeTasks", {"RegionId": REGION}))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(asking + plain)
+        responses = _read_responses(sock, 2)
+    assert [r.status for r in responses] == [200, 200]
+
+
+def test_closing_while_pipelined_requests_are_answered_logs_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    uvicorn_log = logging.getLogger("uvicorn")  # it does not propagate to the root logger
+    try:
+        with EmulatorServer() as server:  # (starting configures uvicorn's loggers afresh)
+            uvicorn_log.addHandler(caplog.handler)
+            server.set_faults(latency_ms=300)
+            two = b"".join(
+                _raw_request(v1("DescribeTasks", {"RegionId": REGION})) for _ in range(2)
+            )
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                sock.sendall(two)
+                time.sleep(0.05)  # the first is in the app, the second queued, then we leave
+            with server.client() as client:  # started later, so answered after the first
+                client.describe_tasks(REGION)
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
