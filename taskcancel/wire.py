@@ -209,7 +209,9 @@ def _canonical_from_raw(query: str, *, without: str = "") -> str | None:
     """``canonical_query`` of the decoded ``query``, or None when it must be computed.
 
     Both SDKs send queries that are canonical already, piece for piece; then only the
-    order (by name; names are unique here) and the ``without`` parameter differ.
+    order (by name; names are unique here) and the ``without`` parameter differ. Only
+    for a query that decoded as UTF-8 with unique names (as :func:`parse_request`
+    ensures before it signs anything).
     """
     if not _ALREADY_CANONICAL(query):
         return None
