@@ -965,8 +965,8 @@ def test_a_stray_crlf_after_a_response_does_not_hold_the_connection_open() -> No
 
 
 def test_a_request_queued_behind_a_slow_one_is_not_timed_out_while_unread() -> None:
-    with EmulatorServer(request_timeout=0.3) as server:
-        server.set_faults(latency_ms=900)
+    with EmulatorServer(request_timeout=0.2) as server:
+        server.set_faults(latency_ms=500)  # the first outlasts the third's time limit
         first, second, third = (
             _raw_request(v1("DescribeTasks", {"RegionId": REGION})) for _ in range(3)
         )
