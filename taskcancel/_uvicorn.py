@@ -20,7 +20,9 @@ plain text or not at all:
   still being answered (pipelining), their responses are written first: a client never
   reads the error as the answer to a request the emulator carried out.
 * WebSocket upgrades are not served (``ws="none"``): an upgrade request reaches the app as
-  the plain HTTP request it also is, and is answered like any other.
+  the plain HTTP request it also is, and is answered like any other; requests pipelined
+  after it are parsed as usual. (The parser stops at an upgrade request's headers, so a
+  body sent with one is read as the next request, and refused as not HTTP.)
 """
 
 from __future__ import annotations
