@@ -152,18 +152,12 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             super().on_response_complete()
             if queued is not None and (not self.pipeline or self.pipeline[-1][0] is not queued):
                 self._running = queued  # uvicorn started the next pipelined request
-            if self._refusal is not None and not self.pipeline and self._answered():
+            if self._refusal is not None and not self._earlier_unanswered():
                 refusal, self._refusal = self._refusal, None
                 self._refuse(refusal)
 
         def send_400_response(self, msg: str) -> None:
             self._refuse(wire.malformed("The request is not valid HTTP/1.1."))
-
-        def _unsupported_upgrade_warning(self) -> None:
-            """Upgrades are answered as plain requests; nothing to warn about."""
-
-        def _answered(self) -> bool:
-            return self._running is None or self._done(self._running)
 
         def _refuse(self, error: wire.GatewayError) -> None:
             """Answer ``error`` and close, once earlier requests have their answers."""
@@ -171,7 +165,11 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
             self._stop_watching()
             if self.transport.is_closing():
                 return
-            if self.pipeline or not self._answered():
+            if not self._in_head:
+                # The request being received broke off (bad bytes, out of time) after its
+                # head: it gets this error, not an answer, so the app must not wait for it.
+                self._abandon(self.cycle)
+            if self._earlier_unanswered():
                 if self._refusal is None:
                     self._refusal = error
                     self.flow.pause_reading()
@@ -225,13 +223,13 @@ def _guarded_httptools(limits: wire.Limits, request_timeout: float, max_connecti
                 self._deadline = None
                 self.transport.close()
                 return
-            if not self._in_head:  # its head arrived, its body stopped short: abandon it
-                abandoned = self.cycle
-                for entry in [e for e in self.pipeline if e[0] is abandoned]:
-                    self.pipeline.remove(entry)  # queued: it never starts
-                abandoned.disconnected = True  # running: the app reads a disconnect
-                abandoned.message_event.set()
             self._refuse(wire.request_timeout(request_timeout))
+
+        def _abandon(self, cycle: Any) -> None:
+            for entry in [e for e in self.pipeline if e[0] is cycle]:
+                self.pipeline.remove(entry)  # queued: it never starts
+            cycle.disconnected = True  # running: the app reads a disconnect
+            cycle.message_event.set()
 
     return GuardedHttpToolsProtocol
 

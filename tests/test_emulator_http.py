@@ -1025,3 +1025,27 @@ def test_closing_while_pipelined_requests_are_answered_logs_no_error(
     finally:
         uvicorn_log.removeHandler(caplog.handler)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_malformed_body_of_a_request_already_in_the_app_is_refused_at_once(
+    server: EmulatorServer,
+) -> None:
+    # The app starts once the head is in, then waits for the body the parser rejects.
+    response = exchange(
+        server.port, b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nZZZ\r\n"
+    )
+    assert (response.status, json.loads(response.body)["Code"]) == (
+        400,
+        "InvalidParameter.Format",
+    )
+
+
+def test_a_malformed_body_behind_a_slow_request_is_refused_after_its_answer() -> None:
+    with EmulatorServer() as server:
+        server.set_faults(latency_ms=300)
+        slow = _raw_request(v1("DescribeTasks", {"RegionId": REGION}))
+        broken = b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nZZZ\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(slow + broken)
+            responses = _read_responses(sock, 3)
+        assert [r.status for r in responses] == [200, 400]
