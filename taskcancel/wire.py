@@ -896,7 +896,9 @@ def _parse_v1(
         return invalid_parameter("SignatureVersion", response_format=response_format)
     canonical = None if raw_query is None else _canonical_from_raw(raw_query, without="Signature")
     if canonical is None:
-        canonical = canonical_query((k, v) for k, v in params.items() if k != "Signature")
+        string_to_sign = v1_string_to_sign(method, params)
+    else:
+        string_to_sign = _v1_string_to_sign(method, canonical)
     return Call(
         method=method,
         action=params["Action"],
@@ -909,7 +911,7 @@ def _parse_v1(
         host=header_map.get("host", ""),
         scheme="V1",
         signature=params["Signature"],
-        string_to_sign=_v1_string_to_sign(method, canonical),
+        string_to_sign=string_to_sign,
         security_token=params.get("SecurityToken"),
     )
 
