@@ -1,0 +1,45 @@
+"""The ``taskcancel`` command: run the emulator, or call CancelTask/Describe* from a shell.
+
+::
+
+    taskcancel serve [--host 127.0.0.1] [--port 8080] [--world FILE] [--store PATH]
+                     [--profile 2017|current] [--access-key ID:SECRET]... [--seed N]
+                     [--log-level info]
+    taskcancel cancel --region REGION --task TASK_ID [--endpoint URL]
+                      [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
+    taskcancel describe --region REGION [--task TASK_ID] [--endpoint URL]
+                        [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
+
+Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
+print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
+the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
+exits 3. Each command lives in its own module: :mod:`._serve` and :mod:`._client`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import _client, _serve
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskcancel",
+        description="A local Alibaba Cloud ECS CancelTask emulator and client.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _serve.add_parser(commands)
+    _client.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``taskcancel`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve.run(args)
+    return _client.run(args)
