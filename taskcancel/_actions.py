@@ -28,7 +28,7 @@ from ._model import (
     format_time,
     parse_time,
 )
-from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason
+from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason, supports_cancel
 from ._store import Store
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "IdGenerator",
     "Reply",
     "dispatch",
+    "supports_cancel",
     "task_from_api",
     "task_to_api",
 ]
@@ -88,11 +89,6 @@ class ActionContext:
 def invalid_parameter(name: str) -> ErrorSpec:
     """400 InvalidParameter naming the parameter that was not valid."""
     return ErrorSpec("InvalidParameter", 400, f'The specified parameter "{name}" is not valid.')
-
-
-def supports_cancel(task: Task, policy: Policy = DEFAULT_POLICY) -> bool:
-    """Whether CancelTask would accept this task now (``SupportCancel``)."""
-    return task.action in policy.cancellable_actions and task.status in policy.cancellable_statuses
 
 
 def task_to_api(task: Task, policy: Policy = DEFAULT_POLICY) -> dict[str, Any]:

@@ -13,8 +13,11 @@ order, first match wins:
 7. otherwise                             -> Accepted
 
 ``CANCEL_FAILED`` is never decided here: it is what applying an accepted cancel
-yields when the store cannot carry it out (fault injection). The docs do not state
-the real service's evaluation order; this one is the order of the doc's table.
+yields when the store cannot carry it out. :func:`apply_cancel` is that second step,
+written once for every store and the testing kit: a task configured to fail
+(``cancel_fails``) is rejected with ``CANCEL_FAILED``, any other accepted task becomes
+the cancelled task. The docs do not state the real service's evaluation order; this
+one is the order of the doc's table.
 
 This module does no I/O and reads no clock: "now" is an argument.
 """
@@ -28,7 +31,7 @@ from typing import Protocol
 
 import attrs
 
-from ._model import CancelRequest, Task, TaskAction, TaskStatus, task_at
+from ._model import CancelRequest, Task, TaskAction, TaskStatus, cancelled, task_at
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -38,7 +41,9 @@ __all__ = [
     "Reason",
     "Rejected",
     "World",
+    "apply_cancel",
     "decide",
+    "supports_cancel",
 ]
 
 
@@ -142,3 +147,26 @@ def decide(
     if task.status not in policy.cancellable_statuses:
         return _REJECTED[Reason.INCORRECT_TASK_STATUS]
     return Accepted(task)
+
+
+def apply_cancel(decision: Decision, now: datetime | None) -> Decision:
+    """What carrying out ``decision`` at ``now`` comes to. Pure; never raises.
+
+    A rejection stays as it is. An accepted task configured to fail (``cancel_fails``)
+    is rejected with ``CANCEL_FAILED``; any other becomes ``Accepted`` of the task after
+    the cancel (``Deleted``, finished at ``now``; see :func:`~taskcancel.cancelled`).
+    Stores write that task; the testing kit's shadow models record it.
+    """
+    if not isinstance(decision, Accepted):
+        return decision
+    if decision.task.cancel_fails:
+        return _REJECTED[Reason.CANCEL_FAILED]
+    return Accepted(cancelled(decision.task, now))
+
+
+def supports_cancel(task: Task, policy: Policy = DEFAULT_POLICY) -> bool:
+    """Whether ``policy`` lets CancelTask accept ``task`` as it stands (``SupportCancel``).
+
+    ``cancel_fails`` does not count: such a task is accepted, then fails to cancel.
+    """
+    return task.action in policy.cancellable_actions and task.status in policy.cancellable_statuses

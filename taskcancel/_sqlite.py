@@ -58,8 +58,17 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from ._model import ECS_REGIONS, CancelRequest, Schedule, Task, TaskStatus, cancelled, task_at
-from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, Rejected, decide
+from ._model import ECS_REGIONS, CancelRequest, Schedule, Task, TaskStatus, task_at
+from ._rules import (
+    DEFAULT_POLICY,
+    Accepted,
+    Decision,
+    Policy,
+    Reason,
+    Rejected,
+    apply_cancel,
+    decide,
+)
 from ._store import Clock, _checked, system_clock
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreFileError"]
@@ -491,12 +500,11 @@ class SqliteStore:
         with _transaction(conn, "IMMEDIATE"):
             now = self.clock()
             view = _TransactionView(self, conn)
-            decision = decide(request, view, account=account, policy=policy, now=now)
+            decided = decide(request, view, account=account, policy=policy, now=now)
+            decision = apply_cancel(decided, now)
             if not isinstance(decision, Accepted) or view.row is None:
                 return decision
-            if decision.task.cancel_fails:
-                return Rejected(Reason.CANCEL_FAILED)
-            done = cancelled(decision.task, now)
+            done = decision.task
             row = view.row
             cursor = conn.execute(
                 _UPDATE_IF_UNCHANGED,

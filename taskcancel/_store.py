@@ -16,8 +16,8 @@ from typing import Protocol
 
 import attrs
 
-from ._model import ECS_REGIONS, CancelRequest, Task, cancelled, task_at
-from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, Rejected, decide
+from ._model import ECS_REGIONS, CancelRequest, Task, task_at
+from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, apply_cancel, decide
 
 __all__ = ["Clock", "MemoryStore", "Store", "system_clock"]
 
@@ -168,14 +168,12 @@ class MemoryStore:
     ) -> Decision:
         with self._lock:
             now = self.clock()
-            decision = decide(request, self, account=account, policy=policy, now=now)
-            if not isinstance(decision, Accepted):
-                return decision
-            if decision.task.cancel_fails:
-                return Rejected(Reason.CANCEL_FAILED)
-            done = cancelled(decision.task, now)
-            self._index[done.region_id][done.task_id] = done
-            return Accepted(done)
+            decided = decide(request, self, account=account, policy=policy, now=now)
+            decision = apply_cancel(decided, now)
+            if isinstance(decision, Accepted):
+                done = decision.task
+                self._index[done.region_id][done.task_id] = done
+            return decision
 
     def reset(self) -> None:
         with self._lock:

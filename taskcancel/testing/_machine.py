@@ -47,6 +47,7 @@ from .. import (
     decide,
     get_profile,
 )
+from .._rules import apply_cancel, supports_cancel
 from ._scripted import ScriptWorld, explain
 from .strategies import UNKNOWN_REGIONS, cancel_requests, task_ids, worlds
 
@@ -134,15 +135,12 @@ _INFO_FIELDS = ("task_id", "region_id", "action", "status", "support_cancel", "c
 
 
 def _info_of(task: Task, policy: Policy) -> dict[str, object]:
-    support = task.action in policy.cancellable_actions and (
-        task.status in policy.cancellable_statuses
-    )
     return {
         "task_id": task.task_id,
         "region_id": task.region_id,
         "action": task.action.value,
         "status": task.status.value,
-        "support_cancel": support,
+        "support_cancel": supports_cancel(task, policy),
         "creation_time": task.creation_time,
     }
 
@@ -237,13 +235,11 @@ def _machine_class(
             call = f"CancelTask(RegionId={request.region_id!r}, TaskId={request.task_id!r})"
             decision = decide(request, self.world, account=account, policy=policy)
             why = explain(decision, request, self.world, account=account, policy=policy)
-            if isinstance(decision, Accepted):
-                if decision.task.cancel_fails:
-                    expected = _Outcome.rejected(Reason.CANCEL_FAILED, profile)
-                else:
-                    expected = _Outcome("success")
+            outcome = apply_cancel(decision, None)
+            if isinstance(outcome, Accepted):
+                expected = _Outcome("success")
             else:
-                expected = _Outcome.rejected(decision.reason, profile)
+                expected = _Outcome.rejected(outcome.reason, profile)
             cause: BaseException | None = None
             try:
                 self.client.cancel_task(request.region_id, request.task_id)
@@ -252,8 +248,8 @@ def _machine_class(
                 actual, cause = _Outcome.raised(exc), exc
             if actual != expected:
                 self.fail(call, _diff(_outcome_rows(expected, actual)), why, cause)
-            if isinstance(decision, Accepted) and expected.kind == "success":
-                self.world.cancel(decision.task)
+            if isinstance(outcome, Accepted):
+                self.world.record(outcome.task)
             self.history.append(f"{call} -> {actual.kind}")
 
         @precondition(lambda self: self.supported["DescribeTaskAttribute"])

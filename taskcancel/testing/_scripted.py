@@ -40,12 +40,12 @@ from .. import (
     Rejected,
     Task,
     TaskCancelError,
-    TaskStatus,
     ThrottlingError,
     decide,
     get_profile,
     wire,
 )
+from .._rules import apply_cancel
 
 __all__ = ["Outcome", "ScriptWorld", "ScriptedTransport", "explain"]
 
@@ -58,8 +58,8 @@ Outcome: TypeAlias = Literal["success"] | Reason | type[TaskCancelError]
 class ScriptWorld:
     """A plain world of tasks (a :class:`~taskcancel.World`) that a test owns outright.
 
-    Tasks are kept exactly as given (schedules are not applied); :meth:`cancel` is the
-    rules' effect of a cancel that went through.
+    Tasks are kept exactly as given (schedules are not applied); :meth:`record` stores
+    the task a cancel that went through came to (:func:`~taskcancel._rules.apply_cancel`).
     """
 
     def __init__(self, tasks: Iterable[Task] = (), *, regions: Iterable[str] | None = None):
@@ -90,11 +90,9 @@ class ScriptWorld:
         found = [t for t in self.tasks.values() if t.region_id == region_id and t.owner == account]
         return sorted(found, key=lambda t: t.task_id)
 
-    def cancel(self, task: Task) -> Task:
-        """Record a successful cancel of ``task``: it becomes ``Deleted``."""
-        done = attrs.evolve(task, status=TaskStatus.DELETED, schedule=None)
-        self.tasks[task.key] = done
-        return done
+    def record(self, task: Task) -> None:
+        """Put ``task`` in place of the task of its key: the effect of an applied cancel."""
+        self.tasks[task.key] = task
 
 
 def explain(
@@ -294,11 +292,10 @@ class ScriptedTransport:
             return wanted
         decision = decide(request, self._script, account=self.account, policy=self.policy)
         why = explain(decision, request, self._script, account=self.account, policy=self.policy)
-        if isinstance(decision, Rejected):
-            possible: list[Literal["success"] | Reason] = [decision.reason]
-        elif decision.task.cancel_fails:
-            possible = [Reason.CANCEL_FAILED]
-        else:
+        applied = apply_cancel(decision, None)
+        if isinstance(applied, Rejected):
+            possible: list[Literal["success"] | Reason] = [applied.reason]
+        else:  # the rules allow it; a store may still fail to carry it out
             possible = ["success", Reason.CANCEL_FAILED]
         resolved: Literal["success"] | Reason | None
         if isinstance(wanted, type):
@@ -314,8 +311,8 @@ class ScriptedTransport:
                 f"cannot script {_describe_outcome(wanted)} for call #{position} {call}: "
                 f"the rules give {could}, because {why}"
             )
-        if resolved == "success" and isinstance(decision, Accepted):
-            self._script.cancel(decision.task)
+        if resolved == "success" and isinstance(applied, Accepted):
+            self._script.record(applied.task)
         return resolved
 
     # -- the transport ------------------------------------------------------------------
