@@ -1,4 +1,7 @@
-"""``FakeClock``: a clock that only moves when the test says so (like trio's ``MockClock``).
+"""``FakeClock``: a clock that only moves when told to (like trio's ``MockClock``).
+
+Used by tests (:mod:`taskcancel.testing` exports it) and by ``taskcancel serve --clock
+fake``, whose control plane moves it.
 
 Stores and the emulator read "now" from the clock they are given, so a test that hands
 them a :class:`FakeClock` decides exactly when scheduled tasks start, progress and
@@ -74,5 +77,16 @@ class FakeClock:
                     f"a FakeClock cannot go backwards: it is {self._now.isoformat()}, "
                     f"asked to set {target.isoformat()}"
                 )
+            self._now = target
+            return target
+
+    def rewind(self, when: datetime) -> datetime:
+        """Put the clock at ``when``, earlier or not: only with the whole world it drives.
+
+        The control plane's reset and ``PUT world`` use it, because they also put back
+        every task the clock's earlier readings could have finished.
+        """
+        target = _aware(when, "when")
+        with self._lock:
             self._now = target
             return target
