@@ -114,6 +114,8 @@ class Node:
 @pytest.fixture(scope="module")
 def node() -> Node:
     """``node`` with the locked npm packages on NODE_PATH and no proxy variables."""
+    if not all((NODE_DIR / name).is_file() for name in (*MANIFESTS, PROGRAM.name)):
+        _unavailable(f"{NODE_DIR} lacks {', '.join(MANIFESTS)} or {PROGRAM.name}")
     executable, npm = shutil.which("node"), shutil.which("npm")
     if executable is None:
         _unavailable("node is not installed (the Node.js SDK test needs Node.js 20 or newer)")
