@@ -2,6 +2,7 @@
 
 - :class:`EmulatorServer` -- the real HTTP emulator on a free port, in a thread;
 - :class:`FakeClock` -- a clock that moves only when told (for stores and the emulator);
+- :func:`mock_ecs` -- point every official-SDK client created inside at an emulator;
 - :class:`ScriptedTransport` -- scripted answers, refused when the rules forbid them;
 - :func:`check_transport` -- a hypothesis state machine that checks any transport
   against the rules;
@@ -9,7 +10,7 @@
   in :mod:`taskcancel.testing.strategies`);
 - a pytest plugin (:mod:`taskcancel.testing.plugin`, loaded automatically) with the
   fixtures ``ecs_memory``, ``ecs_memory_store``, ``ecs_emulator``, ``ecs_clock``,
-  ``ecs_endpoint``, ``ecs_client`` and the ``real_cloud`` marker.
+  ``ecs_endpoint``, ``ecs_client``, ``ecs_mock`` and the ``real_cloud`` marker.
 
 hypothesis is needed only by the strategies and :func:`check_transport`; they are
 imported on first use, so the pytest plugin (loaded in every pytest run once taskcancel
@@ -22,6 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._clock import FakeClock
+from ._mock import EcsMock, mock_ecs
 from ._scripted import ScriptedTransport
 from ._server import EmulatorServer
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECK_TRANSPORT_SETTINGS",
+    "EcsMock",
     "EmulatorServer",
     "FakeClock",
     "ScriptedTransport",
@@ -38,6 +41,7 @@ __all__ = [
     "accounts",
     "cancel_requests",
     "check_transport",
+    "mock_ecs",
     "task_ids",
     "tasks",
     "worlds",

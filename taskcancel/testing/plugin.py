@@ -19,6 +19,9 @@ Fixtures (all function-scoped):
     ``TASKCANCEL_REAL_CLOUD=1`` -- the real service.
 ``ecs_client``
     A :class:`~taskcancel.Client` (signed HTTP) to ``ecs_endpoint``.
+``ecs_mock``
+    ``ecs_emulator`` under :func:`~taskcancel.testing.mock_ecs`: every client of the
+    official SDKs that the test (or the code it calls) creates talks to that emulator.
 
 The ``real_cloud`` marker (moto's ``aws_verified``, for ECS): a marked test runs
 against the emulator by default. With ``TASKCANCEL_REAL_CLOUD=1`` it runs against
@@ -45,6 +48,7 @@ import pytest
 
 from .. import Client, InMemoryTransport, MemoryStore
 from ._clock import FakeClock
+from ._mock import mock_ecs
 from ._server import EmulatorServer
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "ecs_endpoint",
     "ecs_memory",
     "ecs_memory_store",
+    "ecs_mock",
     "pytest_configure",
     "pytest_runtest_setup",
     "real_cloud_target",
@@ -207,3 +212,10 @@ def ecs_client(ecs_endpoint: CloudTarget) -> Iterator[Client]:
     """A signed HTTP client to ``ecs_endpoint``, closed afterwards."""
     with ecs_endpoint.client() as client:
         yield client
+
+
+@pytest.fixture
+def ecs_mock(ecs_emulator: EmulatorServer) -> Iterator[EmulatorServer]:
+    """``ecs_emulator``, with every official-SDK client created in the test pointed at it."""
+    with mock_ecs(ecs_emulator):
+        yield ecs_emulator
