@@ -45,7 +45,10 @@ __all__ = [
     "WorldSpec",
     "demo_world",
     "load_world",
+    "parse_faults",
+    "parse_schedule",
     "parse_world",
+    "printable",
     "world_to_json",
 ]
 
@@ -238,18 +241,7 @@ def parse_world(data: object, *, source: str = "<world>", now: datetime | None =
             )
         seen.add(task.key)
         tasks.append(task)
-    faults = Faults()
-    if "Faults" in top:
-        f = _object(top["Faults"], source, "Faults", _FAULT_KEYS)
-        faults = Faults(
-            throttle_rate=_number(
-                f.get("ThrottleRate", 0.0), source, "Faults.ThrottleRate", low=0, high=1
-            ),
-            retry_after_ms=int(
-                _number(f.get("RetryAfterMs", 1000), source, "Faults.RetryAfterMs", low=0, high=1e7)
-            ),
-            latency_ms=_number(f.get("LatencyMs", 0), source, "Faults.LatencyMs", low=0, high=6e4),
-        )
+    faults = parse_faults(top["Faults"], source, "Faults") if "Faults" in top else Faults()
     return WorldSpec(regions=regions, accounts=accounts, tasks=tuple(tasks), faults=faults)
 
 
@@ -391,3 +383,31 @@ def _resource_for(action: TaskAction) -> str:
     if action is TaskAction.MODIFY_DISK_SPEC:
         return "d-demo0disk0000000001"
     return "s-demo0snapshot000001"
+
+
+def parse_schedule(value: object, source: str, field: str) -> Schedule:
+    """A world file's ``Schedule`` object; :class:`WorldFileError` names what is wrong."""
+    return _schedule(value, source, field)
+
+
+def parse_faults(value: object, source: str, field: str) -> Faults:
+    """A world file's ``Faults`` object (absent fields take their defaults)."""
+    f = _object(value, source, field, _FAULT_KEYS)
+    return Faults(
+        throttle_rate=_number(
+            f.get("ThrottleRate", 0.0), source, f"{field}.ThrottleRate", low=0, high=1
+        ),
+        retry_after_ms=int(
+            _number(f.get("RetryAfterMs", 1000), source, f"{field}.RetryAfterMs", low=0, high=1e7)
+        ),
+        latency_ms=_number(f.get("LatencyMs", 0), source, f"{field}.LatencyMs", low=0, high=6e4),
+    )
+
+
+def printable(text: str) -> str:
+    """``text`` safe for one line of a banner or log: printable ASCII as it is, anything
+    else (CR, LF, control characters, lone surrogates, non-ASCII) as a backslash escape,
+    so that data can never forge or break a line."""
+    if text.isascii() and text.isprintable():
+        return text
+    return text.encode("unicode_escape", "backslashreplace").decode("ascii")

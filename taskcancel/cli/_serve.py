@@ -1,156 +1,242 @@
-"""``taskcancel serve``: the emulator as a process (the main job)."""
+"""``taskcancel serve``: the emulator as a process (the main job).
+
+Every option also comes from a ``TASKCANCEL_*`` environment variable (a flag beats its
+variable); a bad value is refused at start naming the variable or flag, the value and
+the reason (exit 2). SIGINT and SIGTERM stop it gracefully, without a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import logging
+import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from .._catalogue import PROFILES
+from .._clock import FakeClock
+from .._model import parse_time
 from .._store import Store, system_clock
-from .._world import WorldFileError, WorldSpec, demo_world, load_world
+from .._world import WorldFileError, WorldSpec, demo_world, load_world, printable
+from ..server import _log
+from ._banner import banner
 from ._exit import EXIT_OK, EXIT_USAGE
 
 __all__ = ["add_parser", "run"]
 
 
-def _access_key(text: str) -> tuple[str, str]:
-    key_id, sep, secret = text.partition(":")
-    if not sep or not key_id or not secret:
-        raise argparse.ArgumentTypeError(f"expected ID:SECRET, got {text!r}")
-    return key_id, secret
+def _access_keys(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        key_id, sep, secret = item.strip().partition(":")
+        if not sep or not key_id or not secret:
+            raise ValueError(f"expected ID:SECRET[,ID:SECRET...], got {item!r}")
+        pairs.append((key_id, secret))
+    return pairs
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise ValueError("must be a port number 0..65535")
+    return int(text)
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return text.lower()
+
+    return check
+
+
+def _clock(text: str) -> str:
+    kind, _, start = text.partition("=")
+    if kind not in ("system", "fake") or (start and kind != "fake"):
+        raise ValueError("must be system, fake or fake=2026-01-01T00:00:00Z")
+    if start:
+        try:
+            parse_time(start)
+        except ValueError:
+            raise ValueError(
+                f"fake clock start {start!r} is not like 2026-01-01T00:00:00Z"
+            ) from None
+    return text
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("must be an integer") from None
+
+
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+#: dest -> (variable, converter, default, help)
+OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
+    "host": ("TASKCANCEL_HOST", _text, "127.0.0.1", "address to bind"),
+    "port": ("TASKCANCEL_PORT", _port, 8080, "port; 0 picks a free one"),
+    "world": ("TASKCANCEL_WORLD", _text, None, "world file (JSON) to seed the store"),
+    "store": ("TASKCANCEL_STORE", _text, None, "keep state in SQLite at this path"),
+    "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
+    "log_level": ("TASKCANCEL_LOG_LEVEL", _choice(*_log.LEVELS), "info", "log level"),
+    "log_format": ("TASKCANCEL_LOG_FORMAT", _choice(*_log.FORMATS), "text", "log format"),
+    "seed": ("TASKCANCEL_SEED", _seed, None, "seed the ids ImportImage/ExportImage make"),
+    "clock": ("TASKCANCEL_CLOCK", _clock, "system", "task lifecycle clock: system or fake[=START]"),
+    "control_token": (
+        "TASKCANCEL_CONTROL_TOKEN",
+        _text,
+        None,
+        "require 'Authorization: Bearer TOKEN' on the control plane (and allow it off loopback)",
+    ),
+    "access_keys": (
+        "TASKCANCEL_ACCESS_KEYS",
+        _access_keys,
+        None,
+        "accept these AccessKey pairs too: ID:SECRET[,ID:SECRET...]",
+    ),
+}
 
 
 def add_parser(commands: Any) -> None:
     """Add ``serve`` and its options to the subcommands ``commands``."""
-    serve = commands.add_parser("serve", help="run the ECS emulator (the main job)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port; 0 picks a free one")
-    serve.add_argument("--world", metavar="FILE", help="world file (JSON) to seed the store")
-    serve.add_argument("--store", metavar="PATH", help="keep state in SQLite at PATH")
-    serve.add_argument("--profile", choices=sorted(PROFILES), default="2017")
-    serve.add_argument(
-        "--access-key",
-        metavar="ID:SECRET",
-        type=_access_key,
-        action="append",
-        default=[],
-        help="accept this AccessKey pair too (repeatable)",
+    serve = commands.add_parser(
+        "serve",
+        help="run the ECS emulator (the main job)",
+        description="Run the ECS emulator. Each option can also be set by its variable.",
     )
+    for dest, (variable, convert, default, text) in OPTIONS.items():
+        flag = "--" + dest.replace("_", "-")
+        if dest == "access_keys":
+            flag = "--access-key"
+        shown = "none" if default is None else default
+        serve.add_argument(
+            flag,
+            dest=dest,
+            metavar=dest.upper() if dest != "access_keys" else "ID:SECRET",
+            action="append" if dest == "access_keys" else "store",
+            type=_argtype(convert),
+            default=None,
+            help=f"{text} (default: {shown}; env {variable})",
+        )
     serve.add_argument(
-        "--seed",
-        metavar="N",
-        type=int,
-        help="seed the ids of tasks and images that ImportImage/ExportImage create",
+        "--no-control",
+        action="store_true",
+        help="turn the /_taskcancel/ control plane off (health stays)",
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
-def _open_store(args: argparse.Namespace, world: WorldSpec) -> Store:
-    if args.store:
-        from .._sqlite import SqliteStore
+def _argtype(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
-        return SqliteStore(args.store, world.tasks, regions=world.regions)
-    from .._store import MemoryStore
+    return parse
 
-    return MemoryStore(world.tasks, regions=world.regions)
+
+def _settle(args: argparse.Namespace) -> str | None:
+    """Fill unset options from the environment, then defaults; the first error, if any."""
+    for dest, (variable, convert, default, _) in OPTIONS.items():
+        value = getattr(args, dest)
+        if dest == "access_keys" and value:
+            value = [pair for pairs in value for pair in pairs]
+        if value is None and variable in os.environ:
+            raw = os.environ[variable]
+            try:
+                value = convert(raw)
+            except ValueError as exc:
+                return f"{variable}={printable(raw)}: {exc}"
+        setattr(args, dest, default if value is None else value)
+    if args.access_keys is None:
+        args.access_keys = []
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
-    except ImportError:
-        print(
-            "taskcancel: error: serve needs uvicorn: pip install 'taskcancel[server]'",
-            file=sys.stderr,
-        )
+    problem = _settle(args)
+    if problem is not None:
+        print(f"taskcancel: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    from .. import __version__
     from .._actions import IdGenerator
-    from ..server import bind_socket, create_app, uvicorn_config
+    from ..server import (
+        BackgroundServer,  # noqa: F401  (kept importable for embedding)
+        ControlPlane,
+        Emulator,
+        Operations,
+        RequestLog,
+        Server,
+        bind_socket,
+        is_loopback,
+    )
+    from ..server import run as run_server
 
-    if not 0 <= args.port <= 65535:
-        print(f"taskcancel: error: --port must be 0..65535, got {args.port}", file=sys.stderr)
-        return EXIT_USAGE
-    now = system_clock()
+    _log.configure(args.log_level, args.log_format, sys.stderr)
+    clock: FakeClock | None = None
+    if args.clock.startswith("fake"):
+        start = args.clock.partition("=")[2]
+        clock = FakeClock(parse_time(start)) if start else FakeClock()
+    now = clock() if clock is not None else system_clock()
     try:
         world = load_world(args.world, now=now) if args.world else demo_world(now)
-        store = _open_store(args, world)
+        store = _open_store(args, world, clock)
     except (WorldFileError, ValueError, OSError) as exc:
-        print(f"taskcancel: error: {exc}", file=sys.stderr)
+        print(f"taskcancel: error: {_log.escape_lines(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     accounts = dict(world.accounts)
-    accounts.update(dict(args.access_key))
+    accounts.update(dict(args.access_keys))
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as exc:
         store.close()
         print(
-            f"taskcancel: error: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+            f"taskcancel: error: cannot listen on {printable(args.host)}:{args.port}: "
+            f"{exc.strerror}",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    app = create_app(
+    app = Emulator(
         store,
         accounts=accounts,
         profile=args.profile,
         faults=world.faults,
         ids=IdGenerator(args.seed),
     )
-    host, port = sock.getsockname()[:2]
-    shown_host = f"[{host}]" if ":" in host else host
-    endpoint = f"http://{shown_host}:{port}"
-    key_id, secret = next(iter(accounts.items()))
-    source = args.world or "demo world"
-    if not args.store:
-        kind = "in-memory store"
-    elif getattr(store, "created", True):
-        kind = f"new SQLite store {args.store}"
-    else:  # regions and tasks come from the store; accounts and faults from the world
-        kind = f"SQLite store {args.store} (its tasks kept)"
-        source = f"accounts and faults from {source}"
-    example = _example_task(world, store, key_id)
-    print(f"taskcancel emulator: ECS 2014-05-26, profile {args.profile}, {kind}, {source}")
-    print(
-        f"credentials: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id} "
-        f"ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}"
+    app.debug = args.log_level == "debug"
+    start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)
+    ops = Operations(
+        app,
+        start,
+        clock=clock,
+        version=__version__,
+        store_kind="sqlite" if args.store else "memory",
     )
-    if example is not None:
-        print(
-            f"try: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id} ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}"
-            f" taskcancel cancel --endpoint {endpoint} --region {example[0]} --task {example[1]}"
-        )
-    print(f"listening on {endpoint}", flush=True)
-    config = uvicorn_config(app, log_level=args.log_level, lifespan="on")
+    host = sock.getsockname()[0]
+    loopback = is_loopback(host)
+    enabled = not args.no_control and (loopback or args.control_token is not None)
+    app.control = ControlPlane(ops, enabled=enabled, token=args.control_token).handle
+    server = Server(app, log=RequestLog(sys.stderr, fmt=args.log_format, debug=app.debug))
+    lines = banner(args, world, store, sock, accounts, enabled=enabled)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        run_server(server, sock, ready=lambda: print(lines, flush=True))
     finally:
         sock.close()
         store.close()
     return EXIT_OK
 
 
-def _example_task(world: WorldSpec, store: Store, owner: str) -> tuple[str, str] | None:
-    """A task the printed credentials can cancel now, for the banner's example command.
+def _open_store(args: argparse.Namespace, world: WorldSpec, clock: FakeClock | None) -> Store:
+    if args.store:
+        from .._sqlite import SqliteStore
 
-    The world's tasks are tried first (cheap); a store that kept older state may have
-    cancelled them all, so then its own tasks are searched.
-    """
-    from .._actions import supports_cancel
+        return SqliteStore(args.store, world.tasks, regions=world.regions, clock=clock)
+    from .._store import MemoryStore
 
-    stored = (
-        task
-        for region in sorted(store.regions())
-        for task in store.list_tasks(region, account=owner)
-    )
-    for task in itertools.chain(world.tasks, stored):
-        if task.owner != owner or task.cancel_fails or task.schedule is not None:
-            continue
-        current = store.get_task(task.region_id, task.task_id, account=owner)
-        if current is not None and not current.cancel_fails and supports_cancel(current):
-            return task.region_id, task.task_id
-    return None
+    return MemoryStore(world.tasks, regions=world.regions, clock=clock)

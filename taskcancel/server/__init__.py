@@ -1,0 +1,76 @@
+"""The emulator's server: a sans-IO app, the connection layer it runs under, the control plane.
+
+::
+
+    _request     RawRequest, Answer: what crosses between the layers below
+    _app         Emulator.handle(RawRequest) -> Answer  (sync, sans-IO: parse, gate, act, render)
+    _nonces      NonceRegistry: replay protection (state with a lock)
+    _operations  Operations: reset, load, add/change tasks, faults, clock, state
+    _control     ControlPlane: the /_taskcancel/ routes over Operations
+    _protocol    Connection: HTTP/1.1 on httptools' public parser (an asyncio.Protocol)
+    _run         Server, run (signals, graceful stop), BackgroundServer (a thread)
+    _asgi        the same Emulator as an ASGI app, for embedding
+    _log         RequestLog: one cheap line per request, text or JSON
+
+``taskcancel serve`` and :class:`~taskcancel.testing.EmulatorServer` run the same
+:class:`Server` over the same :class:`Emulator`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from .._store import Store
+from ._app import Emulator
+from ._control import ControlPlane
+from ._log import RequestLog
+from ._nonces import NonceRegistry
+from ._operations import Operations, TaskChanges
+from ._request import Answer, RawRequest
+from ._run import (
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    BackgroundServer,
+    Server,
+    bind_socket,
+    run,
+)
+
+__all__ = [
+    "DEFAULT_KEEP_ALIVE",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "Answer",
+    "BackgroundServer",
+    "ControlPlane",
+    "Emulator",
+    "NonceRegistry",
+    "Operations",
+    "RawRequest",
+    "RequestLog",
+    "Server",
+    "TaskChanges",
+    "bind_socket",
+    "create_app",
+    "is_loopback",
+    "run",
+]
+
+
+def create_app(store: Store, **options: Any) -> Emulator:
+    """The emulator over ``store`` (also an ASGI app); options as :class:`Emulator`."""
+    return Emulator(store, **options)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

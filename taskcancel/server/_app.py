@@ -1,0 +1,242 @@
+"""The emulator: a synchronous, sans-IO ``handle(request) -> answer`` for ECS RPC calls.
+
+Each request goes: the control plane's prefix (:mod:`._control`) or parse
+(:mod:`taskcancel.wire`) -> gateway checks (action, access key, timestamp, signature,
+nonce, throttling) -> the shared action handlers over a store -> render. No sockets and
+no waiting here: the connection layer (:mod:`._protocol`) or the ASGI adapter
+(:mod:`._asgi`) carries the bytes and pays injected latency (``Answer.delay``). Every
+request, however malformed, is answered with an Aliyun-shaped error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import attrs
+
+from .. import wire
+from .._actions import ACTIONS, DEFAULT_NEW_TASK_SCHEDULE, ActionContext, IdGenerator, dispatch
+from .._catalogue import ErrorSpec, Profile, get_profile
+from .._ids import RequestIds
+from .._model import Schedule
+from .._rules import DEFAULT_POLICY, Policy
+from .._store import Clock, MemoryStore, Store, system_clock
+from .._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
+from ._asgi import AsgiAdapter
+from ._nonces import FULL, REPLAY, NonceRegistry
+from ._request import Answer, RawRequest
+
+__all__ = ["Emulator"]
+
+log = logging.getLogger("taskcancel.server")
+
+_CONTROL_PREFIX = b"/_taskcancel/"
+
+
+class Emulator(AsgiAdapter):
+    """The application. Accounts, faults and the store can change while it runs."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        accounts: Mapping[str, str] = DEFAULT_ACCOUNTS,
+        profile: str | Profile = "2017",
+        policy: Policy = DEFAULT_POLICY,
+        clock: Clock | None = None,
+        request_ids: Callable[[], str] | None = None,
+        timestamp_window: timedelta = timedelta(minutes=15),
+        faults: Faults = NO_FAULTS,
+        limits: wire.Limits = wire.DEFAULT_LIMITS,
+        chance: Callable[[], float] | None = None,
+        nonce_capacity: int = 100_000,
+        ids: Callable[[str], str] | None = None,
+        new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
+        max_tasks_per_account: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.accounts = dict(accounts)
+        self.profile = get_profile(profile)
+        self.policy = policy
+        self.clock = clock or system_clock
+        self.request_ids = request_ids or RequestIds()
+        self.timestamp_window = timestamp_window
+        self.faults = faults
+        self.limits = limits
+        self._chance = chance or random.Random().random
+        self.ids = ids or IdGenerator()
+        self.max_tasks_per_account = max_tasks_per_account
+        self.new_task_schedule = new_task_schedule
+        self._contexts: dict[str, ActionContext] = {}
+        # A request may be stamped up to one window ahead and is then good for two:
+        # remember nonces that long, or a replay slips through.
+        self.nonces = NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
+        self.control: Callable[[RawRequest, str], Answer] | None = None
+        self.debug = False  # put each request's parameters in its Answer (for the log)
+
+    @property
+    def blocking(self) -> bool:
+        """Whether answering may block on I/O (a store on disk): then not on the loop."""
+        return not isinstance(self.store, MemoryStore)
+
+    def add_account(self, access_key_id: str, access_key_secret: str) -> None:
+        """Accept another AccessKey pair; its tasks are invisible to other accounts."""
+        if not access_key_id or not access_key_secret:
+            raise ValueError("access key id and secret must be non-empty")
+        self.accounts[access_key_id] = access_key_secret
+
+    # -- the sans-IO entry points --------------------------------------------------------
+
+    def handle(self, request: RawRequest) -> Answer:
+        """The answer to one complete request. Never raises."""
+        request_id = self.request_ids()
+        target = request.target
+        if target.startswith(_CONTROL_PREFIX) and self.control is not None:
+            return self.control(request, request_id)
+        path, _, query = target.partition(b"?")
+        answer = Answer(_NO_RESPONSE, request_id)
+        fmt = "JSON"
+        outcome: dict[str, Any] | ErrorSpec
+        try:
+            decoded = wire.decode_request(
+                request.method, path, query, request.headers, request.body, limits=self.limits
+            )
+            if isinstance(decoded, wire.DecodedRequest):
+                fmt = decoded.response_format
+                parsed = wire.parse_call(decoded)
+            else:
+                parsed = decoded
+            if isinstance(parsed, wire.Call):
+                fmt = self._describe(parsed, answer)
+                refusal = self._gate(parsed)
+                if refusal is None:
+                    if self.faults.latency_ms > 0:
+                        answer.delay = self.faults.latency_ms / 1000
+                    outcome = self._reply(parsed)
+                else:
+                    outcome = refusal
+            else:
+                outcome = parsed
+        except sqlite3.OperationalError as exc:  # the store stayed locked past its timeout
+            log.warning("store busy answering %s: %s", request_id, exc)
+            outcome = _STORE_BUSY
+        except Exception:  # the last line of defence: never a traceback on the wire
+            log.exception("internal error answering request %s", request_id)
+            outcome = wire.GATEWAY_ERRORS["InternalError"]
+        if isinstance(outcome, dict):
+            answer.response = wire.render_success(
+                answer.action, outcome, request_id=request_id, response_format=fmt
+            )
+        else:
+            answer.code = outcome.code
+            answer.response = wire.render_error(
+                outcome, request_id=request_id, host_id=_host_id(request), response_format=fmt
+            )
+        return answer
+
+    def refusal(self, error: wire.GatewayError) -> Answer:
+        """The answer to bytes refused before they made a request (the connection layer's)."""
+        request_id = self.request_ids()
+        response = wire.render_error(
+            error, request_id=request_id, host_id=wire.DEFAULT_HOST_ID, response_format="JSON"
+        )
+        return Answer(response, request_id, code=error.code)
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def _describe(self, call: wire.Call, answer: Answer) -> str:
+        """Fill in what the log says about ``call``; returns its response format."""
+        params = call.params
+        # Only known actions are logged by name: the rest is caller-chosen text.
+        answer.action = call.action if call.action in ACTIONS else "(unknown action)"
+        answer.region_id = params.get("RegionId", "")
+        answer.task_id = params.get("TaskId", "")
+        answer.access_key_id = call.access_key_id
+        if self.debug:
+            answer.params = params
+        return call.response_format
+
+    def _gate(self, call: wire.Call) -> ErrorSpec | None:
+        """The gateway's refusal of ``call`` (authentication, throttling), if any."""
+        return self.authenticate(call) or self._throttle()
+
+    def authenticate(self, call: wire.Call) -> ErrorSpec | None:
+        """The gateway checks, in order: action/version, key, timestamp, signature, nonce."""
+        error = wire.check_action(call, ACTIONS)
+        if error is not None:
+            return error
+        secret = self.accounts.get(call.access_key_id)
+        if secret is None:
+            return wire.GATEWAY_ERRORS["InvalidAccessKeyId.NotFound"]
+        now = self.clock()
+        error = wire.check_timestamp(call, now=now, window=self.timestamp_window)
+        if error is None:
+            error = wire.verify_signature(call, secret)
+        if error is None:
+            verdict = self.nonces.check(call.access_key_id, call.nonce, now)
+            if verdict is REPLAY:
+                error = wire.GATEWAY_ERRORS["SignatureNonceUsed"]
+            elif verdict is FULL:
+                wait = self.nonces.retry_after_ms(call.access_key_id, now)
+                error = wire.gateway_error("Throttling.User", retry_after_ms=wait)
+        return error
+
+    def _throttle(self) -> ErrorSpec | None:
+        rate = self.faults.throttle_rate
+        if rate > 0 and self._chance() < rate:
+            return wire.gateway_error("Throttling.User", retry_after_ms=self.faults.retry_after_ms)
+        return None
+
+    def _reply(self, call: wire.Call) -> dict[str, Any] | ErrorSpec:
+        """Run an admitted call's action over the store."""
+        reply = dispatch(self._context(call.access_key_id), call.action, call.params)
+        if reply is None:  # authenticate() already refused unknown actions
+            return wire.GATEWAY_ERRORS["InvalidAction.NotFound"]
+        return reply
+
+    def _context(self, account: str) -> ActionContext:
+        """The caller's context, rebuilt only when the store or the rules changed."""
+        context = self._contexts.get(account)
+        if (
+            context is None
+            or context.store is not self.store
+            or context.profile is not self.profile
+            or context.policy is not self.policy
+            or context.ids is not self.ids
+            or context.new_task_schedule is not self.new_task_schedule
+            or context.max_tasks != self.max_tasks_per_account
+        ):
+            context = ActionContext(
+                store=self.store,
+                account=account,
+                profile=self.profile,
+                policy=self.policy,
+                ids=self.ids,
+                new_task_schedule=self.new_task_schedule,
+                max_tasks=self.max_tasks_per_account,
+            )
+            self._contexts[account] = context
+        return context
+
+
+_NO_RESPONSE = wire.Response(500, (), b"")  # replaced before an Answer leaves handle()
+
+_STORE_BUSY = attrs.evolve(
+    wire.GATEWAY_ERRORS["ServiceUnavailable"],
+    headers=(("x-acs-retry-after", "1000"), ("retry-after", "1")),
+)
+
+
+def _host_id(request: RawRequest) -> str:
+    for name, value in request.headers:
+        if name.lower() == b"host":
+            text = value.decode("latin-1")
+            host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+            if host and host.isprintable() and len(host) <= 255:
+                return host
+    return wire.DEFAULT_HOST_ID

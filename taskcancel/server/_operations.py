@@ -1,0 +1,137 @@
+"""The emulator's operations: reset, load a world, add and change tasks, faults, clock, state.
+
+One implementation for every way in: the control plane's HTTP routes (:mod:`._control`),
+:class:`~taskcancel.testing.EmulatorServer`'s methods and the pytest fixtures all call
+these. Inputs are already-validated values; each store operation is atomic (one
+transaction for SQLite) and a refused one changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .._clock import FakeClock
+from .._model import Schedule, Task, TaskStatus, task_at
+from .._store import UNCHANGED, Unchanged
+from .._world import Faults, WorldSpec, world_to_json
+from ._app import Emulator
+
+__all__ = ["Operations", "TaskChanges"]
+
+
+@attrs.frozen
+class TaskChanges:
+    """What ``PATCH /_taskcancel/tasks/{RegionId}/{TaskId}`` may change (None: keep)."""
+
+    status: TaskStatus | None = None
+    cancel_fails: bool | None = None
+    progress: str | None = None
+    schedule: Schedule | Unchanged | None = UNCHANGED  # None removes it
+
+
+class Operations:
+    """The operations on a running emulator ``app`` that started from ``start``."""
+
+    def __init__(
+        self,
+        app: Emulator,
+        start: WorldSpec,
+        *,
+        clock: FakeClock | None = None,
+        version: str = "",
+        store_kind: str = "memory",
+    ) -> None:
+        self.app, self.start, self.clock = app, start, clock
+        self.version, self.store_kind = version, store_kind
+        self._start_time = clock() if clock is not None else None
+
+    def now(self) -> datetime:
+        return self.app.store.clock()
+
+    def health(self) -> dict[str, str]:
+        return {
+            "Status": "ready",
+            "Version": self.version,
+            "Profile": self.app.profile.name,
+            "Store": self.store_kind,
+            "Clock": "fake" if self.clock is not None else "system",
+        }
+
+    def state(self) -> dict[str, Any]:
+        """The whole world as a world file, every task as of now, plus ``Now``."""
+        now = self.now()
+        regions, tasks = self.app.store.snapshot()
+        spec = WorldSpec(
+            regions=regions,
+            accounts=dict(self.app.accounts),
+            tasks=tuple(task_at(task, now) for task in tasks),
+            faults=self.app.faults,
+        )
+        document = world_to_json(spec)
+        document["Faults"] = _faults_json(self.app.faults)
+        document["Now"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return document
+
+    def load(self, spec: WorldSpec, *, now: datetime | None = None) -> None:
+        """Replace regions, accounts, tasks and faults; ``now`` moves a fake clock there."""
+        self.app.store.replace(spec.tasks, regions=spec.regions)
+        self.app.accounts = dict(spec.accounts)
+        self.app.faults = spec.faults
+        if now is not None and self.clock is not None:
+            self.clock.rewind(now)
+
+    def reset(self) -> None:
+        """Back to the world, accounts, faults and clock the server started with."""
+        app = self.app
+        if self.clock is not None and self._start_time is not None:
+            self.clock.rewind(self._start_time)
+        app.store.reset()
+        # A store the server was given is reset to its own seed; put back what we added.
+        missing = [
+            t for t in self.start.tasks if app.store.find_task(t.region_id, t.task_id) is None
+        ]
+        if missing:
+            app.store.add_tasks(missing)
+        app.accounts = dict(self.start.accounts)
+        app.faults = self.start.faults
+        app.nonces.clear()
+
+    def add_tasks(self, tasks: Iterable[Task]) -> list[Task]:
+        """Add every task or none (duplicate or unknown region: nothing added)."""
+        added = list(tasks)
+        self.app.store.add_tasks(added)
+        return added
+
+    def change_task(self, region_id: str, task_id: str, changes: TaskChanges) -> Task:
+        """Change one task; ``TaskNotFoundError`` (a ``KeyError``) when there is none."""
+        return self.app.store.update_task(
+            region_id,
+            task_id,
+            status=changes.status,
+            cancel_fails=changes.cancel_fails,
+            progress=changes.progress,
+            schedule=changes.schedule,
+        )
+
+    def set_faults(self, faults: Faults) -> None:
+        self.app.faults = faults
+
+    def move_clock(self, *, seconds: float | None = None, to: datetime | None = None) -> datetime:
+        """Advance the fake clock, or set it; ``LookupError`` under the system clock."""
+        if self.clock is None:
+            raise LookupError("the clock is the system clock: start with --clock fake")
+        if to is not None:
+            return self.clock.set(to)
+        return self.clock.advance(seconds or 0.0)
+
+
+def _faults_json(faults: Faults) -> Mapping[str, float | int]:
+    return {
+        "ThrottleRate": faults.throttle_rate,
+        "RetryAfterMs": faults.retry_after_ms,
+        "LatencyMs": faults.latency_ms,
+    }

@@ -1,0 +1,473 @@
+"""The connection layer: HTTP/1.1 on httptools' public parser, answered by a sans-IO app.
+
+Theory of operation. One :class:`Connection` per TCP connection (an ``asyncio.Protocol``).
+Bytes go to httptools' ``HttpRequestParser``, whose callbacks assemble a :class:`RawRequest`.
+Complete requests join a queue and are answered strictly in arrival order, one at a time,
+by the app's synchronous ``handle`` (in a worker thread when the app says it may block).
+
+The state of reading, explicit as in h11's ``_state.py``:
+
+* ``IDLE``: between requests; the next byte starts one.
+* ``HEAD``: a request line and headers are arriving (bounded by the head budget).
+* ``BODY``: a body is arriving (bounded by the body budget).
+* ``DONE``: nothing more is read: the connection was refused, asked to close, or the
+  server is stopping. Requests already received still get their answers, then it closes.
+
+Rules:
+
+1. Every request must arrive, be answered and have its answer taken by the client within
+   ``request_timeout`` seconds of its first byte (of the connection opening, for the first
+   request). A request still arriving then gets ``RequestTimeout`` (408); a client that
+   stops reading its answers is cut off. One timer per connection checks this.
+2. Anything refused at this layer (bytes that are not HTTP, an oversized head or body, a
+   ``CONNECT``, a target that is not a path) gets an Aliyun-shaped error written *after*
+   the answers to earlier requests, then the connection closes.
+3. While the client is not reading (the transport's buffer is full) no more requests are
+   read or answered: a pipelining client cannot make the server buffer without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+from collections import deque
+from typing import TYPE_CHECKING, Protocol
+
+import httptools
+
+from .. import wire
+from ._request import Answer, RawRequest
+
+if TYPE_CHECKING:
+    from ._log import RequestLog
+
+__all__ = ["App", "Connection", "ConnectionSet", "Phase"]
+
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    408: b"Request Timeout",
+    409: b"Conflict",
+    413: b"Request Entity Too Large",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Complete requests a connection may hold unanswered before it stops reading.
+_MAX_QUEUED = 32
+
+
+class App(Protocol):
+    """What the connection layer needs from the application."""
+
+    @property
+    def blocking(self) -> bool:
+        """Whether ``handle`` may block (a store on disk): it then runs in a worker thread."""
+        ...
+
+    def handle(self, request: RawRequest) -> Answer: ...
+
+    def refusal(self, error: wire.GatewayError) -> Answer: ...
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    HEAD = "head"
+    BODY = "body"
+    DONE = "done"
+
+
+class ConnectionSet:
+    """The server's open connections and the limits they share."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        limits: wire.Limits,
+        request_timeout: float,
+        keep_alive: float,
+        max_connections: int,
+        log: RequestLog | None,
+    ) -> None:
+        self.app, self.limits, self.log = app, limits, log
+        self.request_timeout, self.keep_alive = request_timeout, keep_alive
+        self.max_connections = max_connections
+        # A head may carry the whole query and every header; a chunk that also holds the
+        # start of the body is counted whole, hence the body term.
+        self.max_head = limits.max_query_bytes + limits.max_header_bytes + 8192
+        self.open: set[Connection] = set()
+        self.closed = asyncio.Event()
+        self.closed.set()
+
+    def protocol(self) -> Connection:
+        return Connection(self)
+
+    def added(self, connection: Connection) -> bool:
+        if len(self.open) >= self.max_connections:
+            return False
+        self.open.add(connection)
+        self.closed.clear()
+        return True
+
+    def removed(self, connection: Connection) -> None:
+        self.open.discard(connection)
+        if not self.open:
+            self.closed.set()
+
+    def shutdown(self) -> None:
+        """Stop reading everywhere; idle connections close now, the rest once answered."""
+        for connection in list(self.open):
+            connection.shutdown()
+
+    def abort(self) -> None:
+        for connection in list(self.open):
+            connection.abort()
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, shared: ConnectionSet) -> None:
+        self.shared = shared
+        self.app = shared.app
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.phase = Phase.IDLE
+        self.queue: deque[RawRequest] = deque()
+        self.busy = False  # the app is answering a request (worker thread or latency)
+        self.paused = False  # the client is not taking its answers
+        self.refusal: wire.GatewayError | None = None  # to answer once the queue is done
+        self.closing = False  # close once the queue is answered
+        # The request arriving: its parts, and when it must be complete.
+        self.deadline: float | None = None
+        self.head_bytes = 0
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.body_bytes = 0
+        self.keep_alive = True
+        # The connection's one timer; when the last answer was written; when the answer
+        # still in the transport's buffer was due.
+        self.timer: asyncio.TimerHandle | None = None
+        self.idle_since = 0.0
+        self.drain_deadline: float | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self.shared.added(self):
+            self.phase = Phase.DONE
+            self._write_and_close(self.app.refusal(wire.GATEWAY_ERRORS["ServiceUnavailable"]))
+            return
+        transport.set_write_buffer_limits(high=65536)
+        now = self.loop.time()
+        self.deadline = self.idle_since = now
+        self.deadline = now + self.shared.request_timeout
+        self._arm(self.shared.request_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.phase = Phase.DONE
+        self.queue.clear()
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.shared.removed(self)
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.drain_deadline = None
+        if self.phase is not Phase.DONE and self.transport is not None:
+            self.transport.resume_reading()
+        self._answer_queue()
+
+    def data_received(self, data: bytes) -> None:
+        if self.phase is Phase.DONE:
+            return
+        if self.phase is Phase.IDLE:
+            if self.deadline is None:  # bytes between requests (a stray CRLF) count
+                self.deadline = self.loop.time() + self.shared.request_timeout
+            self.head_bytes += len(data)
+        elif self.phase is Phase.HEAD:
+            self.head_bytes += len(data)
+        if self.head_bytes > self.shared.max_head:
+            self._refuse(
+                wire.gateway_error(
+                    "RequestTooLarge", what="request head", limit=self.shared.max_head
+                )
+            )
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            return  # a callback refused the request and said why
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgrade(data, upgrade)
+        except httptools.HttpParserError:
+            self._refuse(_malformed("The request is not valid HTTP/1.1."))
+
+    def eof_received(self) -> bool:
+        # The client sends no more (a request cut short is not carried out); the answers
+        # to what it sent are still written, then the connection closes.
+        self.phase = Phase.DONE
+        self.closing = True
+        if not self.queue and not self.busy:
+            self._queue_done()
+        return True
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.deadline is None:
+            self.deadline = self.loop.time() + self.shared.request_timeout
+        self.phase = Phase.HEAD
+        self.url = b""
+        self.headers = []
+        self.body = []
+        self.body_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.keep_alive = parser.should_keep_alive()
+        self.phase = Phase.BODY
+        self.head_bytes = 0
+        if not self.url.startswith(b"/"):
+            self._refuse_in_callback(_malformed("The request target must be a path."))
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"content-length" and value.isdigit():
+                if int(value) > self.shared.limits.max_body_bytes:
+                    self._refuse_in_callback(
+                        wire.gateway_error(
+                            "RequestTooLarge", what="body", limit=self.shared.limits.max_body_bytes
+                        )
+                    )
+            elif (
+                lower == b"expect"
+                and value.lower() == b"100-continue"
+                and not self.queue
+                and not self.busy
+                and self.transport is not None
+            ):
+                self.transport.write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.body_bytes > self.shared.limits.max_body_bytes:
+            self._refuse_in_callback(
+                wire.gateway_error(
+                    "RequestTooLarge", what="body", limit=self.shared.limits.max_body_bytes
+                )
+            )
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        request = RawRequest(
+            self.parser.get_method().decode("ascii", "replace"),
+            self.url,
+            self.headers,
+            body,
+            self.keep_alive,
+            self.deadline or self.loop.time(),
+        )
+        self.phase, self.deadline, self.head_bytes = Phase.IDLE, None, 0
+        self.queue.append(request)
+        if not self.keep_alive:
+            self.phase = Phase.DONE  # nothing after a request that closes is read
+        if not self.busy and not self.paused:
+            self._answer_queue()
+        if len(self.queue) >= _MAX_QUEUED:
+            self._pause_reading()
+
+    # -- answering ----------------------------------------------------------------------
+
+    def _answer_queue(self) -> None:
+        transport = self.transport
+        while self.queue and not self.busy and not self.paused:
+            if transport is None or transport.is_closing():
+                return
+            request = self.queue.popleft()
+            if self.app.blocking:
+                self.busy = True
+                future = self.loop.run_in_executor(None, self.app.handle, request)
+                future.add_done_callback(functools.partial(self._handled, request))
+                return
+            self._answered(request, self.app.handle(request))
+        if not self.queue and not self.busy:
+            self._queue_done()
+
+    def _handled(self, request: RawRequest, future: asyncio.Future[Answer]) -> None:
+        self.busy = False
+        exc = future.exception()
+        answer = self.app.refusal(wire.GATEWAY_ERRORS["InternalError"]) if exc else future.result()
+        self._answered(request, answer)
+        self._answer_queue()
+
+    def _answered(self, request: RawRequest, answer: Answer) -> None:
+        if answer.delay > 0:  # injected latency: the answer waits, the loop does not
+            self.busy = True
+            self.loop.call_later(answer.delay, self._delayed, request, answer)
+            return
+        self._write(request, answer)
+
+    def _delayed(self, request: RawRequest, answer: Answer) -> None:
+        self.busy = False
+        answer.delay = 0.0
+        self._write(request, answer)
+        self._answer_queue()
+
+    def _write(self, request: RawRequest, answer: Answer) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        close = not request.keep_alive or (self.closing and not self.queue)
+        transport.write(_serialize(answer.response, close))
+        log = self.shared.log
+        if log is not None:
+            log.record(answer, self.loop.time() - request.started)
+        if close:
+            self.phase = Phase.DONE
+            self.queue.clear()
+            transport.close()
+        elif transport.get_write_buffer_size():
+            if self.drain_deadline is None:
+                self.drain_deadline = request.started + self.shared.request_timeout
+        else:
+            self.drain_deadline = None
+
+    def _queue_done(self) -> None:
+        """Everything received is answered: refuse, close, or wait for the next request."""
+        if self.refusal is not None:
+            refusal, self.refusal = self.refusal, None
+            self._write_and_close(self.app.refusal(refusal))
+        elif self.closing or self.phase is Phase.DONE:
+            if self.transport is not None:
+                self.transport.close()
+        elif self.phase is Phase.IDLE:
+            self.idle_since = self.loop.time()
+
+    # -- refusing, closing, time ----------------------------------------------------------
+
+    def _refuse_in_callback(self, error: wire.GatewayError) -> None:
+        self._refuse(error)
+        raise _Refused  # stops the parser; feed_data raises HttpParserCallbackError
+
+    def _refuse(self, error: wire.GatewayError) -> None:
+        """Answer ``error`` and close, once earlier requests have their answers."""
+        self.phase = Phase.DONE
+        self.deadline = None
+        self._pause_reading()
+        if self.queue or self.busy:
+            if self.refusal is None:
+                self.refusal = error
+            return
+        self._write_and_close(self.app.refusal(error))
+
+    def _write_and_close(self, answer: Answer) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.get_write_buffer_size() and self.paused:
+            transport.abort()  # the client takes no answers: it would not read this one
+            return
+        transport.write(_serialize(answer.response, True))
+        transport.close()
+        log = self.shared.log
+        if log is not None:
+            log.record(answer, 0.0)
+
+    def _upgrade(self, data: bytes, upgrade: httptools.HttpParserUpgrade) -> None:
+        """``CONNECT`` is refused; other upgrades are served as the plain requests they are."""
+        if self.parser.get_method() == b"CONNECT":
+            self._refuse(_malformed("CONNECT is not supported."))
+            return
+        offset = upgrade.args[0] if upgrade.args else len(data)
+        if offset < len(data) and self.phase is not Phase.DONE:
+            self.data_received(data[offset:])
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+
+    def shutdown(self) -> None:
+        """The server is stopping: finish the answers owed, read nothing more, close."""
+        self.closing = True
+        if self.phase is not Phase.DONE:
+            self.phase = Phase.DONE
+            self._pause_reading()
+        if not self.queue and not self.busy:
+            self._queue_done()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _arm(self, delay: float) -> None:
+        self.timer = self.loop.call_later(delay, self._check_time)
+
+    def _check_time(self) -> None:
+        """The watchdog: enforce rule 1, close idle keep-alive connections, re-arm."""
+        self.timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        shared, now = self.shared, self.loop.time()
+        drain = self.drain_deadline
+        if drain is not None and not transport.get_write_buffer_size():
+            drain = self.drain_deadline = None
+        waiting = self.queue[0].started + shared.request_timeout if self.queue else None
+        if (drain is not None and now >= drain) or (
+            waiting is not None and self.paused and now >= waiting
+        ):
+            transport.abort()  # the client stopped taking its answers: cut it off
+            return
+        deadline = self.deadline
+        if deadline is not None and now >= deadline:
+            self._refuse(wire.gateway_error("RequestTimeout", seconds=shared.request_timeout))
+            if not transport.is_closing():
+                self._arm(shared.request_timeout)
+            return
+        outstanding = deadline is not None or self.queue or self.busy or drain is not None
+        if not outstanding and now - self.idle_since >= shared.keep_alive:
+            transport.close()
+            return
+        wake = [now + shared.request_timeout]
+        wake += [t for t in (deadline, drain, waiting) if t is not None]
+        if not outstanding:
+            wake.append(self.idle_since + shared.keep_alive)
+        self._arm(max(min(wake) - now, 0.001))
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing a refused request."""
+
+
+def _serialize(response: wire.Response, close: bool) -> bytes:
+    reason = _REASONS.get(response.status, b"Status")
+    parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, reason)]
+    parts += [
+        b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+    ]
+    parts.append(b"connection: close\r\n\r\n" if close else b"\r\n")
+    parts.append(response.body)
+    return b"".join(parts)
+
+
+def _malformed(detail: str) -> wire.GatewayError:
+    return wire.gateway_error("InvalidParameter.Format", detail=detail)

@@ -1,0 +1,47 @@
+"""The values that cross between the connection layer and the app: one request, one answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .. import wire
+
+__all__ = ["Answer", "RawRequest"]
+
+
+@dataclass(slots=True)
+class RawRequest:
+    """One complete HTTP request as received: nothing decoded yet.
+
+    ``target`` is the request-target as sent (path and query); ``started`` is the
+    connection layer's clock reading (``loop.time()``) when the request was due to start.
+    """
+
+    method: str
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    keep_alive: bool = True
+    started: float = 0.0
+    http_version: str = "1.1"
+
+
+@dataclass(slots=True)
+class Answer:
+    """The app's answer, with what the request log says about it.
+
+    ``delay`` is injected latency (seconds) the connection layer waits before writing.
+    ``params`` is filled only when the log asks for them (debug level).
+    """
+
+    response: wire.Response
+    request_id: str
+    code: str = "OK"
+    action: str = "-"
+    region_id: str = ""
+    task_id: str = ""
+    access_key_id: str = ""
+    delay: float = 0.0
+    params: Mapping[str, str] | None = None
+    route: str = ""  # the control plane's path, for its log lines

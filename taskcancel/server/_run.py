@@ -1,0 +1,177 @@
+"""Running the server: listen, serve connections, stop gracefully (signals, or on request).
+
+:class:`Server` serves the app on a listening socket until told to stop. Stopping closes
+the listening socket, lets every open connection finish the answers it owes (reading
+nothing more), and cuts off whatever is still open after ``shutdown_timeout`` seconds.
+:func:`run` does that in the foreground with SIGINT and SIGTERM as the stop request (no
+traceback); :class:`BackgroundServer` does it in a thread, for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+
+from .. import wire
+from ._log import RequestLog
+from ._protocol import App, ConnectionSet
+
+__all__ = [
+    "DEFAULT_KEEP_ALIVE",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "BackgroundServer",
+    "Server",
+    "bind_socket",
+    "run",
+]
+
+log = logging.getLogger("taskcancel.server")
+
+#: Seconds a request may take to arrive, be answered and have its answer read.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+#: Open connections past which new ones are refused with ``ServiceUnavailable``.
+DEFAULT_MAX_CONNECTIONS = 1000
+#: Seconds an idle keep-alive connection stays open.
+DEFAULT_KEEP_ALIVE = 5.0
+#: Seconds a stopping server waits for open connections to finish their answers.
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one (read it with ``getsockname``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it each response waits ~40 ms for delayed ACKs.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class Server:
+    """The emulator's HTTP server over ``app``; every size and time bounded."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        limits: wire.Limits = wire.DEFAULT_LIMITS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        keep_alive: float = DEFAULT_KEEP_ALIVE,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+        log: RequestLog | None = None,
+    ) -> None:
+        for name, value in (
+            ("request_timeout", request_timeout),
+            ("keep_alive", keep_alive),
+            ("shutdown_timeout", shutdown_timeout),
+        ):
+            if not (isinstance(value, int | float) and 0 < value < 86400):
+                raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+        if not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(
+                f"max_connections must be an int of at least 1, got {max_connections!r}"
+            )
+        self.app, self.limits, self.log = app, limits, log
+        self.request_timeout, self.keep_alive = request_timeout, keep_alive
+        self.max_connections, self.shutdown_timeout = max_connections, shutdown_timeout
+
+    async def serve(
+        self, sock: socket.socket, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None:
+        """Serve on ``sock`` until ``stop`` is set, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        connections = ConnectionSet(
+            self.app,
+            limits=self.limits,
+            request_timeout=self.request_timeout,
+            keep_alive=self.keep_alive,
+            max_connections=self.max_connections,
+            log=self.log,
+        )
+        listener = await loop.create_server(connections.protocol, sock=sock, backlog=2048)
+        if ready is not None:
+            ready()
+        try:
+            await stop.wait()
+        finally:
+            listener.close()
+            connections.shutdown()
+            try:
+                await asyncio.wait_for(connections.closed.wait(), self.shutdown_timeout)
+            except TimeoutError:
+                log.warning("stopping: %d connections cut off", len(connections.open))
+                connections.abort()
+                await asyncio.sleep(0)
+            if self.log is not None:
+                self.log.flush()
+
+
+def run(server: Server, sock: socket.socket, *, ready: Callable[[], None] | None = None) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM, then stop gracefully."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _stopping, stop, signum)
+        await server.serve(sock, stop, ready)
+
+    asyncio.run(main())
+
+
+def _stopping(stop: asyncio.Event, signum: int) -> None:
+    if not stop.is_set():
+        log.info("stopping (%s)", signal.Signals(signum).name)
+    stop.set()
+
+
+class BackgroundServer:
+    """``server`` serving ``sock`` in a daemon thread with its own event loop."""
+
+    def __init__(self, server: Server, sock: socket.socket) -> None:
+        self._server, self._sock = server, sock
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="taskcancel-emulator", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._failed is not None:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start: {self._failed!r}")
+
+    def _main(self) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            await self._server.serve(self._sock, self._stop, self._ready.set)
+
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported by start(); a thread has no caller
+            self._failed = exc
+            self._ready.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
