@@ -36,11 +36,16 @@ __all__ = [
 
 @attrs.frozen
 class ErrorSpec:
-    """One row of an error table."""
+    """One row of an error table, and the error value answered from it.
+
+    ``headers`` are extra response headers (``x-acs-retry-after`` on throttling); the
+    gateway's errors (:data:`taskcancel.wire.GatewayError`) are this same type.
+    """
 
     code: str
     http_status: int
     message: str
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def missing_parameter_message(name: str) -> str:
