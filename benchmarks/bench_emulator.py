@@ -7,7 +7,7 @@ Needs ``wrk`` on PATH (``apt-get install wrk``). Everything runs on 127.0.0.1; e
 load run stops by itself (1 s warm-up, then ``--duration`` seconds). About 2 minutes
 with the defaults on 2 cores.
 
-1. Pre-signs ``--requests`` V1 CancelTask requests (:func:`taskcancel.wire.build_v1_request`:
+1. Pre-signs ``--requests`` V1 CancelTask requests (:func:`taskcancel.wire.v1.build_request`:
    a unique ``SignatureNonce`` each, the current ``Timestamp``, task i on line i) into a
    file. V1 puts everything in the query, so wrk can replay a request from one line.
 2. For each row, starts a fresh server subprocess (``benchmarks/_serve.py``: the
@@ -60,7 +60,7 @@ def _sign_range(start: int, stop: int, stamp: str) -> str:
     timestamp = datetime.fromisoformat(stamp)
     lines = []
     for index in range(start, stop):
-        request = wire.build_v1_request(
+        request = wire.v1.build_request(
             "CancelTask",
             {"RegionId": _serve.REGION, "TaskId": _serve.task_id(index)},
             access_key_id=_serve.ACCESS_KEY_ID,
@@ -110,7 +110,7 @@ def write_world(path: str, count: int) -> None:
 
 def probe(port: int) -> None:
     """One real cancel (of the probe task) must succeed, or the run is meaningless."""
-    request = wire.build_v1_request(
+    request = wire.v1.build_request(
         "CancelTask",
         {"RegionId": _serve.REGION, "TaskId": _serve.PROBE_TASK},
         access_key_id=_serve.ACCESS_KEY_ID,

@@ -120,8 +120,7 @@ class InMemoryTransport:
         reply = dispatch(self._context, request.action, request.params)
         request_id = self._request_ids()
         if reply is None:
-            unknown = wire.invalid_action()
-            reply = ErrorSpec(unknown.code, unknown.http_status, unknown.message)
+            reply = wire.gateway_error("InvalidAction.NotFound")
         if isinstance(reply, ErrorSpec):
             body = {"RequestId": request_id, "HostId": "memory", "Code": reply.code}
             body["Message"] = reply.message

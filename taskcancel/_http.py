@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_ENDPOINT", "AsyncHttpTransport", "HttpTransport"]
 
 DEFAULT_ENDPOINT = "https://ecs.aliyuncs.com"
-_SCHEMES = {"acs3": "ACS3", "v3": "ACS3", "acs3-hmac-sha256": "ACS3", "v1": "V1", "v2": "V1"}
 
 
 def _httpx() -> Any:
@@ -69,10 +68,10 @@ class _Signer:
             )
         self.access_key_id = key_id
         self._secret = secret
-        scheme = _SCHEMES.get(signature.lower())
-        if scheme is None:
-            raise ValueError(f"signature must be 'acs3' or 'v1', got {signature!r}")
-        self.scheme = scheme
+        try:
+            self.scheme = wire.Scheme(signature)
+        except ValueError:
+            raise ValueError(f"signature must be 'acs3' or 'v1', got {signature!r}") from None
         self.security_token = security_token or os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN")
         self.clock = clock or system_clock
         self.nonces = nonces or (lambda: uuid.uuid4().hex)
@@ -85,9 +84,8 @@ class _Signer:
             "timestamp": self.clock(),
             "security_token": self.security_token,
         }
-        if self.scheme == "V1":
-            return wire.build_v1_request(request.action, request.params, **common)
-        return wire.build_acs3_request(request.action, request.params, host=self.host, **common)
+        build = wire.SCHEMES[self.scheme].build_request
+        return build(request.action, request.params, host=self.host, **common)
 
     def read(self, status: int, headers: list[tuple[str, str]], body: bytes) -> ApiResponse:
         reply = wire.parse_reply(status, headers, body)

@@ -102,7 +102,7 @@ def v1(
 ) -> wire.OutgoingRequest:
     options.setdefault("nonce", uuid.uuid4().hex)
     options.setdefault("timestamp", now())
-    return wire.build_v1_request(action, params, access_key_id=key[0], secret=key[1], **options)
+    return wire.v1.build_request(action, params, access_key_id=key[0], secret=key[1], **options)
 
 
 def acs3(
@@ -115,7 +115,7 @@ def acs3(
 ) -> wire.OutgoingRequest:
     options.setdefault("nonce", uuid.uuid4().hex)
     options.setdefault("timestamp", now())
-    return wire.build_acs3_request(
+    return wire.acs3.build_request(
         action,
         params,
         host=f"127.0.0.1:{server.port}",
@@ -380,7 +380,7 @@ def test_oversized_headers_are_request_too_large(
 
 _param_names = st.text(
     alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12
-).filter(lambda name: name not in wire.COMMON_PARAMETERS)
+).filter(lambda name: name not in wire.v1.COMMON_PARAMETERS)
 _param_values = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30)
 _sensible_values = st.sampled_from(
     [
@@ -573,7 +573,7 @@ def test_unsupported_methods(http: httpx.Client, method: str) -> None:
     response = send(http, out)
     body = envelope(response)
     assert body["Code"] == "UnsupportedHTTPMethod"
-    assert response.status_code == 403  # the ECS table's status (wire.unsupported_method)
+    assert response.status_code == 403  # the ECS table's status (UnsupportedHTTPMethod)
     assert body["Message"] == "This HTTP method is not supported."
 
 

@@ -82,7 +82,7 @@ def test_an_internal_error_answers_in_the_format_asked_for() -> None:
             raise RuntimeError("boom")
 
     with EmulatorServer(store=Broken([RUNNING])) as server:
-        request = wire.build_v1_request(
+        request = wire.v1.build_request(
             "CancelTask",
             {"RegionId": "cn-hangzhou", "TaskId": RUNNING.task_id},
             access_key_id=server.access_key_id,
@@ -101,7 +101,7 @@ def test_an_internal_error_answers_in_the_format_asked_for() -> None:
 def test_unknown_actions_are_not_logged_verbatim(caplog: pytest.LogCaptureFixture) -> None:
     forged = "X\n2026-01-01 INFO taskcancel.server: CancelTask OK 200 0.1ms"
     with EmulatorServer() as server, caplog.at_level(logging.INFO, "taskcancel.server"):
-        request = wire.build_v1_request(
+        request = wire.v1.build_request(
             forged,
             {},
             access_key_id=server.access_key_id,

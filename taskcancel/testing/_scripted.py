@@ -357,7 +357,7 @@ class ScriptedTransport:
             spec = self.profile.error(outcome)
             code, status, message = spec.code, spec.http_status, spec.message
         else:
-            throttled = wire.throttled(1000)
+            throttled = wire.gateway_error("Throttling.User", retry_after_ms=1000)
             code, status, message = throttled.code, throttled.http_status, throttled.message
         body = {"RequestId": request_id, "HostId": "scripted", "Code": code, "Message": message}
         return ApiResponse(status, body)

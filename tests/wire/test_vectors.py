@@ -11,20 +11,11 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
+from _wire_kit import parse_request
 
-from taskcancel.wire import (
-    EMPTY_SHA256,
-    Call,
-    acs3_canonical_request,
-    acs3_signature,
-    acs3_string_to_sign,
-    canonical_query,
-    parse_request,
-    percent_encode,
-    v1_signature,
-    v1_string_to_sign,
-    verify_signature,
-)
+from taskcancel.wire import Call, acs3, v1, verify_signature
+from taskcancel.wire._encoding import canonical_query, percent_encode
+from taskcancel.wire.acs3 import EMPTY_SHA256
 
 SDK_UA = "AlibabaCloud (Linux; x86_64) Python/3.11.7 Core/0.4.3 TeaDSL/2"
 SDK_SIGNED = (
@@ -357,25 +348,25 @@ def _v1_params(vector: Vector) -> dict[str, str]:
 @pytest.mark.parametrize("vector", V1_VECTORS, ids=lambda v: v.name)
 def test_v1_vector_functions(vector: Vector) -> None:
     params = _v1_params(vector)
-    sts = v1_string_to_sign(vector.method, params)
+    sts = v1.string_to_sign(vector.method, params)
     if vector.string_to_sign is not None:
         assert sts == vector.string_to_sign
     if vector.canonical is not None:
         assert canonical_query(params.items()) == vector.canonical
-    assert v1_signature(sts, vector.secret) == vector.signature
-    assert v1_signature(sts, vector.secret + "x") != vector.signature
+    assert v1.signature(sts, vector.secret) == vector.signature
+    assert v1.signature(sts, vector.secret + "x") != vector.signature
 
 
 def test_v1_encoding_vector_canonical_task_id() -> None:
     encoded = "t-a%20b%2Ac~d%2Fe%2Bf%26g%3Dh%25%C3%A9"
     assert percent_encode(ENCODED_TASK) == encoded
-    sts = v1_string_to_sign("POST", ENC_OLD)
+    sts = v1.string_to_sign("POST", ENC_OLD)
     assert "TaskId%3Dt-a%2520b%252Ac~d%252Fe%252Bf%2526g%253Dh%2525%25C3%25A9" in sts
 
 
 def test_doc_d_method_is_signed() -> None:
-    get = v1_signature(v1_string_to_sign("GET", DOC_D), "testsecret")
-    post = v1_signature(v1_string_to_sign("POST", DOC_D), "testsecret")
+    get = v1.signature(v1.string_to_sign("GET", DOC_D), "testsecret")
+    post = v1.signature(v1.string_to_sign("POST", DOC_D), "testsecret")
     assert (get, post) == ("3KsuMK1rfALSj9XBqMwoQCvjpcc=", "ofuAWGw6fMG+fbaYa/2fWnqGCW8=")
     canonical = canonical_query(DOC_D.items())
     assert "TaskId=t-bp198jigq7l0h5ac%2A%2A%2A%2A" in canonical
@@ -406,7 +397,7 @@ ACS3_CANONICAL = "\n".join(
 def test_acs3_canonical_request_exact() -> None:
     vector = ACS3_VECTORS[0]
     headers = [(k, v) for k, v in vector.headers if k != "Authorization"]
-    canonical = acs3_canonical_request(
+    canonical = acs3.canonical_request(
         "POST",
         "/",
         [("RegionId", "cn-hangzhou"), ("TaskId", "t-23ym6mvro")],
@@ -426,11 +417,11 @@ def test_acs3_vector_functions(vector: Vector) -> None:
     signed = authorization.split("SignedHeaders=")[1].split(",")[0].split(";")
     headers = [(k, v) for k, v in vector.headers if k != "Authorization"]
     query = parse_qsl(vector.query, keep_blank_values=True)
-    canonical = acs3_canonical_request("POST", "/", query, headers, signed, EMPTY_SHA256)
-    sts = acs3_string_to_sign(canonical)
+    canonical = acs3.canonical_request("POST", "/", query, headers, signed, EMPTY_SHA256)
+    sts = acs3.string_to_sign(canonical)
     assert sts == f"ACS3-HMAC-SHA256\n{vector.sts_hash}"
-    assert acs3_signature(sts, vector.secret) == vector.signature
-    assert acs3_signature(sts, vector.secret + "&") != vector.signature
+    assert acs3.signature(sts, vector.secret) == vector.signature
+    assert acs3.signature(sts, vector.secret + "&") != vector.signature
 
 
 @pytest.mark.parametrize("vector", ALL_VECTORS, ids=lambda v: v.name)

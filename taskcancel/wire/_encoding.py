@@ -1,0 +1,178 @@
+"""Text on the wire: RFC 3986 encoding, canonical queries, form decoding and timestamps.
+
+Both signature schemes sign a *canonical query* (sorted, percent-encoded pairs); both
+read parameters with form rules (``+`` is a space). The hot path takes two shortcuts,
+each checked against its plain definition by the tests: a query is decoded as one UTF-8
+string when it can be, and a query that is canonical already is signed as sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import Enum
+from urllib.parse import quote, unquote_plus, unquote_to_bytes
+
+__all__ = [
+    "as_utc",
+    "canonical_from_raw",
+    "canonical_query",
+    "decode_form",
+    "format_timestamp",
+    "parse_timestamp",
+    "percent_encode",
+    "scalar_text",
+]
+
+_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_TIMESTAMP_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z"
+)
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+
+
+def percent_encode(value: str) -> str:
+    """RFC 3986 percent-encoding of UTF-8, as both signature schemes require.
+
+    ``A-Z a-z 0-9 - _ . ~`` stay as they are; every other byte becomes ``%XY`` with
+    upper-case hex, so a space is ``%20`` (never ``+``) and ``*`` is ``%2A``.
+    """
+    if _UNRESERVED(value):  # the common case: nothing to encode
+        return value
+    return quote(value, safe="-_.~", encoding="utf-8", errors="strict")
+
+
+def canonical_query(params: Iterable[tuple[str, str]]) -> str:
+    """Sorted (by name, then value), percent-encoded ``name=value`` pairs joined by ``&``.
+
+    Empty values are kept as ``name=`` (the old SDK signs ``SignatureType=``).
+    """
+    parts = []
+    for name, value in sorted(params):  # percent_encode, inlined: this is a hot loop
+        if not _UNRESERVED(name):
+            name = quote(name, safe="-_.~", encoding="utf-8", errors="strict")
+        if not _UNRESERVED(value):
+            value = quote(value, safe="-_.~", encoding="utf-8", errors="strict")
+        parts.append(f"{name}={value}")
+    return "&".join(parts)
+
+
+# A query that is already in canonical form: every piece ``name=value`` with an
+# unreserved-only name and a value of unreserved characters and upper-case escapes of
+# bytes that percent_encode escapes too (never of an unreserved one, never ``+``).
+_CANONICAL_VALUE = (
+    r"[A-Za-z0-9_.~-]*"
+    r"(?:%(?:[01][0-9A-F]|2[0-9A-CF]|3[A-F]|40|5[B-E]|60|7[B-DF]|[89A-F][0-9A-F])"
+    r"[A-Za-z0-9_.~-]*)*"
+)
+_CANONICAL_PIECE = rf"[A-Za-z0-9_.~-]+={_CANONICAL_VALUE}"
+_ALREADY_CANONICAL = re.compile(rf"(?:{_CANONICAL_PIECE}(?:&{_CANONICAL_PIECE})*)?").fullmatch
+
+
+def canonical_from_raw(query: str, *, without: str = "") -> str | None:
+    """``canonical_query`` of the decoded ``query``, or None when it must be computed.
+
+    Both SDKs send queries that are canonical already, piece for piece; then only the
+    order (by name; names are unique here) and the ``without`` parameter differ. Only
+    for a query that decoded as UTF-8 with unique names (as ``decode_request`` ensures
+    before anything is signed).
+    """
+    if not _ALREADY_CANONICAL(query):
+        return None
+    # Each piece has exactly one "=" (a value's "=" would be %3D); a NUL in its place
+    # sorts below every name character, so a plain sort orders the pieces by name.
+    pieces = query.replace("=", "\0").split("&")
+    pieces.sort()
+    if without:
+        pieces = [piece for piece in pieces if not piece.startswith(without + "\0")]
+    return "&".join(pieces).replace("\0", "=")
+
+
+def decode_form(data: bytes) -> list[tuple[str, str]] | None:
+    """``parse_qsl(keep_blank_values=True)`` over bytes with strict UTF-8; None if invalid.
+
+    Raw (unescaped) UTF-8 decodes like escaped UTF-8, even when one character is split
+    between the two.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode_form_bytes(data)
+    pairs: list[tuple[str, str]] = []
+    try:
+        for piece in text.split("&"):
+            if not piece:
+                continue
+            name, _, value = piece.partition("=")
+            if "%" in piece or "+" in piece:
+                # Raw characters are whole here, so every escaped run must be whole too.
+                name = unquote_plus(name, errors="strict")
+                value = unquote_plus(value, errors="strict")
+            pairs.append((name, value))
+    except UnicodeDecodeError:
+        return None
+    return pairs
+
+
+def _decode_form_bytes(data: bytes) -> list[tuple[str, str]] | None:
+    pairs: list[tuple[str, str]] = []
+    try:
+        for piece in data.split(b"&"):
+            if not piece:
+                continue
+            name, _, value = piece.partition(b"=")
+            pairs.append((_form_unquote(name), _form_unquote(value)))
+    except UnicodeDecodeError:
+        return None
+    return pairs
+
+
+def _form_unquote(raw: bytes) -> str:
+    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ssZ`` in UTC; a naive datetime is taken to be UTC already."""
+    return as_utc(moment).strftime(_TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Parse ``YYYY-MM-DDThh:mm:ss[.ffffff]Z`` into an aware UTC datetime, or None."""
+    match = _TIMESTAMP_RE.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction = match.groups()
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
+    if moment.tzinfo is UTC:  # the usual case: nothing to convert
+        return moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def scalar_text(value: object) -> str:
+    """A scalar as Aliyun writes it in text: enums by value, ``true``/``false``, None empty."""
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
