@@ -7,13 +7,18 @@
                      [--log-level info]
     taskcancel cancel --region REGION --task TASK_ID [--endpoint URL]
                       [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
-    taskcancel describe --region REGION [--task TASK_ID] [--endpoint URL]
+    taskcancel describe --region REGION [--task TASK_ID | --all] [--endpoint URL]
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
+    taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
+    taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel --version
 
 Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
 print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
-exits 3. Each command lives in its own module: :mod:`._serve` and :mod:`._client`.
+exits 3. ``state`` and ``reset`` use the emulator's control plane (``/_taskcancel/``),
+with the same exit statuses. Each command lives in its own module: :mod:`._serve`,
+:mod:`._client` and :mod:`._control`.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import _client, _serve
+from .. import __version__
+from . import _client, _control, _serve
 
 __all__ = ["main"]
 
@@ -31,9 +37,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="taskcancel",
         description="A local Alibaba Cloud ECS CancelTask emulator and client.",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"taskcancel {__version__}", help="print the version"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve.add_parser(commands)
     _client.add_parsers(commands)
+    _control.add_parsers(commands)
     return parser
 
 
@@ -42,4 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve.run(args)
+    if args.command in _control.COMMANDS:
+        return _control.run(args)
     return _client.run(args)
