@@ -384,3 +384,19 @@ def test_a_bad_endpoint_is_a_usage_error(endpoint: str) -> None:
         "taskcancel: error: --endpoint must be an http(s) URL like http://127.0.0.1:8080, "
         f"got {endpoint!r}\n"
     )
+
+
+@pytest.mark.parametrize("verb", ["state", "reset"])
+def test_a_reader_that_goes_away_is_no_error(stub: ControlStub, verb: str) -> None:
+    """``taskcancel state | head -1``: no BrokenPipeError traceback."""
+    base = {k: v for k, v in clean_env().items() if not k.startswith("TASKCANCEL_")}
+    process = subprocess.Popen(
+        taskcancel_command(verb, "--endpoint", stub.endpoint),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=base,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # long before the interpreter has started
+    err = process.stderr.read()
+    assert (process.wait(timeout=60), err) == (0, b"")

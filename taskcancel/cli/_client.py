@@ -23,7 +23,7 @@ from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 if TYPE_CHECKING:
     from .._client import Client
 
-__all__ = ["add_parsers", "fail", "one_line", "positive_seconds", "run", "timeout_option"]
+__all__ = ["add_parsers", "emit", "fail", "one_line", "positive_seconds", "run", "timeout_option"]
 
 KEY_ID_VARIABLE = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 SECRET_VARIABLE = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
@@ -56,6 +56,15 @@ def fail(message: str, status: int) -> int:
     """Print ``taskcancel: error: MESSAGE`` (on one line) on stderr; return ``status``."""
     print(f"taskcancel: error: {one_line(message)}", file=sys.stderr)
     return status
+
+
+def emit(text: str) -> None:
+    """Print ``text`` on stdout; a reader that went away (``| head``) is not an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python's documented recipe: point stdout at devnull so the exit flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def positive_seconds(text: str) -> float:
@@ -222,5 +231,5 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc), EXIT_TRANSPORT)
     except UnicodeError as exc:  # e.g. bytes from the shell that are not text
         return fail(f"--region/--task must be text: {exc}", EXIT_USAGE)
-    print(json.dumps(dict(body), indent=2, ensure_ascii=False))
+    emit(json.dumps(dict(body), indent=2, ensure_ascii=False))
     return EXIT_OK

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._client import fail, one_line, timeout_option
+from ._client import emit, fail, one_line, timeout_option
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 
 __all__ = ["COMMANDS", "CONTROL_PREFIX", "DEFAULT_CONTROL_ENDPOINT", "add_parsers", "run", "table"]
@@ -146,13 +146,13 @@ def run(args: argparse.Namespace) -> int:
             EXIT_TRANSPORT,
         )
     if args.command == "reset":
-        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        emit(json.dumps(answer, indent=2, ensure_ascii=False))
         return EXIT_OK
     if args.json:
-        print(response.text.rstrip("\n"))
+        emit(response.text.rstrip("\n"))
         return EXIT_OK
     tasks = _tasks_of(answer)
     if tasks is None:
         return fail(f"answer from {url} has no Tasks list: {response.text[:200]!r}", EXIT_TRANSPORT)
-    print("\n".join(table(tasks)))
+    emit("\n".join(table(tasks)))
     return EXIT_OK
