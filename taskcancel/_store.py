@@ -1,57 +1,112 @@
 """Stores hold the world (regions and tasks) and apply cancels atomically.
 
 :class:`Store` is the protocol every store implements (the in-memory
-:class:`MemoryStore` here, :class:`~taskcancel.SqliteStore` on disk). A store reads
-the clock it was given -- never the wall clock directly when one is injected -- and
-hands "now" to the pure rules, so lifecycles and races are deterministic under a fake
-clock.
+:class:`MemoryStore` here, :class:`~taskcancel.SqliteStore` on disk); both build on
+:class:`~taskcancel._storebase.StoreBase`. A store reads the clock it was given --
+never the wall clock directly when one is injected -- and hands "now" to the pure
+rules, so lifecycles and races are deterministic under a fake clock.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol, Unpack
 
-import attrs
+from ._model import ECS_REGIONS, CancelRequest, Task
+from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy
+from ._storebase import (
+    UNCHANGED,
+    Clock,
+    Decider,
+    DuplicateTaskError,
+    StoreBase,
+    TaskChanges,
+    TaskIds,
+    TaskNotFoundError,
+    Unchanged,
+    UnknownRegionError,
+    checked_regions,
+    checked_tasks,
+    system_clock,
+)
 
-from ._model import ECS_REGIONS, CancelRequest, Task, task_at
-from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, apply_cancel, decide
-
-__all__ = ["Clock", "MemoryStore", "Store", "system_clock"]
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    """The real clock, in UTC: the default for stores and the server."""
-    return datetime.now(UTC)
+__all__ = [
+    "UNCHANGED",
+    "Clock",
+    "DuplicateTaskError",
+    "MemoryStore",
+    "Store",
+    "TaskChanges",
+    "TaskNotFoundError",
+    "Unchanged",
+    "UnknownRegionError",
+    "system_clock",
+]
 
 
 class Store(Protocol):
-    """What the transports and the emulator need from a store."""
+    """What the transports, the emulator and its control plane need from a store.
+
+    Every operation is atomic: a concurrent caller sees the world before or after it,
+    and one that fails changes nothing.
+    """
 
     clock: Clock
 
     def has_region(self, region_id: str) -> bool: ...
 
+    def regions(self) -> frozenset[str]: ...
+
     def find_task(self, region_id: str, task_id: str) -> Task | None:
         """The task as stored (its schedule not yet applied), or ``None``."""
         ...
-
-    def regions(self) -> frozenset[str]: ...
 
     def get_task(self, region_id: str, task_id: str, *, account: str | None) -> Task | None:
         """The task as it stands now, if ``account`` may see it."""
         ...
 
     def list_tasks(self, region_id: str, *, account: str | None) -> list[Task]:
-        """The account's tasks in a region as they stand now, oldest id first."""
+        """The account's tasks in a region as they stand now, by task id."""
+        ...
+
+    def count_tasks(self, region_id: str, *, account: str | None) -> int:
+        """How many tasks the account holds in a region, in constant time."""
+        ...
+
+    def page_tasks(
+        self, region_id: str, *, account: str | None, offset: int, limit: int, ids: TaskIds = None
+    ) -> tuple[int, list[Task]]:
+        """``(total, page)`` of :meth:`list_tasks` (only ``ids`` when given)."""
+        ...
+
+    def snapshot(self) -> tuple[frozenset[str], list[Task]]:
+        """Every region and every task as stored, by (region, task id); one read."""
+        ...
+
+    def replace(self, tasks: Iterable[Task], *, regions: Iterable[str]) -> None:
+        """Make the world exactly these regions and tasks (validated first)."""
+        ...
+
+    def reset(self) -> None:
+        """Restore the world the store was created (or seeded) with."""
         ...
 
     def add_task(self, task: Task) -> None:
-        """Add a task; refuses an unknown region or a duplicate (region, task id)."""
+        """Add one task, as :meth:`add_tasks` does."""
+        ...
+
+    def add_tasks(self, tasks: Iterable[Task]) -> None:
+        """Add every task or none: refuses duplicates and unknown regions."""
+        ...
+
+    def create_task(self, task: Task, *, max_tasks: int) -> bool:
+        """Add ``task`` unless its owner holds ``max_tasks`` in its region (then False)."""
+        ...
+
+    def update_task(self, region_id: str, task_id: str, **changes: Unpack[TaskChanges]) -> Task:
+        """Change one task; the task as stored after it. ``None``: field unchanged."""
         ...
 
     def set_cancel_fails(self, region_id: str, task_id: str, fails: bool = True) -> None:
@@ -59,43 +114,44 @@ class Store(Protocol):
         ...
 
     def cancel(
-        self,
-        request: CancelRequest,
-        *,
-        account: str | None = None,
-        policy: Policy = DEFAULT_POLICY,
+        self, request: CancelRequest, *, account: str | None = None, policy: Policy = DEFAULT_POLICY
     ) -> Decision:
         """Decide and apply atomically. ``Accepted.task`` is the task after the cancel."""
-        ...
-
-    def reset(self) -> None:
-        """Restore the world the store was created (or seeded) with."""
         ...
 
     def close(self) -> None: ...
 
 
-def _checked(tasks: Iterable[Task], regions: frozenset[str]) -> dict[str, dict[str, Task]]:
-    index: dict[str, dict[str, Task]] = {}
-    for task in tasks:
-        if not isinstance(task, Task):
-            raise TypeError(f"expected a Task, got {type(task).__name__}: {task!r}")
-        if task.region_id not in regions:
-            raise ValueError(
-                f"task {task.task_id!r}: region {task.region_id!r} is not in the world"
-            )
-        in_region = index.setdefault(task.region_id, {})
-        if task.task_id in in_region:
-            raise ValueError(f"duplicate task {task.task_id!r} in region {task.region_id!r}")
-        in_region[task.task_id] = task
-    return index
+_Owner = tuple[str, Any]  # (region id, owner): Any because the owner may be None
 
 
-class MemoryStore:
+class _Tables:
+    """One world: its regions, its tasks by (region, id), and each account's sorted ids.
+
+    The sorted ids give an account's count and any page of its tasks without looking
+    at the rest. A replace or reset swaps the whole object, so readers see one world.
+    """
+
+    def __init__(self, regions: frozenset[str], tasks: dict[tuple[str, str], Task]) -> None:
+        self.regions = regions
+        self.tasks = tasks
+        self.owned: dict[_Owner, list[str]] = {}
+        for task in tasks.values():
+            self.owned.setdefault((task.region_id, task.owner), []).append(task.task_id)
+        for ids in self.owned.values():
+            ids.sort()
+
+    def insert(self, task: Task) -> None:
+        self.tasks[task.key] = task
+        bisect.insort(self.owned.setdefault((task.region_id, task.owner), []), task.task_id)
+
+
+class MemoryStore(StoreBase):
     """The in-memory world. Thread-safe; O(1) lookup by (region, task id).
 
     ``regions=None`` means the built-in ECS region list; ``clock`` defaults to the
-    system clock and is read once per operation.
+    system clock and is read once per operation. Counting an account's tasks is O(1)
+    and a page of them costs the page, whatever the account holds.
     """
 
     def __init__(
@@ -105,83 +161,98 @@ class MemoryStore:
         regions: Iterable[str] | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._regions = frozenset(ECS_REGIONS if regions is None else regions)
-        for region in self._regions:
-            if not isinstance(region, str) or not region:
-                raise ValueError(f"region ids must be non-empty strings, got {region!r}")
+        self._initial_regions = checked_regions(ECS_REGIONS if regions is None else regions)
+        self._initial = checked_tasks(tasks, self._initial_regions)
         self.clock: Clock = clock or system_clock
         self._lock = threading.Lock()
-        self._index = _checked(tasks, self._regions)
-        self._initial = {region: dict(tasks) for region, tasks in self._index.items()}
+        self._world = _Tables(self._initial_regions, dict(self._initial))
 
     def __repr__(self) -> str:
-        return f"<MemoryStore regions={len(self._regions)} tasks={len(self)}>"
+        return f"<MemoryStore regions={len(self._world.regions)} tasks={len(self)}>"
 
     def __len__(self) -> int:
-        return sum(len(tasks) for tasks in self._index.values())
+        return len(self._world.tasks)
 
     def has_region(self, region_id: str) -> bool:
-        return region_id in self._regions
+        return region_id in self._world.regions
 
     def regions(self) -> frozenset[str]:
-        return self._regions
+        return self._world.regions
 
     def find_task(self, region_id: str, task_id: str) -> Task | None:
-        in_region = self._index.get(region_id)
-        return None if in_region is None else in_region.get(task_id)
+        return self._world.tasks.get((region_id, task_id))
 
-    def get_task(self, region_id: str, task_id: str, *, account: str | None) -> Task | None:
-        task = self.find_task(region_id, task_id)
-        if task is None or task.owner != account:
-            return None
-        return task_at(task, self.clock())
-
-    def list_tasks(self, region_id: str, *, account: str | None) -> list[Task]:
-        now = self.clock()
+    def _owned(
+        self, region_id: str, account: str | None, offset: int, limit: int | None
+    ) -> tuple[int, list[Task]]:
         with self._lock:
-            found = list(self._index.get(region_id, {}).values())
-        return [task_at(t, now) for t in sorted(found, key=_by_id) if t.owner == account]
+            world = self._world
+            ids = world.owned.get((region_id, account), [])
+            end = None if limit is None else offset + limit
+            return len(ids), [world.tasks[region_id, task_id] for task_id in ids[offset:end]]
 
-    def add_task(self, task: Task) -> None:
-        """Add a task; refuses an unknown region or a duplicate (region, task id)."""
+    def _owned_among(self, region_id: str, account: str | None, ids: list[str]) -> list[Task]:
         with self._lock:
-            merged = _checked([task], self._regions)
-            in_region = self._index.setdefault(task.region_id, {})
-            if task.task_id in in_region:
-                raise ValueError(f"duplicate task {task.task_id!r} in region {task.region_id!r}")
-            in_region.update(merged[task.region_id])
+            found = (self._world.tasks.get((region_id, task_id)) for task_id in ids)
+            return [task for task in found if task is not None and task.owner == account]
 
-    def set_cancel_fails(self, region_id: str, task_id: str, fails: bool = True) -> None:
-        """Fault injection: make cancelling this task fail with CANCEL_FAILED."""
+    def snapshot(self) -> tuple[frozenset[str], list[Task]]:
+        """Every region and every task as stored, by (region, task id); one read."""
         with self._lock:
-            task = self.find_task(region_id, task_id)
-            if task is None:
-                raise KeyError(f"no task {task_id!r} in region {region_id!r}")
-            self._index[region_id][task_id] = attrs.evolve(task, cancel_fails=fails)
+            world = self._world
+            return world.regions, [world.tasks[key] for key in sorted(world.tasks)]
 
-    def cancel(
-        self,
-        request: CancelRequest,
-        *,
-        account: str | None = None,
-        policy: Policy = DEFAULT_POLICY,
-    ) -> Decision:
+    def replace(self, tasks: Iterable[Task], *, regions: Iterable[str]) -> None:
+        """Make the world exactly these regions and tasks; bad input changes nothing."""
+        new_regions = checked_regions(regions)
+        world = _Tables(new_regions, checked_tasks(tasks, new_regions))
         with self._lock:
-            now = self.clock()
-            decided = decide(request, self, account=account, policy=policy, now=now)
-            decision = apply_cancel(decided, now)
-            if isinstance(decision, Accepted):
-                done = decision.task
-                self._index[done.region_id][done.task_id] = done
-            return decision
+            self._world = world
 
     def reset(self) -> None:
+        """Restore the world the store was created with."""
+        world = _Tables(self._initial_regions, dict(self._initial))
         with self._lock:
-            self._index = {region: dict(tasks) for region, tasks in self._initial.items()}
+            self._world = world
+
+    def add_tasks(self, tasks: Iterable[Task]) -> None:
+        """Add every task or none: refuses duplicates and unknown regions."""
+        with self._lock:
+            world = self._world
+            new = checked_tasks(tasks, world.regions)
+            for key in new:
+                if key in world.tasks:
+                    raise DuplicateTaskError(*key)
+            for task in new.values():
+                world.insert(task)
+
+    def create_task(self, task: Task, *, max_tasks: int) -> bool:
+        """Add ``task`` unless its owner holds ``max_tasks`` tasks in its region."""
+        with self._lock:
+            world = self._world
+            checked_tasks([task], world.regions)
+            if len(world.owned.get((task.region_id, task.owner), ())) >= max_tasks:
+                return False
+            if task.key in world.tasks:
+                raise DuplicateTaskError(*task.key)
+            world.insert(task)
+            return True
+
+    def _modify(self, region_id: str, task_id: str, change: Callable[[Task], Task]) -> Task:
+        with self._lock:
+            world = self._world
+            task = world.tasks.get((region_id, task_id))
+            if task is None:
+                raise TaskNotFoundError(region_id, task_id)
+            world.tasks[task.key] = changed = change(task)
+            return changed
+
+    def _apply(self, decider: Decider) -> Decision:
+        with self._lock:
+            decision = decider(self, self.clock())
+            if isinstance(decision, Accepted):
+                self._world.tasks[decision.task.key] = decision.task
+            return decision
 
     def close(self) -> None:
         """Nothing to release; present for the :class:`Store` protocol."""
-
-
-def _by_id(task: Task) -> str:
-    return task.task_id

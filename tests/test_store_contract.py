@@ -8,6 +8,7 @@ differently from :class:`~taskcancel.MemoryStore` fails here.
 from __future__ import annotations
 
 import itertools
+import pickle
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,14 @@ from taskcancel import (
     TaskStatus,
     decide,
 )
+from taskcancel._rules import apply_cancel
 from taskcancel._sqlite import SqliteStore
+from taskcancel._store import (
+    UNCHANGED,
+    DuplicateTaskError,
+    TaskNotFoundError,
+    UnknownRegionError,
+)
 from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"
@@ -452,3 +460,213 @@ def test_a_wider_policy_cancels_a_waiting_scheduled_task(store_factory: StoreFac
     assert decision.task.finished_time == clock.now
     clock.advance(1_000)
     assert store.get_task(HANGZHOU, "t-1", account=None) == decision.task
+
+
+# -- the control plane's operations ----------------------------------------------------
+
+
+def test_snapshot_is_every_region_and_every_task_as_stored(store_factory: StoreFactory) -> None:
+    seed = [
+        scheduled("t-2"),
+        task("t-1", owner="alice"),
+        task("t-0", region_id=SHANGHAI, owner="bob"),
+    ]
+    clock = FakeClock(T0 + timedelta(hours=5))  # long after the schedule ended
+    store = store_factory(seed, regions=[HANGZHOU, SHANGHAI, "lab-1"], clock=clock)
+
+    regions, tasks = store.snapshot()
+    assert regions == frozenset({HANGZHOU, SHANGHAI, "lab-1"})
+    assert tasks == sorted(seed, key=lambda t: t.key)  # every owner; schedules not applied
+    assert tasks[1].status is TaskStatus.WAITING
+
+
+def test_replace_swaps_the_whole_world_and_reset_brings_the_seed_back(
+    store_factory: StoreFactory,
+) -> None:
+    seed = [task("t-1"), task("t-2", region_id=SHANGHAI, owner="alice")]
+    store = store_factory(seed, regions=[HANGZHOU, SHANGHAI])
+    new = [task("t-9", region_id="lab-1", owner="bob"), task("t-8", region_id="lab-2")]
+
+    store.replace(new, regions=["lab-1", "lab-2"])
+    assert store.snapshot() == (frozenset({"lab-1", "lab-2"}), sorted(new, key=lambda t: t.key))
+    assert not store.has_region(HANGZHOU)
+    assert store.cancel(CancelRequest(HANGZHOU, "t-1")) == Rejected(Reason.REGION_NOT_FOUND)
+    assert isinstance(store.cancel(CancelRequest("lab-1", "t-9"), account="bob"), Accepted)
+    assert store.count_tasks("lab-1", account="bob") == 1
+
+    store.reset()
+    assert store.snapshot() == (frozenset({HANGZHOU, SHANGHAI}), seed)
+    assert store.count_tasks("lab-1", account="bob") == 0
+    assert store.count_tasks(SHANGHAI, account="alice") == 1
+
+
+@pytest.mark.parametrize(
+    ("tasks", "regions", "error"),
+    [
+        ([task("t-1"), task("t-1")], [HANGZHOU], DuplicateTaskError),
+        ([task("t-1", region_id=SHANGHAI)], [HANGZHOU], UnknownRegionError),
+        ([task("t-1")], [HANGZHOU, ""], ValueError),
+        (["t-1"], [HANGZHOU], TypeError),
+    ],
+    ids=["duplicate", "unknown-region", "empty-region", "not-a-task"],
+)
+def test_a_bad_replace_changes_nothing(
+    store_factory: StoreFactory, tasks: list[Task], regions: list[str], error: type[Exception]
+) -> None:
+    store = store_factory([task("t-0", owner="alice")], regions=[HANGZHOU, SHANGHAI])
+    before = store.snapshot()
+    with pytest.raises(error):
+        store.replace(tasks, regions=regions)
+    assert store.snapshot() == before
+
+
+def test_add_tasks_is_all_or_nothing(store_factory: StoreFactory) -> None:
+    store = store_factory([task("t-1")], regions=[HANGZHOU, SHANGHAI])
+    before = store.snapshot()
+
+    with pytest.raises(DuplicateTaskError) as duplicate:
+        store.add_tasks([task("t-2"), task("t-1")])  # t-2 is fine, t-1 exists
+    assert (duplicate.value.region_id, duplicate.value.task_id) == (HANGZHOU, "t-1")
+    assert isinstance(duplicate.value, ValueError)
+    with pytest.raises(DuplicateTaskError, match="t-3"):
+        store.add_tasks([task("t-3"), task("t-3")])  # twice in one batch
+    with pytest.raises(UnknownRegionError) as unknown:
+        store.add_tasks([task("t-4"), task("t-5", region_id="ap-south-1")])
+    assert (unknown.value.region_id, unknown.value.task_id) == ("ap-south-1", "t-5")
+    assert "ap-south-1" in str(unknown.value)
+    assert store.snapshot() == before
+
+    store.add_tasks([task("t-2", owner="alice"), task("t-2", region_id=SHANGHAI)])
+    assert store.count_tasks(HANGZHOU, account="alice") == 1
+    assert [t.task_id for t in store.snapshot()[1]] == ["t-1", "t-2", "t-2"]
+
+
+def test_update_task_changes_only_what_it_is_given(store_factory: StoreFactory) -> None:
+    original = scheduled("t-1")
+    store = store_factory([original, task("t-2", owner="alice")], clock=FakeClock(T0))
+
+    assert store.update_task(HANGZHOU, "t-1") == original
+    changed = store.update_task(HANGZHOU, "t-1", status="Processing", progress="30%")
+    assert changed == attrs.evolve(original, status=TaskStatus.PROCESSING, progress="30%")
+    assert store.find_task(HANGZHOU, "t-1") == changed
+    assert store.update_task(HANGZHOU, "t-1", cancel_fails=True).cancel_fails
+    new_schedule = Schedule(queued_seconds=0, processing_seconds=5)
+    assert store.update_task(HANGZHOU, "t-1", schedule=new_schedule).schedule == new_schedule
+    assert store.update_task(HANGZHOU, "t-1", schedule=UNCHANGED).schedule == new_schedule
+    pinned = store.update_task(HANGZHOU, "t-1", schedule=None, status=TaskStatus.PAUSED)
+    assert (pinned.schedule, pinned.status, pinned.cancel_fails) == (None, TaskStatus.PAUSED, True)
+    assert store.get_task(HANGZHOU, "t-1", account=None) == pinned
+    assert store.count_tasks(HANGZHOU, account=None) == 1  # owner and counts untouched
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"status": "Running"}, ValueError),
+        ({"progress": "101%"}, ValueError),
+        ({"cancel_fails": "yes"}, ValueError),
+        ({"schedule": "soon"}, ValueError),
+        ({"schedule": Schedule()}, ValueError),  # t-2 has no creation time
+        ({"owner": "bob"}, TypeError),
+    ],
+)
+def test_a_bad_update_changes_nothing(
+    store_factory: StoreFactory, changes: dict[str, Any], error: type[Exception]
+) -> None:
+    store = store_factory([task("t-2", owner="alice")])
+    before = store.snapshot()
+    with pytest.raises(error):
+        store.update_task(HANGZHOU, "t-2", **changes)
+    assert store.snapshot() == before
+
+
+def test_update_of_a_missing_task_is_a_key_error_naming_it(store_factory: StoreFactory) -> None:
+    store = store_factory([task("t-1")])
+    with pytest.raises(TaskNotFoundError) as caught:
+        store.update_task(SHANGHAI, "t-1", status="Finished")
+    assert isinstance(caught.value, KeyError)
+    assert str(caught.value) == "no task 't-1' in region 'cn-shanghai'"
+    assert (caught.value.region_id, caught.value.task_id) == (SHANGHAI, "t-1")
+    with pytest.raises(TaskNotFoundError):
+        store.set_cancel_fails(HANGZHOU, "t-nope")
+
+
+def test_store_errors_survive_pickling() -> None:
+    for error in (
+        DuplicateTaskError(HANGZHOU, "t-1"),
+        UnknownRegionError("lab-9", "t-1"),
+        TaskNotFoundError(HANGZHOU, "t-1"),
+    ):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert (str(copy), copy.region_id, copy.task_id) == (
+            str(error),
+            error.region_id,
+            error.task_id,
+        )
+
+
+def test_create_task_keeps_the_quota_per_account_and_region(store_factory: StoreFactory) -> None:
+    store = store_factory([task("t-1", owner="alice"), task("t-2", owner="bob")])
+    assert store.create_task(task("t-3", owner="alice"), max_tasks=2)
+    assert not store.create_task(task("t-4", owner="alice"), max_tasks=2)
+    assert store.find_task(HANGZHOU, "t-4") is None
+    assert store.create_task(task("t-4", owner="alice", region_id=SHANGHAI), max_tasks=2)
+    assert store.create_task(task("t-5", owner="bob"), max_tasks=2)
+    assert store.create_task(task("t-6"), max_tasks=1)  # the anonymous account
+    assert not store.create_task(task("t-7"), max_tasks=1)
+    assert store.count_tasks(HANGZHOU, account="alice") == 2
+    assert store.count_tasks(HANGZHOU, account=None) == 1
+    with pytest.raises(DuplicateTaskError):
+        store.create_task(task("t-1", owner="bob"), max_tasks=10)
+    with pytest.raises(UnknownRegionError):
+        store_factory(regions=[HANGZHOU]).create_task(task("t-1", region_id="x"), max_tasks=1)
+
+
+def test_page_tasks_pages_an_accounts_tasks_as_they_stand_now(
+    store_factory: StoreFactory,
+) -> None:
+    mine = [scheduled(f"t-{i:02d}") for i in range(25)]
+    others = [task("t-alice", owner="alice"), task("t-99", region_id=SHANGHAI)]
+    store = store_factory(mine + others, clock=FakeClock(T0 + timedelta(seconds=60)))
+    now = store.list_tasks(HANGZHOU, account=None)
+    assert [t.status for t in now] == [TaskStatus.PROCESSING] * 25
+
+    assert store.page_tasks(HANGZHOU, account=None, offset=0, limit=10) == (25, now[:10])
+    assert store.page_tasks(HANGZHOU, account=None, offset=20, limit=10) == (25, now[20:])
+    assert store.page_tasks(HANGZHOU, account=None, offset=30, limit=10) == (25, [])
+    assert store.page_tasks(HANGZHOU, account=None, offset=0, limit=0) == (25, [])
+    assert store.page_tasks(HANGZHOU, account="alice", offset=0, limit=10)[0] == 1
+    assert store.page_tasks("lab-9", account=None, offset=0, limit=10) == (0, [])
+    wanted = ["t-07", "t-03", "t-99", "t-nope", "t-03"]
+    assert store.page_tasks(HANGZHOU, account=None, offset=0, limit=10, ids=wanted) == (
+        2,
+        [now[3], now[7]],
+    )
+    assert store.page_tasks(HANGZHOU, account=None, offset=1, limit=1, ids=wanted) == (2, [now[7]])
+    assert store.count_tasks(HANGZHOU, account=None) == 25
+    with pytest.raises(ValueError, match="offset"):
+        store.page_tasks(HANGZHOU, account=None, offset=-1, limit=10)
+
+
+def test_cancel_is_decide_then_apply_cancel(store_factory: StoreFactory) -> None:
+    now = T0 + timedelta(seconds=60)
+    seed = [
+        task("t-ok", owner="alice"),
+        task("t-fails", owner="alice", cancel_fails=True),
+        task("t-waiting", status=TaskStatus.WAITING, owner="alice"),
+        task("t-redeploy", action=TaskAction.REDEPLOY_INSTANCE, owner="alice"),
+        scheduled("t-scheduled"),
+    ]
+    store = store_factory(seed, clock=FakeClock(now))
+    shadow = MemoryStore(seed)
+    for account in (None, "alice", "bob"):
+        for request in [CancelRequest(HANGZHOU, t.task_id) for t in seed] + [
+            CancelRequest(None, "t-ok"),
+            CancelRequest(HANGZHOU, ""),
+            CancelRequest("lab-9", "t-ok"),
+        ]:
+            expected = apply_cancel(decide(request, shadow, account=account, now=now), now)
+            assert store.cancel(request, account=account) == expected
+            if isinstance(expected, Accepted):
+                shadow.update_task(HANGZHOU, expected.task.task_id, status="Deleted", schedule=None)
