@@ -828,10 +828,7 @@ def _status_of(server: EmulatorServer, task_id: str) -> str:
 
 
 @pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\n", b"POST /?Action=CancelTask HTTP/1.1"])
-def test_a_request_that_never_arrives_in_full_times_out(
-    sent: bytes, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level("INFO", logger="taskcancel.server")
+def test_a_request_that_never_arrives_in_full_times_out(sent: bytes) -> None:
     with (
         EmulatorServer(request_timeout=0.2) as server,
         socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock,
@@ -842,10 +839,6 @@ def test_a_request_that_never_arrives_in_full_times_out(
     assert response.status == 408
     assert json.loads(response.body)["Code"] == "RequestTimeout"
     assert response.headers["connection"] == "close"
-    deadline = time.monotonic() + 10  # logged by the server thread right after the write
-    while "- RequestTimeout 408 -" not in [r.getMessage() for r in caplog.records]:
-        assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
-        time.sleep(0.01)
 
 
 def test_a_keep_alive_connection_may_idle_between_requests_longer_than_the_timeout() -> None:

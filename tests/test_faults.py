@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,9 @@ from taskcancel import (
     TaskStatus,
     ThrottlingError,
     load_world,
+    wire,
 )
+from taskcancel.server import RawRequest
 from taskcancel.testing import EmulatorServer
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")
@@ -214,32 +218,34 @@ def test_set_faults_refuses_a_rate_outside_0_to_1() -> None:
             server.set_faults(throttle_rate=rate)
 
 
-# ------------------------------------------------------------ latency via injected sleep
+# ------------------------------------------------ latency: the answer's delay (sans-IO)
 
 
-class Sleeps:
-    """``sleep=`` for the emulator: records how long it was asked to sleep, never sleeps."""
+def delay_of(server: EmulatorServer, task_id: str = "t-a") -> float:
+    """The latency the app asks the connection layer to pay before answering a cancel."""
+    request = wire.v1.build_request(
+        "CancelTask",
+        {"RegionId": REGION, "TaskId": task_id},
+        access_key_id=server.access_key_id,
+        secret=server.access_key_secret,
+        nonce=uuid.uuid4().hex,
+        timestamp=datetime.now(UTC),
+    )
+    headers = [(k.encode(), v.encode()) for k, v in request.headers]
+    answer = server.app.handle(RawRequest(request.method, request.target.encode(), headers, b""))
+    assert answer.response.status == 200, answer.response.body
+    return answer.delay
 
-    def __init__(self) -> None:
-        self.calls: list[float] = []
 
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-def test_latency_is_paid_through_the_injected_sleep_and_the_call_succeeds() -> None:
-    sleeps = Sleeps()
-    with EmulatorServer([processing("t-a")], sleep=sleeps) as server, server.client() as client:
-        assert status_of(client, "t-a") == (TaskStatus.PROCESSING, True)
-        assert sleeps.calls == []  # no latency configured, no sleeping
-
+def test_latency_is_asked_of_the_connection_layer_and_the_call_succeeds() -> None:
+    tasks = [processing("t-a"), processing("t-b"), processing("t-c")]
+    with EmulatorServer(tasks) as server:
+        assert delay_of(server, "t-b") == 0  # no latency configured, no waiting
         server.set_faults(latency_ms=250)
-        request_id = client.cancel_task(REGION, "t-a")
-
-        assert REQUEST_ID.fullmatch(request_id)
-        assert sleeps.calls == [0.25]
-        assert status_of(client, "t-a") == (TaskStatus.DELETED, False)
-        assert sleeps.calls == [0.25, 0.25]  # every call pays it
+        assert delay_of(server, "t-c") == 0.25
+        with server.client() as client:  # and over HTTP the call still succeeds
+            assert REQUEST_ID.fullmatch(client.cancel_task(REGION, "t-a"))
+            assert status_of(client, "t-a") == (TaskStatus.DELETED, False)
 
 
 def test_latency_from_the_world_file(tmp_path: Path) -> None:
@@ -250,10 +256,7 @@ def test_latency_from_the_world_file(tmp_path: Path) -> None:
             Faults={"LatencyMs": 40},
         )
     )
-    sleeps = Sleeps()
-    with EmulatorServer(spec, sleep=sleeps) as server, server.client() as client:
-        client.cancel_task(REGION, "t-a")
-    assert sleeps.calls == [0.04]
+    assert delay_of(EmulatorServer(spec)) == 0.04
 
 
 # ------------------------------------------------------------------- failing cancels
@@ -318,26 +321,23 @@ def test_fail_cancel_makes_a_task_fail_until_cleared(profile: str) -> None:
 
 
 @pytest.fixture(params=["memory", "sqlite"])
-def reset_server(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[EmulatorServer, Sleeps]]:
+def reset_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EmulatorServer]:
     tasks = [processing("t-a"), processing("t-b")]
     store: Store | None = None
     if request.param == "sqlite":
         owned = [processing(t.task_id, owner=KEY_ID) for t in tasks]
         store = SqliteStore(tmp_path / "reset.db", owned)
         tasks = []
-    sleeps = Sleeps()
-    with EmulatorServer(tasks, store=store, sleep=sleeps) as server:
-        yield server, sleeps
+    with EmulatorServer(tasks, store=store) as server:
+        yield server
     if store is not None:
         store.close()
 
 
 def test_reset_restores_the_initial_world_and_clears_faults(
-    reset_server: tuple[EmulatorServer, Sleeps],
+    reset_server: EmulatorServer,
 ) -> None:
-    server, sleeps = reset_server
+    server = reset_server
     with server.client() as client:
         client.cancel_task(REGION, "t-a")
         server.add_task(processing("t-added"))
@@ -360,7 +360,7 @@ def test_reset_restores_the_initial_world_and_clears_faults(
         client.cancel_task(REGION, "t-b")  # the injected failure is gone too
         client.cancel_task(REGION, "t-a")  # and the cancelled task can be cancelled again
         assert status_of(client, "t-a") == (TaskStatus.DELETED, False)
-    assert sleeps.calls == []  # the latency was cleared before any call paid it
+    assert server.app.faults.latency_ms == 0  # the latency was cleared too
 
 
 def test_reset_keeps_the_servers_own_tasks_when_a_store_is_given() -> None:

@@ -222,7 +222,10 @@ def run(args: argparse.Namespace) -> int:
     loopback = is_loopback(host)
     enabled = not args.no_control and (loopback or args.control_token is not None)
     app.control = ControlPlane(ops, enabled=enabled, token=args.control_token).handle
-    server = Server(app, log=RequestLog(sys.stderr, fmt=args.log_format, debug=app.debug))
+    request_log = None  # request lines are INFO: none at warning and above
+    if args.log_level in ("debug", "info"):
+        request_log = RequestLog(sys.stderr, fmt=args.log_format, debug=app.debug)
+    server = Server(app, log=request_log)
     lines = banner(args, world, store, sock, accounts, enabled=enabled)
     try:
         run_server(server, sock, ready=lambda: print(lines, flush=True))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import functools
+import logging
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from ._log import RequestLog
 
 __all__ = ["App", "Connection", "ConnectionSet", "Phase"]
+
+log = logging.getLogger("taskcancel.server")
 
 _REASONS = {
     200: b"OK",
@@ -143,6 +146,7 @@ class Connection(asyncio.Protocol):
         self.closing = False  # close once the queue is answered
         # The request arriving: its parts, and when it must be complete.
         self.deadline: float | None = None
+        self.started = 0.0
         self.head_bytes = 0
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -166,11 +170,13 @@ class Connection(asyncio.Protocol):
             return
         transport.set_write_buffer_limits(high=65536)
         now = self.loop.time()
-        self.deadline = self.idle_since = now
+        self.idle_since = self.started = now
         self.deadline = now + self.shared.request_timeout
         self._arm(self.shared.request_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.phase is Phase.HEAD or self.phase is Phase.BODY:
+            log.info("client disconnected mid-request: that request is not carried out")
         self.phase = Phase.DONE
         self.queue.clear()
         if self.timer is not None:
@@ -217,6 +223,8 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         # The client sends no more (a request cut short is not carried out); the answers
         # to what it sent are still written, then the connection closes.
+        if self.phase is Phase.HEAD or self.phase is Phase.BODY:
+            log.info("client disconnected mid-request: that request is not carried out")
         self.phase = Phase.DONE
         self.closing = True
         if not self.queue and not self.busy:
@@ -226,8 +234,9 @@ class Connection(asyncio.Protocol):
     # -- httptools callbacks ---------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self.started = self.loop.time()
         if self.deadline is None:
-            self.deadline = self.loop.time() + self.shared.request_timeout
+            self.deadline = self.started + self.shared.request_timeout
         self.phase = Phase.HEAD
         self.url = b""
         self.headers = []
@@ -283,7 +292,7 @@ class Connection(asyncio.Protocol):
             self.headers,
             body,
             self.keep_alive,
-            self.deadline or self.loop.time(),
+            self.started,
         )
         self.phase, self.deadline, self.head_bytes = Phase.IDLE, None, 0
         self.queue.append(request)
