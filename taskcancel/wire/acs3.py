@@ -1,10 +1,15 @@
 """Signature V3 (``ACS3-HMAC-SHA256``, ``Authorization`` header), both directions.
 
-The API parameters travel in the query; the protocol fields in ``x-acs-*`` headers,
-which count only when listed in ``SignedHeaders``. ``Action``/``Version`` come from the
-parameters, else from ``x-acs-action`` / ``x-acs-version``, which must then be signed.
-``x-acs-date`` and ``x-acs-signature-nonce`` must be present and signed (otherwise a
-captured request could be replayed under a fresh nonce).
+The API parameters travel in the query; the protocol fields in ``x-acs-*`` headers.
+``Action``/``Version`` come from the parameters, else from ``x-acs-action`` /
+``x-acs-version``. ``x-acs-date`` and ``x-acs-signature-nonce`` must be present.
+
+``SignedHeaders`` must cover everything the server decides on, as the official SDKs
+sign it (they sign every header they set): ``host``, every ``x-acs-*`` header sent, and
+``content-type`` whenever there is a body (it decides whether the body is read as
+parameters). Otherwise ``IncompleteSignature``: a request could be changed in flight,
+or replayed under a fresh nonce. An unsigned ``content-type`` with an empty body is
+accepted: aiohttp (the new SDK's async client) adds one after signing.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ __all__ = [
 
 ALGORITHM = "ACS3-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-_REQUIRED_SIGNED = ("x-acs-date", "x-acs-signature-nonce")
+_REQUIRED = ("x-acs-date", "x-acs-signature-nonce")
 
 
 def canonical_request(
@@ -180,20 +185,21 @@ def parse(request: DecodedRequest) -> Call | GatewayError:
     signed_headers = signed_text.split(";")
     if "" in signed_headers:
         return _incomplete("SignedHeaders has an empty name.")
-    signed = set(signed_headers)
-
-    for header in _REQUIRED_SIGNED:
-        if not headers.get(header) or header not in signed:
+    for header in _REQUIRED:
+        if not headers.get(header):
             return _incomplete(f"Header {header} must be present and signed.")
+    must_sign = {"host", *(name for name in headers if name.startswith("x-acs-"))}
+    if request.body:
+        must_sign.add("content-type")
+    unsigned = sorted(must_sign.difference(signed_headers))
+    if unsigned:
+        plural = "s" if len(unsigned) > 1 else ""
+        return _incomplete(f"Header{plural} {', '.join(unsigned)} must be signed.")
     if len(headers["x-acs-signature-nonce"]) > MAX_NONCE_LENGTH:
         return gateway_error("Invalid{name}", name="SignatureNonce")
     found: dict[str, str] = {}
     for param, header in (("Action", "x-acs-action"), ("Version", "x-acs-version")):
-        value = request.params.get(param, "")
-        if not value:
-            value = headers.get(header, "")
-            if value and header not in signed:
-                return _incomplete(f"Header {header} must be signed.")
+        value = request.params.get(param) or headers.get(header, "")
         if not value:
             return gateway_error("Missing{name}", name=param)
         found[param] = value

@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+#: Headers read as one value. Sent twice, a signature covers both (ACS3 joins them) while
+#: one would be used, so swapping them would replay a request under the other value.
+_SINGLE_HEADERS = frozenset({"authorization", "content-type", "host"})
 
 
 class SchemeModule(Protocol):
@@ -83,10 +86,11 @@ def decode_request(
 ) -> DecodedRequest | GatewayError:
     """Decode one HTTP request, or the error to answer (in JSON). Never raises.
 
-    First failure wins: limits (``RequestTooLarge``), method (``UnsupportedHTTPMethod``),
-    path (``InvalidAction.NotFound``), decoding and repeated names
-    (``InvalidParameter.Format``), ``Format`` (``InvalidFormat``). The scheme is ACS3
-    when ``Authorization`` starts with ``ACS3-``, else V1.
+    First failure wins: limits (``RequestTooLarge``), a repeated ``Authorization``,
+    ``Content-Type``, ``Host`` or ``x-acs-*`` header (``InvalidParameter.Format``), method
+    (``UnsupportedHTTPMethod``), path (``InvalidAction.NotFound``), decoding and repeated
+    parameter names (``InvalidParameter.Format``), ``Format`` (``InvalidFormat``). The
+    scheme is ACS3 when ``Authorization`` starts with ``ACS3-``, else V1.
     """
     if len(headers) > limits.max_headers:
         return gateway_error("RequestTooLarge", what="header count", limit=limits.max_headers)
@@ -111,6 +115,10 @@ def decode_request(
     ):
         if size > limit:
             return gateway_error("RequestTooLarge", what=what, limit=limit)
+    for name in repeated:
+        if name in _SINGLE_HEADERS or name.startswith("x-acs-"):
+            detail = f"Header {name} is repeated."
+            return gateway_error("InvalidParameter.Format", detail=detail)
     if method not in ("GET", "POST"):
         return GATEWAY_ERRORS["UnsupportedHTTPMethod"]
     raw_path = path.decode("latin-1") if isinstance(path, bytes) else path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -139,3 +140,37 @@ def without_header(request: OutgoingRequest, name: str) -> OutgoingRequest:
 def with_authorization(request: OutgoingRequest, value: str) -> OutgoingRequest:
     headers = tuple((k, value if k == "authorization" else v) for k, v in request.headers)
     return OutgoingRequest(request.method, request.target, headers, request.body)
+
+
+def sdk_headers(
+    *, host: str = HOST, date: str = "2026-11-28T15:15:45Z", nonce: str = "n-1", body: bytes = b""
+) -> list[tuple[str, str]]:
+    """The headers the new SDK sends and signs for a CancelTask (sdk-wire.md 3.1)."""
+    return [
+        ("host", host),
+        ("x-acs-action", "CancelTask"),
+        ("x-acs-version", wire.ECS_VERSION),
+        ("x-acs-date", date),
+        ("x-acs-signature-nonce", nonce),
+        ("x-acs-content-sha256", hashlib.sha256(body).hexdigest()),
+        ("x-acs-credentials-provider", "static_ak"),
+    ]
+
+
+def hand_signed_acs3(
+    headers: Sequence[tuple[str, str]],
+    signed: Sequence[str],
+    *,
+    params: Mapping[str, str] = API,
+    body: bytes = b"",
+    secret: str = SECRET,
+) -> OutgoingRequest:
+    """A POST signed with exactly ``signed`` as SignedHeaders (the builder signs them all)."""
+    payload = hashlib.sha256(body).hexdigest()
+    canonical = acs3.canonical_request("POST", "/", params.items(), headers, signed, payload)
+    signature = acs3.signature(acs3.string_to_sign(canonical), secret)
+    authorization = (
+        f"{acs3.ALGORITHM} Credential=testid,SignedHeaders={';'.join(signed)},Signature={signature}"
+    )
+    all_headers = (*headers, ("authorization", authorization))
+    return OutgoingRequest("POST", f"/?{urlencode(params)}", all_headers, body)

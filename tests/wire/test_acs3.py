@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
+import pytest
 from _wire_kit import (
     API,
     HOST,
@@ -12,9 +13,10 @@ from _wire_kit import (
     api_params,
     call_of,
     expect_error,
+    hand_signed_acs3,
     param_names,
     param_values,
-    parse_request,
+    sdk_headers,
     send,
     tamper,
     with_authorization,
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 from taskcancel.wire import (
     ECS_VERSION,
     Call,
-    GatewayError,
+    OutgoingRequest,
     acs3,
     verify_signature,
 )
@@ -84,10 +86,10 @@ def test_acs3_tampering_fails(params: dict[str, str], data: st.DataObject) -> No
 
 
 def test_acs3_form_body_is_covered_by_content_hash() -> None:
-    request = acs3_request()
-    form = [("content-type", "application/x-www-form-urlencoded")]
-    call = call_of(request, body=b"TaskId2=x", extra_headers=form)
+    request = acs3_request(extra_headers=[("content-type", "application/x-www-form-urlencoded")])
+    call = call_of(request, body=b"TaskId2=x")  # signed for an empty body
     assert call.params["TaskId2"] == "x"
+    assert not call.content_sha256_matches
     expect_error(verify_signature(call, SECRET), "SignatureDoesNotMatch", 400)
 
 
@@ -134,31 +136,102 @@ def test_acs3_action_in_query_wins_and_is_signed() -> None:
     assert verify_signature(call, SECRET) is not None
 
 
-def _hand_signed_acs3(content_sha256: str, *, sign_content_header: bool) -> Call | GatewayError:
-    """An ACS3 request whose x-acs-content-sha256 header may be left out of SignedHeaders."""
-    headers = [
-        ("host", HOST),
-        ("x-acs-action", "CancelTask"),
-        ("x-acs-version", ECS_VERSION),
-        ("x-acs-date", "2026-11-28T15:15:45Z"),
-        ("x-acs-signature-nonce", "n"),
-        ("x-acs-content-sha256", content_sha256),
-    ]
-    signed = sorted(k for k, _ in headers if sign_content_header or k != "x-acs-content-sha256")
-    canonical = acs3.canonical_request("POST", "/", API.items(), headers, signed, acs3.EMPTY_SHA256)
-    signature = acs3.signature(acs3.string_to_sign(canonical), SECRET)
-    authorization = (
-        f"ACS3-HMAC-SHA256 Credential=testid,SignedHeaders={';'.join(signed)},Signature={signature}"
-    )
-    raw = [(k.encode(), v.encode()) for k, v in (*headers, ("authorization", authorization))]
-    return parse_request("POST", "/", urlencode(API).encode(), raw, b"")
-
-
 def test_acs3_content_sha256_header_must_match_body() -> None:
-    honest = _hand_signed_acs3(acs3.EMPTY_SHA256, sign_content_header=False)
-    assert isinstance(honest, Call)
+    headers = sdk_headers()
+    honest = call_of(hand_signed_acs3(headers, sorted(k for k, _ in headers)))
     assert verify_signature(honest, SECRET) is None
-    lying = _hand_signed_acs3("0" * 64, sign_content_header=False)
-    assert isinstance(lying, Call)
+    lying_headers = [(k, "0" * 64 if k == "x-acs-content-sha256" else v) for k, v in headers]
+    lying = call_of(hand_signed_acs3(lying_headers, sorted(k for k, _ in headers)))
     assert not lying.content_sha256_matches
     expect_error(verify_signature(lying, SECRET), "SignatureDoesNotMatch", 400)
+
+
+# ------------------------------------------ what ACS3 decides on must be signed (issue 9.3)
+
+
+def test_a_signature_over_date_and_nonce_alone_is_refused() -> None:
+    """Signing only x-acs-date and x-acs-signature-nonce covers neither host nor action."""
+    params = {**API, "Action": "CancelTask", "Version": ECS_VERSION}
+    request = hand_signed_acs3(
+        sdk_headers(), ["x-acs-date", "x-acs-signature-nonce"], params=params
+    )
+    error = expect_error(send(request), "IncompleteSignature", 400)
+    assert "host" in error.message
+
+
+@pytest.mark.parametrize(
+    "left_out",
+    [
+        "host",
+        "x-acs-action",
+        "x-acs-version",
+        "x-acs-content-sha256",
+        "x-acs-credentials-provider",
+        "x-acs-security-token",
+        "x-acs-anything",
+    ],
+)
+def test_every_x_acs_header_and_host_must_be_signed(left_out: str) -> None:
+    headers = [*sdk_headers(), ("x-acs-security-token", "sts"), ("x-acs-anything", "1")]
+    signed = sorted(k for k, _ in headers if k != left_out)
+    error = expect_error(send(hand_signed_acs3(headers, signed)), "IncompleteSignature", 400)
+    assert f"{left_out} must be signed" in error.message
+    # signed, the same request is accepted and verifies
+    call = call_of(hand_signed_acs3(headers, sorted(k for k, _ in headers)))
+    assert verify_signature(call, SECRET) is None
+
+
+FORM = ("content-type", "application/x-www-form-urlencoded")
+
+
+def test_content_type_must_be_signed_when_there_is_a_body() -> None:
+    """It decides whether the body is read as parameters: relabelling must break the call."""
+    body = b"TaskId=t-from-the-body"
+    params = {"RegionId": "cn-hangzhou"}
+    headers = [*sdk_headers(body=body), FORM]
+    unsigned = sorted(k for k, _ in headers if k != "content-type")
+    request = hand_signed_acs3(headers, unsigned, params=params, body=body)
+    error = expect_error(send(request), "IncompleteSignature", 400)
+    assert "content-type must be signed" in error.message
+    signed = hand_signed_acs3(headers, sorted(k for k, _ in headers), params=params, body=body)
+    call = call_of(signed)
+    assert call.params["TaskId"] == "t-from-the-body"
+    assert verify_signature(call, SECRET) is None
+    relabelled = [(k, "text/plain" if k == "content-type" else v) for k, v in signed.headers]
+    moved = call_of(OutgoingRequest("POST", signed.target, tuple(relabelled), body))
+    assert "TaskId" not in moved.params
+    expect_error(verify_signature(moved, SECRET), "SignatureDoesNotMatch", 400)
+
+
+def test_an_unsigned_content_type_without_a_body_is_accepted() -> None:
+    """aiohttp (the new SDK's async client) adds Content-Type after signing, body empty."""
+    headers = sdk_headers()
+    request = hand_signed_acs3(headers, sorted(k for k, _ in headers))
+    call = call_of(request, extra_headers=[("Content-Type", "application/octet-stream")])
+    assert verify_signature(call, SECRET) is None
+
+
+@pytest.mark.parametrize(
+    "repeated",
+    ["x-acs-signature-nonce", "x-acs-date", "x-acs-action", "x-acs-version", "host"],
+)
+def test_a_repeated_header_that_decides_the_call_is_refused(repeated: str) -> None:
+    """Sent twice, the signature covers both values (sorted) but one would be used: swapping
+    them would replay the request under the other value."""
+    headers = sdk_headers()
+    other = (repeated, dict(headers)[repeated] + "-2")
+    at = [name for name, _ in headers].index(repeated)
+    for order in ([*headers, other], [*headers[:at], other, *headers[at:]]):
+        request = hand_signed_acs3(order, sorted({k for k, _ in order}))
+        error = expect_error(send(request), "InvalidParameter.Format", 400)
+        assert f"Header {repeated} is repeated." in error.message
+
+
+@pytest.mark.parametrize("repeated", ["authorization", "content-type"])
+def test_a_repeated_authorization_or_content_type_is_refused(repeated: str) -> None:
+    request = acs3_request()
+    extra = [(repeated, dict(request.headers).get(repeated, "application/x-www-form-urlencoded"))]
+    if repeated == "content-type":
+        extra *= 2
+    error = expect_error(send(request, extra_headers=extra), "InvalidParameter.Format", 400)
+    assert f"Header {repeated} is repeated." in error.message

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from _wire_kit import parse_request
 
-from taskcancel.wire import Call, acs3, v1, verify_signature
+from taskcancel.wire import Call, GatewayError, acs3, v1, verify_signature
 from taskcancel.wire._encoding import canonical_query, percent_encode
 from taskcancel.wire.acs3 import EMPTY_SHA256
 
@@ -480,13 +480,14 @@ def test_acs3_vector_rejects_changed_signed_header() -> None:
     assert verify_signature(call, "testsecret") is not None
 
 
-def test_acs3_vector_with_body_fails_content_hash() -> None:
+def test_acs3_vector_with_a_body_added_is_refused() -> None:
+    """A body the SDK did not sign: its content-type is not in SignedHeaders (and its hash
+    is not x-acs-content-sha256)."""
     vector = ACS3_VECTORS[0]
-    call = parse_request("POST", b"/", vector.query.encode(), _wire(vector.headers), b"x")
-    assert isinstance(call, Call)
-    assert not call.content_sha256_matches
-    error = verify_signature(call, "testsecret")
-    assert error is not None and error.code == "SignatureDoesNotMatch"
+    result = parse_request("POST", b"/", vector.query.encode(), _wire(vector.headers), b"x")
+    assert isinstance(result, GatewayError)
+    assert result.code == "IncompleteSignature"
+    assert "content-type must be signed" in result.message
 
 
 def test_acs3_vector_unsigned_extra_header_is_ignored() -> None:
