@@ -33,47 +33,24 @@ import enum
 import functools
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import httptools
 
 from .. import wire
+from ._http11 import CONTINUE, malformed, serialize
 from ._request import Answer, RawRequest
+from ._watchdog import arm
 
 if TYPE_CHECKING:
-    from ._log import RequestLog
+    from ._connections import ConnectionSet
 
-__all__ = ["App", "Connection", "ConnectionSet", "Phase"]
+__all__ = ["Connection", "Phase"]
 
 log = logging.getLogger("taskcancel.server")
 
-_REASONS = {
-    200: b"OK",
-    400: b"Bad Request",
-    403: b"Forbidden",
-    404: b"Not Found",
-    408: b"Request Timeout",
-    409: b"Conflict",
-    413: b"Request Entity Too Large",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-}
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Complete requests a connection may hold unanswered before it stops reading.
 _MAX_QUEUED = 32
-
-
-class App(Protocol):
-    """What the connection layer needs from the application."""
-
-    @property
-    def blocking(self) -> bool:
-        """Whether ``handle`` may block (a store on disk): it then runs in a worker thread."""
-        ...
-
-    def handle(self, request: RawRequest) -> Answer: ...
-
-    def refusal(self, error: wire.GatewayError) -> Answer: ...
 
 
 class Phase(enum.Enum):
@@ -81,54 +58,6 @@ class Phase(enum.Enum):
     HEAD = "head"
     BODY = "body"
     DONE = "done"
-
-
-class ConnectionSet:
-    """The server's open connections and the limits they share."""
-
-    def __init__(
-        self,
-        app: App,
-        *,
-        limits: wire.Limits,
-        request_timeout: float,
-        keep_alive: float,
-        max_connections: int,
-        log: RequestLog | None,
-    ) -> None:
-        self.app, self.limits, self.log = app, limits, log
-        self.request_timeout, self.keep_alive = request_timeout, keep_alive
-        self.max_connections = max_connections
-        # A head may carry the whole query and every header; a chunk that also holds the
-        # start of the body is counted whole, hence the body term.
-        self.max_head = limits.max_query_bytes + limits.max_header_bytes + 8192
-        self.open: set[Connection] = set()
-        self.closed = asyncio.Event()
-        self.closed.set()
-
-    def protocol(self) -> Connection:
-        return Connection(self)
-
-    def added(self, connection: Connection) -> bool:
-        if len(self.open) >= self.max_connections:
-            return False
-        self.open.add(connection)
-        self.closed.clear()
-        return True
-
-    def removed(self, connection: Connection) -> None:
-        self.open.discard(connection)
-        if not self.open:
-            self.closed.set()
-
-    def shutdown(self) -> None:
-        """Stop reading everywhere; idle connections close now, the rest once answered."""
-        for connection in list(self.open):
-            connection.shutdown()
-
-    def abort(self) -> None:
-        for connection in list(self.open):
-            connection.abort()
 
 
 class Connection(asyncio.Protocol):
@@ -172,7 +101,7 @@ class Connection(asyncio.Protocol):
         now = self.loop.time()
         self.idle_since = self.started = now
         self.deadline = now + self.shared.request_timeout
-        self._arm(self.shared.request_timeout)
+        arm(self, self.shared.request_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.phase is Phase.HEAD or self.phase is Phase.BODY:
@@ -196,29 +125,38 @@ class Connection(asyncio.Protocol):
         self._answer_queue()
 
     def data_received(self, data: bytes) -> None:
-        if self.phase is Phase.DONE:
-            return
-        if self.phase is Phase.IDLE:
-            if self.deadline is None:  # bytes between requests (a stray CRLF) count
-                self.deadline = self.loop.time() + self.shared.request_timeout
-            self.head_bytes += len(data)
-        elif self.phase is Phase.HEAD:
-            self.head_bytes += len(data)
-        if self.head_bytes > self.shared.max_head:
-            self._refuse(
-                wire.gateway_error(
-                    "RequestTooLarge", what="request head", limit=self.shared.max_head
-                )
-            )
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError:
-            return  # a callback refused the request and said why
-        except httptools.HttpParserUpgrade as upgrade:
-            self._upgrade(data, upgrade)
-        except httptools.HttpParserError:
-            self._refuse(_malformed("The request is not valid HTTP/1.1."))
+        if self.phase is Phase.IDLE and self.deadline is None:
+            # Bytes between requests (a stray CRLF) start the next request's clock.
+            self.deadline = self.loop.time() + self.shared.request_timeout
+        view = memoryview(data)
+        while view and self.phase is not Phase.DONE:
+            if self.phase is Phase.BODY:
+                piece, view = view, view[:0]
+            else:
+                # Heads are fed at most a budget's worth at a time, so a chunk of many
+                # small pipelined requests is fine and one endless head is not.
+                room = self.shared.max_head - self.head_bytes
+                if room <= 0:
+                    self._refuse(
+                        wire.gateway_error(
+                            "RequestTooLarge", what="request head", limit=self.shared.max_head
+                        )
+                    )
+                    return
+                piece, view = view[:room], view[room:]
+                self.head_bytes += len(piece)
+            try:
+                self.parser.feed_data(piece)
+            except httptools.HttpParserCallbackError:
+                return  # a callback refused the request and said why
+            except httptools.HttpParserUpgrade as upgrade:
+                self._upgrade(bytes(piece), upgrade)
+                if view and not self._stopped():
+                    self.data_received(bytes(view))
+                return
+            except httptools.HttpParserError:
+                self._refuse(malformed("The request is not valid HTTP/1.1."))
+                return
 
     def eof_received(self) -> bool:
         # The client sends no more (a request cut short is not carried out); the answers
@@ -255,7 +193,7 @@ class Connection(asyncio.Protocol):
         self.phase = Phase.BODY
         self.head_bytes = 0
         if not self.url.startswith(b"/"):
-            self._refuse_in_callback(_malformed("The request target must be a path."))
+            self._refuse_in_callback(malformed("The request target must be a path."))
         for name, value in self.headers:
             lower = name.lower()
             if lower == b"content-length" and value.isdigit():
@@ -272,7 +210,7 @@ class Connection(asyncio.Protocol):
                 and not self.busy
                 and self.transport is not None
             ):
-                self.transport.write(_CONTINUE)
+                self.transport.write(CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
@@ -345,7 +283,7 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         close = not request.keep_alive or (self.closing and not self.queue)
-        transport.write(_serialize(answer.response, close))
+        transport.write(serialize(answer.response, close))
         log = self.shared.log
         if log is not None:
             log.record(answer, self.loop.time() - request.started)
@@ -394,7 +332,7 @@ class Connection(asyncio.Protocol):
         if transport.get_write_buffer_size() and self.paused:
             transport.abort()  # the client takes no answers: it would not read this one
             return
-        transport.write(_serialize(answer.response, True))
+        transport.write(serialize(answer.response, True))
         transport.close()
         log = self.shared.log
         if log is not None:
@@ -403,11 +341,15 @@ class Connection(asyncio.Protocol):
     def _upgrade(self, data: bytes, upgrade: httptools.HttpParserUpgrade) -> None:
         """``CONNECT`` is refused; other upgrades are served as the plain requests they are."""
         if self.parser.get_method() == b"CONNECT":
-            self._refuse(_malformed("CONNECT is not supported."))
+            self._refuse(malformed("CONNECT is not supported."))
             return
         offset = upgrade.args[0] if upgrade.args else len(data)
         if offset < len(data) and self.phase is not Phase.DONE:
             self.data_received(data[offset:])
+
+    def _stopped(self) -> bool:
+        """Whether reading stopped (a parser callback can change the phase)."""
+        return self.phase is Phase.DONE
 
     def _pause_reading(self) -> None:
         transport = self.transport
@@ -427,56 +369,6 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
-    def _arm(self, delay: float) -> None:
-        self.timer = self.loop.call_later(delay, self._check_time)
-
-    def _check_time(self) -> None:
-        """The watchdog: enforce rule 1, close idle keep-alive connections, re-arm."""
-        self.timer = None
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        shared, now = self.shared, self.loop.time()
-        drain = self.drain_deadline
-        if drain is not None and not transport.get_write_buffer_size():
-            drain = self.drain_deadline = None
-        waiting = self.queue[0].started + shared.request_timeout if self.queue else None
-        if (drain is not None and now >= drain) or (
-            waiting is not None and self.paused and now >= waiting
-        ):
-            transport.abort()  # the client stopped taking its answers: cut it off
-            return
-        deadline = self.deadline
-        if deadline is not None and now >= deadline:
-            self._refuse(wire.gateway_error("RequestTimeout", seconds=shared.request_timeout))
-            if not transport.is_closing():
-                self._arm(shared.request_timeout)
-            return
-        outstanding = deadline is not None or self.queue or self.busy or drain is not None
-        if not outstanding and now - self.idle_since >= shared.keep_alive:
-            transport.close()
-            return
-        wake = [now + shared.request_timeout]
-        wake += [t for t in (deadline, drain, waiting) if t is not None]
-        if not outstanding:
-            wake.append(self.idle_since + shared.keep_alive)
-        self._arm(max(min(wake) - now, 0.001))
-
 
 class _Refused(Exception):
     """Raised in a parser callback to stop parsing a refused request."""
-
-
-def _serialize(response: wire.Response, close: bool) -> bytes:
-    reason = _REASONS.get(response.status, b"Status")
-    parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, reason)]
-    parts += [
-        b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
-    ]
-    parts.append(b"connection: close\r\n\r\n" if close else b"\r\n")
-    parts.append(response.body)
-    return b"".join(parts)
-
-
-def _malformed(detail: str) -> wire.GatewayError:
-    return wire.gateway_error("InvalidParameter.Format", detail=detail)

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable
 
 from .. import wire
+from ._connections import App, ConnectionSet
 from ._log import RequestLog
-from ._protocol import App, ConnectionSet
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE",

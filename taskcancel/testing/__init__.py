@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._clock import FakeClock
+from .._clock import FakeClock
 from ._mock import EcsMock, mock_ecs
 from ._scripted import ScriptedTransport
 from ._server import EmulatorServer

@@ -47,7 +47,7 @@ import attrs
 import pytest
 
 from .. import Client, InMemoryTransport, MemoryStore
-from ._clock import FakeClock
+from .._clock import FakeClock
 from ._mock import mock_ecs
 from ._server import EmulatorServer
 

@@ -1,0 +1,78 @@
+"""The server's open connections, the limits they share, and what they need from the app."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol
+
+from .. import wire
+from ._request import Answer, RawRequest
+
+if TYPE_CHECKING:
+    from ._log import RequestLog
+    from ._protocol import Connection
+
+__all__ = ["App", "ConnectionSet"]
+
+
+class App(Protocol):
+    """What the connection layer needs from the application."""
+
+    @property
+    def blocking(self) -> bool:
+        """Whether ``handle`` may block (a store on disk): it then runs in a worker thread."""
+        ...
+
+    def handle(self, request: RawRequest) -> Answer: ...
+
+    def refusal(self, error: wire.GatewayError) -> Answer: ...
+
+
+class ConnectionSet:
+    """The server's open connections and the limits they share."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        limits: wire.Limits,
+        request_timeout: float,
+        keep_alive: float,
+        max_connections: int,
+        log: RequestLog | None,
+    ) -> None:
+        self.app, self.limits, self.log = app, limits, log
+        self.request_timeout, self.keep_alive = request_timeout, keep_alive
+        self.max_connections = max_connections
+        # A head may carry the whole query and every header; a chunk that also holds the
+        # start of the body is counted whole, hence the body term.
+        self.max_head = limits.max_query_bytes + limits.max_header_bytes + 8192
+        self.open: set[Connection] = set()
+        self.closed = asyncio.Event()
+        self.closed.set()
+
+    def protocol(self) -> Connection:
+        from ._protocol import Connection
+
+        return Connection(self)
+
+    def added(self, connection: Connection) -> bool:
+        if len(self.open) >= self.max_connections:
+            return False
+        self.open.add(connection)
+        self.closed.clear()
+        return True
+
+    def removed(self, connection: Connection) -> None:
+        self.open.discard(connection)
+        if not self.open:
+            self.closed.set()
+
+    def shutdown(self) -> None:
+        """Stop reading everywhere; idle connections close now, the rest once answered."""
+        for connection in list(self.open):
+            connection.shutdown()
+
+    def abort(self) -> None:
+        for connection in list(self.open):
+            connection.abort()

@@ -1,0 +1,35 @@
+"""HTTP/1.1 bytes the connection layer writes: status lines, headers, 100 Continue."""
+
+from __future__ import annotations
+
+from .. import wire
+
+__all__ = ["CONTINUE", "malformed", "serialize"]
+
+_REASONS = {
+    200: b"OK",
+    400: b"Bad Request",
+    403: b"Forbidden",
+    404: b"Not Found",
+    408: b"Request Timeout",
+    409: b"Conflict",
+    413: b"Request Entity Too Large",
+    500: b"Internal Server Error",
+    503: b"Service Unavailable",
+}
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def serialize(response: wire.Response, close: bool) -> bytes:
+    reason = _REASONS.get(response.status, b"Status")
+    parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, reason)]
+    parts += [
+        b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
+    ]
+    parts.append(b"connection: close\r\n\r\n" if close else b"\r\n")
+    parts.append(response.body)
+    return b"".join(parts)
+
+
+def malformed(detail: str) -> wire.GatewayError:
+    return wire.gateway_error("InvalidParameter.Format", detail=detail)

@@ -1,0 +1,222 @@
+"""The connection layer as a hostile client meets it: raw sockets against a real server.
+
+Regression tests for what the uvicorn-based layer got wrong: absolute-form and CONNECT
+first requests went unanswered; a client that pipelines and never reads kept its
+connection (and a slot under the cap) for good; SIGTERM hung with such clients and never
+closed the store; SIGINT printed a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from _serve import start_serve, stop_serve, write_world
+
+from taskcancel import Client, HttpTransport, TaskStatus
+from taskcancel.testing import EmulatorServer
+
+REGION = "cn-hangzhou"
+
+
+def _responses(sock: socket.socket) -> list[tuple[int, dict[str, str], bytes]]:
+    """Every complete response until the server closes the connection."""
+    data = b""
+    with contextlib.suppress(ConnectionResetError, TimeoutError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    out = []
+    while b"\r\n\r\n" in data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])
+        }
+        length = int(headers.get("content-length", "0"))
+        out.append((int(lines[0].split()[1]), headers, data[:length]))
+        data = data[length:]
+    return out
+
+
+def _send(port: int, data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        return _responses(sock)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        b"GET http://x HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"GET http://x/?Action=DescribeTasks HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nhost: x\r\n\r\n",
+    ],
+    ids=["absolute-no-path", "absolute-with-path", "connect", "asterisk"],
+)
+def test_a_target_that_is_not_a_path_gets_an_aliyun_400_then_close(first: bytes) -> None:
+    with EmulatorServer() as server:
+        (answer,) = _send(server.port, first + b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+        status, headers, body = answer
+        assert status == 400
+        assert headers["connection"] == "close"
+        document = json.loads(body)
+        assert document["Code"] == "InvalidParameter.Format"
+        assert set(document) >= {"RequestId", "HostId", "Code", "Message", "Recommend"}
+        assert server.client().describe_tasks(REGION).total_count == 0  # still serving
+
+
+def _flood(port: int) -> socket.socket:
+    """A client that pipelines many requests and never reads an answer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    request = b"GET /?Action=DescribeTasks HTTP/1.1\r\nhost: x\r\n\r\n"
+    with contextlib.suppress(BlockingIOError, ConnectionResetError, BrokenPipeError):
+        for _ in range(200):
+            sock.send(request * 500)
+    return sock
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot() -> None:
+    with EmulatorServer(request_timeout=1.0, max_connections=2) as server:
+        floods = [_flood(server.port), _flood(server.port)]
+        try:
+            # Both slots are taken by clients that read nothing; once their deadline
+            # passes they are cut off and a well-behaved client is served again.
+            deadline = time.monotonic() + 30
+            while True:
+                assert time.monotonic() < deadline, "the non-reading clients kept their slots"
+                try:
+                    with server.client(timeout=5) as client:
+                        client.describe_tasks(REGION)
+                    break
+                except Exception:  # refused with 503 while the slots are full
+                    time.sleep(0.05)
+            for sock in floods:  # and they were indeed cut off
+                sock.setblocking(True)
+                sock.settimeout(10)
+                with contextlib.suppress(ConnectionResetError):
+                    while sock.recv(65536):
+                        pass
+        finally:
+            for sock in floods:
+                sock.close()
+
+
+def _world(path: Path) -> Path:
+    tasks = [
+        {
+            "TaskId": f"t-sig{n}",
+            "RegionId": REGION,
+            "TaskAction": "ImportImage",
+            "TaskStatus": "Processing",
+        }
+        for n in range(3)
+    ]
+    return write_world(path, {"Regions": [REGION], "Tasks": tasks})
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_gracefully_with_hostile_clients_and_keeps_the_store(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    store = tmp_path / "state.sqlite"
+    served = start_serve(
+        ["--port", "0", "--store", str(store), "--world", str(_world(tmp_path / "w.json"))],
+        log_path=tmp_path / "stderr.log",
+    )
+    try:
+        transport = HttpTransport(
+            served.endpoint, access_key_id="testid", access_key_secret="testsecret"
+        )
+        with Client(transport) as client:
+            client.cancel_task(REGION, "t-sig1")
+        floods = [_flood(served.port) for _ in range(3)]
+        half = socket.create_connection(("127.0.0.1", served.port))
+        half.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\nabc")
+        served.process.send_signal(signum)
+        assert served.process.wait(timeout=30) == 0
+        for sock in [*floods, half]:
+            sock.close()
+    finally:
+        stop_serve(served.process)
+    log = served.log_text()
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
+    assert f"stopping ({signum.name})" in log
+    # A copy of the store file alone (no -wal beside it) has every acknowledged cancel.
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(store, copy)
+    assert not Path(f"{store}-wal").exists() or Path(f"{store}-wal").stat().st_size == 0
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    served = start_serve(["--port", "0", "--store", str(copy)], log_path=tmp_path / "stderr2.log")
+    try:
+        transport = HttpTransport(
+            served.endpoint, access_key_id="testid", access_key_secret="testsecret"
+        )
+        with Client(transport) as client:
+            assert client.describe_task_attribute(REGION, "t-sig1").status is TaskStatus.DELETED
+            assert client.describe_task_attribute(REGION, "t-sig2").status is TaskStatus.PROCESSING
+    finally:
+        stop_serve(served.process)
+
+
+def test_keep_alive_http_1_0_and_connection_close() -> None:
+    with EmulatorServer() as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(
+                b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"  # kept alive
+                b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+                b"GET / HTTP/1.1\r\nhost: x\r\n\r\n"  # after close: never read
+            )
+            answers = _responses(sock)
+        assert [a[0] for a in answers] == [400, 400]
+        assert "connection" not in answers[0][1]
+        assert answers[1][1]["connection"] == "close"
+        answers = _send(server.port, b"GET / HTTP/1.0\r\n\r\n")
+        assert len(answers) == 1 and answers[0][1]["connection"] == "close"
+
+
+def test_expect_100_continue_is_answered_before_the_body() -> None:
+    with EmulatorServer() as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(10)
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n"
+            b"content-length: 9\r\nexpect: 100-continue\r\n\r\n"
+        )
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"Action=X&")
+        sock.shutdown(socket.SHUT_WR)
+        (answer,) = _responses(sock)
+        assert answer[0] == 400 and json.loads(answer[2])["Code"] == "MissingVersion"
+
+
+def test_an_oversized_declared_body_is_refused_before_it_is_sent() -> None:
+    with EmulatorServer() as server:
+        (answer,) = _send(
+            server.port,
+            b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 99999999\r\n"
+            b"expect: 100-continue\r\n\r\n",
+        )
+        assert answer[0] == 413 and json.loads(answer[2])["Code"] == "RequestTooLarge"
+
+
+def test_sigint_in_the_foreground_prints_no_traceback(tmp_path: Path) -> None:
+    served = start_serve(["--port", "0"], log_path=tmp_path / "stderr.log")
+    served.process.send_signal(signal.SIGINT)
+    try:
+        assert served.process.wait(timeout=30) == 0
+    except subprocess.TimeoutExpired:
+        stop_serve(served.process)
+        raise
+    assert "Traceback" not in served.log_text()
