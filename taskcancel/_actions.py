@@ -13,6 +13,7 @@ import random
 import string
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -29,7 +30,7 @@ from ._model import (
     parse_time,
 )
 from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason, supports_cancel
-from ._store import Store
+from ._store import DuplicateTaskError, Store
 
 __all__ = [
     "ACTIONS",
@@ -220,6 +221,15 @@ def _int_param(
 
 
 def describe_tasks(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    """DescribeTasks: one page of the caller's tasks in a region, by task id.
+
+    Cost: without filters, or filtered by ``TaskIds`` alone, the store counts and pages
+    by index and only the page's tasks have their schedules applied -- independent of
+    how many tasks the account holds. ``TaskAction``, ``TaskStatus``, ``StartTime`` and
+    ``EndTime`` (unless ``TaskIds`` narrows the candidates to at most 100) need every
+    task of the account in the region examined: that path is linear in their number,
+    which the per-account quota (``max_tasks``) bounds.
+    """
     region_id = _region(ctx, params)
     if isinstance(region_id, ErrorSpec):
         return region_id
@@ -229,38 +239,61 @@ def describe_tasks(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     page_size = _int_param(params, "PageSize", 10, 1, 100)
     if isinstance(page_size, ErrorSpec):
         return page_size
-    tasks = ctx.store.list_tasks(region_id, account=ctx.account)
+    wanted: set[str] | None = None
     ids_text = params.get("TaskIds") or ""
     if ids_text:
         wanted = {part.strip() for part in ids_text.split(",") if part.strip()}
         if len(wanted) > 100:
             return invalid_parameter("TaskIds")
-        tasks = [t for t in tasks if t.task_id in wanted]
+    keep = _filters(params)
+    if isinstance(keep, ErrorSpec):
+        return keep
+    start = (page_number - 1) * page_size
+    store, account = ctx.store, ctx.account
+    if not keep:
+        total, page = store.page_tasks(
+            region_id, account=account, offset=start, limit=page_size, ids=wanted
+        )
+    else:
+        if wanted is None:
+            tasks = store.list_tasks(region_id, account=account)
+        else:
+            tasks = store.page_tasks(region_id, account=account, offset=0, limit=100, ids=wanted)[1]
+        tasks = [t for t in tasks if all(test(t) for test in keep)]
+        total, page = len(tasks), tasks[start : start + page_size]
+    return {
+        "RegionId": region_id,
+        "TotalCount": total,
+        "PageNumber": page_number,
+        "PageSize": page_size,
+        "TaskSet": {"Task": [task_to_api(t, ctx.policy) for t in page]},
+    }
+
+
+def _filters(params: Mapping[str, str]) -> list[Callable[[Task], bool]] | ErrorSpec:
+    """DescribeTasks' filters other than TaskIds, as tests on a task as it stands now."""
+    keep: list[Callable[[Task], bool]] = []
     action = params.get("TaskAction") or ""
     if action:
-        tasks = [t for t in tasks if t.action.value == action]
+        keep.append(lambda t: t.action.value == action)
     status = params.get("TaskStatus") or ""
     if status in _FILTERABLE_STATUSES:
-        tasks = [t for t in tasks if t.status.value == status]
-    for name, keep in (("StartTime", operator.ge), ("EndTime", operator.le)):
+        keep.append(lambda t: t.status.value == status)
+    for name, compare in (("StartTime", operator.ge), ("EndTime", operator.le)):
         bound_text = params.get(name) or ""
         if bound_text:
             try:
                 bound = parse_time(bound_text)
             except ValueError:
                 return invalid_parameter(name)
-            tasks = [
-                t for t in tasks if t.creation_time is not None and keep(t.creation_time, bound)
-            ]
-    start = (page_number - 1) * page_size
-    page = tasks[start : start + page_size]
-    return {
-        "RegionId": region_id,
-        "TotalCount": len(tasks),
-        "PageNumber": page_number,
-        "PageSize": page_size,
-        "TaskSet": {"Task": [task_to_api(t, ctx.policy) for t in page]},
-    }
+            keep.append(_created(compare, bound))
+    return keep
+
+
+def _created(
+    compare: Callable[[datetime, datetime], bool], bound: datetime
+) -> Callable[[Task], bool]:
+    return lambda t: t.creation_time is not None and compare(t.creation_time, bound)
 
 
 def missing_parameter(name: str) -> ErrorSpec:
@@ -275,22 +308,25 @@ def _required(params: Mapping[str, str], *names: str) -> ErrorSpec | None:
     return None
 
 
-def _quota_exceeded(ctx: ActionContext, region_id: str) -> ErrorSpec | None:
+def _quota_error(ctx: ActionContext) -> ErrorSpec:
     """403 once the caller holds ``max_tasks`` tasks in the region: memory stays bounded."""
-    if len(ctx.store.list_tasks(region_id, account=ctx.account)) < ctx.max_tasks:
-        return None
     message = f"The account already has {ctx.max_tasks} tasks in this region."
     return ErrorSpec("QuotaExceed.Task", 403, message)
 
 
 def _create_task(
     ctx: ActionContext, region_id: str, action: TaskAction, resource: Callable[[str], str]
-) -> Task:
+) -> Task | ErrorSpec:
     """A new task with a fresh id; ``resource(task_id)`` names what it works on.
 
-    Random ids practically never collide; a seeded generator over a store kept from an
-    earlier run with the same seed replays that run's ids, which are skipped here.
+    The quota is counted, not listed: a full account is refused before an id is drawn,
+    and :meth:`~taskcancel.Store.create_task` checks it again atomically with the
+    insert, so callers racing (in threads or in processes sharing a store) cannot pass
+    it. Random ids practically never collide; a seeded generator over a store kept from
+    an earlier run with the same seed replays that run's ids, which are skipped here.
     """
+    if ctx.store.count_tasks(region_id, account=ctx.account) >= ctx.max_tasks:
+        return _quota_error(ctx)
     for _ in range(1_000_000):
         task_id = ctx.ids("t")
         task = Task(
@@ -304,10 +340,10 @@ def _create_task(
             schedule=ctx.new_task_schedule,
         )
         try:
-            ctx.store.add_task(task)
-        except ValueError:  # an id collision; draw again
+            created = ctx.store.create_task(task, max_tasks=ctx.max_tasks)
+        except DuplicateTaskError:  # an id collision; draw again
             continue
-        return task
+        return task if created else _quota_error(ctx)
     raise RuntimeError("could not allocate a fresh task id")
 
 
@@ -319,12 +355,11 @@ def import_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     missing = _required(params, "DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject")
     if missing is not None:
         return missing
-    full = _quota_exceeded(ctx, region_id)
-    if full is not None:
-        return full
     # The image id shares the task id's random part, so it is as unique as the task id
     # (a reseeded generator over a kept store redraws both together).
     task = _create_task(ctx, region_id, TaskAction.IMPORT_IMAGE, _image_of)
+    if isinstance(task, ErrorSpec):
+        return task
     return {"RegionId": region_id, "ImageId": task.resource_id, "TaskId": task.task_id}
 
 
@@ -343,10 +378,9 @@ def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     image_id = params["ImageId"]
     if len(image_id) > 128:
         return invalid_parameter("ImageId")
-    full = _quota_exceeded(ctx, region_id)
-    if full is not None:
-        return full
     task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, lambda _task_id: image_id)
+    if isinstance(task, ErrorSpec):
+        return task
     return {"RegionId": region_id, "TaskId": task.task_id}
 
 

@@ -105,9 +105,14 @@ _TASK_COLUMNS_DDL = """
 
 SELECT_TASKS = f"SELECT {COLUMN_LIST} FROM tasks"
 SELECT_TASK = f"{SELECT_TASKS} WHERE region_id = ? AND task_id = ?"
+#: A page of an account's tasks: ``(region_id, owner, limit, offset)``. The first id of
+#: the page is found by skipping ``offset`` entries of the covering index alone (no
+#: table lookups), then the page is one index range from there.
 SELECT_PAGE = (
-    f"{SELECT_TASKS} INDEXED BY tasks_by_owner"
-    " WHERE region_id = ? AND owner IS ? ORDER BY task_id LIMIT ? OFFSET ?"
+    f"{SELECT_TASKS} INDEXED BY tasks_by_owner WHERE region_id = ?1 AND owner IS ?2"
+    " AND task_id >= (SELECT task_id FROM tasks INDEXED BY tasks_by_owner"
+    " WHERE region_id = ?1 AND owner IS ?2 ORDER BY task_id LIMIT 1 OFFSET ?4)"
+    " ORDER BY task_id LIMIT ?3"
 )
 SELECT_AMONG = f"{SELECT_TASKS} WHERE region_id = ? AND owner IS ? AND task_id IN ({{}}) ORDER BY 2"
 COUNT_OWNED = "SELECT n FROM task_counts WHERE region_id = ? AND owner_key = ?"

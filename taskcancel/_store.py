@@ -126,23 +126,32 @@ _Owner = tuple[str, Any]  # (region id, owner): Any because the owner may be Non
 
 
 class _Tables:
-    """One world: its regions, its tasks by (region, id), and each account's sorted ids.
+    """One world: its regions, its tasks by region then id, and each account's sorted ids.
 
     The sorted ids give an account's count and any page of its tasks without looking
     at the rest. A replace or reset swaps the whole object, so readers see one world.
     """
 
-    def __init__(self, regions: frozenset[str], tasks: dict[tuple[str, str], Task]) -> None:
+    def __init__(self, regions: frozenset[str], tasks: Iterable[Task]) -> None:
         self.regions = regions
-        self.tasks = tasks
+        self.tasks: dict[str, dict[str, Task]] = {}
         self.owned: dict[_Owner, list[str]] = {}
-        for task in tasks.values():
+        for task in tasks:
+            self.tasks.setdefault(task.region_id, {})[task.task_id] = task
             self.owned.setdefault((task.region_id, task.owner), []).append(task.task_id)
         for ids in self.owned.values():
             ids.sort()
 
+    def get(self, region_id: str, task_id: str) -> Task | None:
+        in_region = self.tasks.get(region_id)
+        return None if in_region is None else in_region.get(task_id)
+
+    def put(self, task: Task) -> None:
+        """Store ``task`` in place of the task with its key (owner unchanged)."""
+        self.tasks[task.region_id][task.task_id] = task
+
     def insert(self, task: Task) -> None:
-        self.tasks[task.key] = task
+        self.tasks.setdefault(task.region_id, {})[task.task_id] = task
         bisect.insort(self.owned.setdefault((task.region_id, task.owner), []), task.task_id)
 
 
@@ -162,16 +171,16 @@ class MemoryStore(StoreBase):
         clock: Clock | None = None,
     ) -> None:
         self._initial_regions = checked_regions(ECS_REGIONS if regions is None else regions)
-        self._initial = checked_tasks(tasks, self._initial_regions)
+        self._initial = tuple(checked_tasks(tasks, self._initial_regions).values())
         self.clock: Clock = clock or system_clock
         self._lock = threading.Lock()
-        self._world = _Tables(self._initial_regions, dict(self._initial))
+        self._world = _Tables(self._initial_regions, self._initial)
 
     def __repr__(self) -> str:
         return f"<MemoryStore regions={len(self._world.regions)} tasks={len(self)}>"
 
     def __len__(self) -> int:
-        return len(self._world.tasks)
+        return sum(len(in_region) for in_region in self._world.tasks.values())
 
     def has_region(self, region_id: str) -> bool:
         return region_id in self._world.regions
@@ -180,7 +189,7 @@ class MemoryStore(StoreBase):
         return self._world.regions
 
     def find_task(self, region_id: str, task_id: str) -> Task | None:
-        return self._world.tasks.get((region_id, task_id))
+        return self._world.get(region_id, task_id)
 
     def _owned(
         self, region_id: str, account: str | None, offset: int, limit: int | None
@@ -189,29 +198,31 @@ class MemoryStore(StoreBase):
             world = self._world
             ids = world.owned.get((region_id, account), [])
             end = None if limit is None else offset + limit
-            return len(ids), [world.tasks[region_id, task_id] for task_id in ids[offset:end]]
+            in_region = world.tasks.get(region_id, {})
+            return len(ids), [in_region[task_id] for task_id in ids[offset:end]]
 
     def _owned_among(self, region_id: str, account: str | None, ids: list[str]) -> list[Task]:
         with self._lock:
-            found = (self._world.tasks.get((region_id, task_id)) for task_id in ids)
+            found = (self._world.get(region_id, task_id) for task_id in ids)
             return [task for task in found if task is not None and task.owner == account]
 
     def snapshot(self) -> tuple[frozenset[str], list[Task]]:
         """Every region and every task as stored, by (region, task id); one read."""
         with self._lock:
             world = self._world
-            return world.regions, [world.tasks[key] for key in sorted(world.tasks)]
+            tasks = [world.tasks[r][i] for r in sorted(world.tasks) for i in sorted(world.tasks[r])]
+            return world.regions, tasks
 
     def replace(self, tasks: Iterable[Task], *, regions: Iterable[str]) -> None:
         """Make the world exactly these regions and tasks; bad input changes nothing."""
         new_regions = checked_regions(regions)
-        world = _Tables(new_regions, checked_tasks(tasks, new_regions))
+        world = _Tables(new_regions, checked_tasks(tasks, new_regions).values())
         with self._lock:
             self._world = world
 
     def reset(self) -> None:
         """Restore the world the store was created with."""
-        world = _Tables(self._initial_regions, dict(self._initial))
+        world = _Tables(self._initial_regions, self._initial)
         with self._lock:
             self._world = world
 
@@ -221,7 +232,7 @@ class MemoryStore(StoreBase):
             world = self._world
             new = checked_tasks(tasks, world.regions)
             for key in new:
-                if key in world.tasks:
+                if world.get(*key) is not None:
                     raise DuplicateTaskError(*key)
             for task in new.values():
                 world.insert(task)
@@ -233,7 +244,7 @@ class MemoryStore(StoreBase):
             checked_tasks([task], world.regions)
             if len(world.owned.get((task.region_id, task.owner), ())) >= max_tasks:
                 return False
-            if task.key in world.tasks:
+            if world.get(*task.key) is not None:
                 raise DuplicateTaskError(*task.key)
             world.insert(task)
             return True
@@ -241,17 +252,18 @@ class MemoryStore(StoreBase):
     def _modify(self, region_id: str, task_id: str, change: Callable[[Task], Task]) -> Task:
         with self._lock:
             world = self._world
-            task = world.tasks.get((region_id, task_id))
+            task = world.get(region_id, task_id)
             if task is None:
                 raise TaskNotFoundError(region_id, task_id)
-            world.tasks[task.key] = changed = change(task)
+            changed = change(task)
+            world.put(changed)
             return changed
 
     def _apply(self, decider: Decider) -> Decision:
         with self._lock:
             decision = decider(self, self.clock())
             if isinstance(decision, Accepted):
-                self._world.tasks[decision.task.key] = decision.task
+                self._world.put(decision.task)
             return decision
 
     def close(self) -> None:
