@@ -1,6 +1,6 @@
 """The emulator's HTTP face, over real sockets: robustness and the API gateway's checks.
 
-Runs :class:`taskcancel.testing.EmulatorServer` (the same ASGI app and uvicorn as
+Runs :class:`taskcancel.testing.EmulatorServer` (the same app and connection layer as
 ``taskcancel serve``, in a thread) and talks to it with raw sockets and httpx.
 """
 
@@ -196,7 +196,7 @@ def _read_responses(sock: socket.socket, count: int) -> list[RawResponse]:
 def assert_aliyun_error_or_framing_rejection(response: RawResponse) -> None:
     """4xx, always with a full Aliyun envelope (JSON, or XML if Format=XML was asked):
     even a request whose HTTP framing the parser refuses, which never reaches the app,
-    gets ``InvalidParameter.Format`` from taskcancel's uvicorn protocol."""
+    gets ``InvalidParameter.Format`` from taskcancel's connection layer."""
     assert 400 <= response.status < 500, response
     content_type = response.headers.get("content-type", "")
     if content_type == wire.XML_CONTENT_TYPE:
@@ -245,7 +245,7 @@ _QUERY_PIECES = st.sampled_from(
     ]
 )
 # Mostly bytes that survive HTTP framing (so the app, not the HTTP parser, answers),
-# plus a share of raw bytes that uvicorn's parser refuses.
+# plus a share of raw bytes that the HTTP parser refuses.
 _URL_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "#")
 _url_text = st.text(alphabet=_URL_SAFE, max_size=40).map(str.encode)
 _query_text = st.lists(st.one_of(_QUERY_PIECES, _url_text), max_size=12).map(b"".join)
@@ -262,7 +262,7 @@ _paths = st.one_of(
     st.just(b"/"),
     st.sampled_from([b"", b"//", b"/api", b"/%2F", b"/..", b"*", b"/\xff", b"/%zz"]),
 )
-# Methods uvicorn's parser knows reach the app; "BREW" and lower-case ones do not.
+# Methods the HTTP parser knows reach the app; "BREW" and lower-case ones do not.
 _methods = st.sampled_from(
     [b"GET", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"BREW", b"get"]
 )
@@ -329,7 +329,7 @@ def test_any_request_gets_a_4xx_aliyun_error(
     body: bytes,
 ) -> None:
     """Whatever arrives, unsigned: a 4xx with the RequestId/HostId/Code/Message envelope,
-    never a 5xx or a traceback. (Requests whose framing uvicorn itself refuses get its
+    never a 5xx or a traceback. (Requests whose framing the parser refuses get the
     plain-text 400 instead; see :func:`assert_aliyun_error_or_framing_rejection`.)"""
     target = path + (b"?" + query if query else b"")
     lines = [method + b" " + (target or b"/") + b" HTTP/1.1"]
@@ -809,7 +809,7 @@ def test_an_endless_request_head_is_cut_off_with_request_too_large(
         assert client.describe_tasks("cn-hangzhou").total_count >= 0
 
 
-# ---------------------------------------------- connection guards (taskcancel._uvicorn)
+# ------------------------------------- connection guards (taskcancel.server._protocol)
 
 
 def _running(task_id: str) -> Task:
@@ -1002,10 +1002,10 @@ def test_a_request_pipelined_after_an_upgrade_request_is_answered(
 def test_closing_while_pipelined_requests_are_answered_logs_no_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    uvicorn_log = logging.getLogger("uvicorn")  # it does not propagate to the root logger
+    server_log = logging.getLogger("taskcancel")
     try:
-        with EmulatorServer() as server:  # (starting configures uvicorn's loggers afresh)
-            uvicorn_log.addHandler(caplog.handler)
+        with EmulatorServer() as server:
+            server_log.addHandler(caplog.handler)
             server.set_faults(latency_ms=300)
             two = b"".join(
                 _raw_request(v1("DescribeTasks", {"RegionId": REGION})) for _ in range(2)
@@ -1016,7 +1016,7 @@ def test_closing_while_pipelined_requests_are_answered_logs_no_error(
             with server.client() as client:  # started later, so answered after the first
                 client.describe_tasks(REGION)
     finally:
-        uvicorn_log.removeHandler(caplog.handler)
+        server_log.removeHandler(caplog.handler)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 

@@ -32,8 +32,8 @@ real service. A test that must work both ways may only use what both offer: call
 through ``ecs_client`` or ``ecs_endpoint``, no world setup (``ecs_endpoint.emulator``
 is ``None`` against the real service).
 
-This module imports neither hypothesis nor uvicorn (the emulator imports uvicorn
-when it starts), so loading it costs little in any test run.
+This module imports neither hypothesis nor the connection layer (httptools is imported
+when an emulator first accepts a connection), so loading it costs little in any test run.
 """
 
 from __future__ import annotations
