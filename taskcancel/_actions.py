@@ -31,6 +31,7 @@ from ._model import (
 )
 from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason, supports_cancel
 from ._store import DuplicateTaskError, Store
+from ._text import shown
 
 __all__ = [
     "ACTIONS",
@@ -132,7 +133,7 @@ def task_from_api(data: Mapping[str, Any], *, region_id: str, owner: str | None)
 
 def _nonempty(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"must be a non-empty string, got {value!r}")
+        raise ValueError(f"must be a non-empty string, got {shown(value)}")
     return value
 
 
@@ -140,7 +141,7 @@ def _str_or_none(value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(f"must be a string, got {value!r}")
+        raise ValueError(f"must be a string, got {shown(value)}")
     return value
 
 
@@ -153,7 +154,7 @@ def _time_or_none(value: object) -> Any:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(f"must be a time string like 2026-11-27T10:00Z, got {value!r}")
+        raise ValueError(f"must be a time string like 2026-11-27T10:00Z, got {shown(value)}")
     return parse_time(value)
 
 
@@ -347,20 +348,39 @@ def _create_task(
     raise RuntimeError("could not allocate a fresh task id")
 
 
-def import_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
-    """ImportImage: starts an import task for a new image (ImageId + TaskId)."""
+def _start(
+    ctx: ActionContext,
+    params: Mapping[str, str],
+    action: TaskAction,
+    required: tuple[str, ...],
+    resource: Callable[[str], str],
+) -> Task | ErrorSpec:
+    """The checks ImportImage and ExportImage share, in order, then the new task."""
     region_id = _region(ctx, params)
     if isinstance(region_id, ErrorSpec):
         return region_id
-    missing = _required(params, "DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject")
+    missing = _required(params, *required)
     if missing is not None:
         return missing
+    for name in required:
+        if len(params[name]) > _MAX_PARAMETER_LENGTH.get(name, len(params[name])):
+            return invalid_parameter(name)
+    return _create_task(ctx, region_id, action, resource)
+
+
+#: Parameters whose value becomes part of a task, with their longest accepted length.
+_MAX_PARAMETER_LENGTH = {"ImageId": 128}
+
+
+def import_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    """ImportImage: starts an import task for a new image (ImageId + TaskId)."""
     # The image id shares the task id's random part, so it is as unique as the task id
     # (a reseeded generator over a kept store redraws both together).
-    task = _create_task(ctx, region_id, TaskAction.IMPORT_IMAGE, _image_of)
+    required = ("DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject")
+    task = _start(ctx, params, TaskAction.IMPORT_IMAGE, required, _image_of)
     if isinstance(task, ErrorSpec):
         return task
-    return {"RegionId": region_id, "ImageId": task.resource_id, "TaskId": task.task_id}
+    return {"RegionId": task.region_id, "ImageId": task.resource_id, "TaskId": task.task_id}
 
 
 def _image_of(task_id: str) -> str:
@@ -369,19 +389,12 @@ def _image_of(task_id: str) -> str:
 
 def export_image(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
     """ExportImage: starts an export task for an image to an OSS bucket."""
-    region_id = _region(ctx, params)
-    if isinstance(region_id, ErrorSpec):
-        return region_id
-    missing = _required(params, "ImageId", "OSSBucket")
-    if missing is not None:
-        return missing
-    image_id = params["ImageId"]
-    if len(image_id) > 128:
-        return invalid_parameter("ImageId")
-    task = _create_task(ctx, region_id, TaskAction.EXPORT_IMAGE, lambda _task_id: image_id)
+    image_id = params.get("ImageId") or ""
+    required = ("ImageId", "OSSBucket")
+    task = _start(ctx, params, TaskAction.EXPORT_IMAGE, required, lambda _task_id: image_id)
     if isinstance(task, ErrorSpec):
         return task
-    return {"RegionId": region_id, "TaskId": task.task_id}
+    return {"RegionId": task.region_id, "TaskId": task.task_id}
 
 
 Handler = Callable[[ActionContext, Mapping[str, str]], Reply]

@@ -66,7 +66,6 @@ from ._sqlite_schema import (
     UPDATE_TASK,
     Row,
     RowError,
-    shown,
     task_from_row,
     task_to_row,
     time_to_text,
@@ -82,6 +81,7 @@ from ._storebase import (
     checked_tasks,
     system_clock,
 )
+from ._text import shown
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreFileError"]
 

@@ -26,12 +26,12 @@ Version 1 (no ``seed_regions``, no ``task_counts``) is upgraded in place on open
 
 from __future__ import annotations
 
-import reprlib
 import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
 from ._model import Schedule, Task, TaskAction, TaskStatus, check_progress
+from ._text import shown
 
 __all__ = [
     "APPLICATION_ID",
@@ -51,7 +51,6 @@ __all__ = [
     "Row",
     "RowError",
     "create_schema",
-    "shown",
     "task_from_row",
     "task_to_row",
     "time_to_text",
@@ -196,16 +195,6 @@ class RowError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
-
-
-_shown = reprlib.Repr()
-_shown.maxstring = 60
-_shown.maxother = 60
-
-
-def shown(value: object) -> str:
-    """A short one-line repr of a value read from a file, for error messages."""
-    return _shown.repr(value)
 
 
 def time_to_text(value: datetime | None) -> str | None:

@@ -26,7 +26,6 @@ Parsing is pure (:func:`parse_world`); :func:`load_world` only adds reading the 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -36,6 +35,8 @@ import attrs
 
 from ._actions import task_from_api
 from ._model import ECS_REGIONS, Schedule, Task, TaskAction, TaskStatus, format_time
+from ._text import printable, shown
+from ._worldjson import WorldFileError, check_values, decode_json
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -76,16 +77,6 @@ _TOP_KEYS = frozenset({"Regions", "Accounts", "Tasks", "Faults"})
 _FAULT_KEYS = frozenset({"ThrottleRate", "RetryAfterMs", "LatencyMs"})
 
 
-class WorldFileError(ValueError):
-    """A world file that cannot be used; the message names file, field and reason."""
-
-    def __init__(self, source: str, field: str, reason: str) -> None:
-        super().__init__(f"{source}: {field}: {reason}")
-        self.source = source
-        self.field = field
-        self.reason = reason
-
-
 @attrs.frozen
 class Faults:
     """Injected trouble: a share of requests throttled, and latency added to each."""
@@ -114,7 +105,9 @@ def _object(value: object, source: str, field: str, keys: frozenset[str]) -> Map
     unknown = sorted(set(value) - keys)
     if unknown:
         raise WorldFileError(
-            source, f"{field}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(keys))}"
+            source,
+            f"{field}.{printable(unknown[0])}",
+            f"unknown field; known: {', '.join(sorted(keys))}",
         )
     return value
 
@@ -127,7 +120,9 @@ def _list(value: object, source: str, field: str) -> Sequence[Any]:
 
 def _number(value: object, source: str, field: str, *, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise WorldFileError(source, field, f"must be a number in [{low}, {high}], got {value!r}")
+        raise WorldFileError(
+            source, field, f"must be a number in [{low}, {high}], got {shown(value)}"
+        )
     return float(value)
 
 
@@ -172,7 +167,7 @@ def _task(
     owner = data.get("AccessKeyId", next(iter(accounts)))
     if not isinstance(owner, str) or owner not in accounts:
         raise WorldFileError(
-            source, f"{field}.AccessKeyId", f"{owner!r} is not one of the Accounts"
+            source, f"{field}.AccessKeyId", f"{shown(owner)} is not one of the Accounts"
         )
     try:
         task = task_from_api(data, region_id=region, owner=owner)
@@ -183,7 +178,7 @@ def _task(
     fails = data.get("CancelFails", False)
     if not isinstance(fails, bool):
         raise WorldFileError(
-            source, f"{field}.CancelFails", f"must be true or false, got {fails!r}"
+            source, f"{field}.CancelFails", f"must be true or false, got {shown(fails)}"
         )
     schedule = None
     if "Schedule" in data:
@@ -196,7 +191,13 @@ def _task(
 
 
 def parse_world(data: object, *, source: str = "<world>", now: datetime | None = None) -> WorldSpec:
-    """Validate a decoded world file. ``now`` anchors schedules that give no CreationTime."""
+    """Validate a decoded world file. ``now`` anchors schedules that give no CreationTime.
+
+    Any structure is refused cleanly, with the field and the reason: nesting deeper than
+    a world file has, text that is not valid Unicode (a lone surrogate), a number too
+    long to be one.
+    """
+    check_values(data, source)
     top = _object(data, source, "(top level)", _TOP_KEYS)
     regions: frozenset[str] = ECS_REGIONS
     if "Regions" in top:
@@ -220,7 +221,7 @@ def parse_world(data: object, *, source: str = "<world>", now: datetime | None =
                     source, f"{field}.AccessKeySecret", "required non-empty string"
                 )
             if key_id in accounts:
-                raise WorldFileError(source, f"{field}.AccessKeyId", f"duplicate {key_id!r}")
+                raise WorldFileError(source, f"{field}.AccessKeyId", f"duplicate {shown(key_id)}")
             accounts[key_id] = secret
         if not accounts:
             raise WorldFileError(source, "Accounts", "must list at least one account")
@@ -233,11 +234,13 @@ def parse_world(data: object, *, source: str = "<world>", now: datetime | None =
         task = _task(entry, source, f"Tasks[{i}]", accounts, now, only_region)
         if task.region_id not in regions:
             raise WorldFileError(
-                source, f"Tasks[{i}].RegionId", f"{task.region_id!r} is not one of the Regions"
+                source, f"Tasks[{i}].RegionId", f"{shown(task.region_id)} is not one of the Regions"
             )
         if task.key in seen:
             raise WorldFileError(
-                source, f"Tasks[{i}].TaskId", f"duplicate {task.task_id!r} in {task.region_id!r}"
+                source,
+                f"Tasks[{i}].TaskId",
+                f"duplicate {shown(task.task_id)} in {shown(task.region_id)}",
             )
         seen.add(task.key)
         tasks.append(task)
@@ -249,16 +252,22 @@ def load_world(path: str | os.PathLike[str], *, now: datetime | None = None) -> 
     """Read and validate a world file; :class:`WorldFileError` says what is wrong where."""
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(source, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         raise WorldFileError(source, "(file)", exc.strerror or str(exc)) from None
-    except UnicodeDecodeError as exc:
-        raise WorldFileError(source, "(file)", f"not UTF-8 text: {exc.reason}") from None
-    except json.JSONDecodeError as exc:
-        raise WorldFileError(
-            source, "(file)", f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+    return parse_world_text(raw, source=source, now=now)
+
+
+def parse_world_text(
+    text: str | bytes, *, source: str = "<world>", now: datetime | None = None
+) -> WorldSpec:
+    """Decode a world file's JSON (bytes must be UTF-8) and validate it.
+
+    The decoding itself is guarded: JSON nested deeper than the parser can follow, and
+    integers too long to convert, are :class:`WorldFileError`, never a traceback.
+    """
+    data = decode_json(text, source)
     return parse_world(data, source=source, now=now)
 
 
@@ -402,12 +411,3 @@ def parse_faults(value: object, source: str, field: str) -> Faults:
         ),
         latency_ms=_number(f.get("LatencyMs", 0), source, f"{field}.LatencyMs", low=0, high=6e4),
     )
-
-
-def printable(text: str) -> str:
-    """``text`` safe for one line of a banner or log: printable ASCII as it is, anything
-    else (CR, LF, control characters, lone surrogates, non-ASCII) as a backslash escape,
-    so that data can never forge or break a line."""
-    if text.isascii() and text.isprintable():
-        return text
-    return text.encode("unicode_escape", "backslashreplace").decode("ascii")
