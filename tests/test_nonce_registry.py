@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -83,3 +84,56 @@ def test_nonce_registry_bounded_and_never_forgets_inside_the_window() -> None:
     assert registry.check("ak", "0", NOW + timedelta(seconds=11)) == REPLAY  # not evicted
     with pytest.raises(ValueError):
         NonceRegistry(max_entries=0)
+
+
+def test_a_full_registry_refuses_until_its_oldest_nonce_leaves_the_window() -> None:
+    window = timedelta(minutes=30)
+    registry = NonceRegistry(window=window, max_entries=2)
+    assert registry.check("ak", "first", NOW) == NEW
+    assert registry.check("ak", "second", NOW + timedelta(minutes=10)) == NEW
+    later = NOW + timedelta(minutes=20)
+    assert registry.check("ak", "third", later) == FULL
+    assert registry.retry_after_ms("ak", later) == 10 * 60 * 1000 + 1  # when "first" goes
+    assert registry.check("ak", "first", later) == REPLAY  # full, and still never forgotten
+    assert registry.check("other", "third", later) == NEW  # another account has its own share
+    assert registry.check("ak", "third", NOW + window) == FULL  # "first": the last instant
+    gone = NOW + window + timedelta(microseconds=1)
+    assert registry.check("ak", "third", gone) == NEW  # refused before, so never recorded
+    assert registry.check("ak", "fourth", gone) == FULL
+    assert registry.check("ak", "second", gone) == REPLAY
+    assert registry.retry_after_ms("nobody", gone) == 0
+
+
+@pytest.mark.parametrize(
+    "nonce",
+    [
+        "a" * wire.MAX_NONCE_LENGTH,
+        "\U0001f600" * wire.MAX_NONCE_LENGTH,
+        "\ud800",  # a lone surrogate: remembered like any other string
+        "\ud83d\ude00",  # a surrogate pair as two code points: not the same nonce as U+1F600
+    ],
+)
+def test_nonces_of_any_shape_are_remembered_exactly(nonce: str) -> None:
+    registry = NonceRegistry()
+    assert registry.check("ak", nonce, NOW) == NEW
+    assert registry.check("ak", nonce, NOW) == REPLAY
+    for other in (nonce[:-1] + "b", nonce + "a", nonce[:-1], "?", "\U0001f600"):
+        if other != nonce:
+            assert registry.check("ak", other, NOW) == NEW, repr(other)
+
+
+def test_racing_checks_of_one_nonce_admit_it_once() -> None:
+    registry = NonceRegistry()
+    barrier = threading.Barrier(8)
+    verdicts: list[str] = []
+
+    def race() -> None:
+        barrier.wait()
+        verdicts.append(registry.check("ak", "n", NOW))
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(verdicts) == [NEW] + [REPLAY] * 7

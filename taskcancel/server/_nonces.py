@@ -7,10 +7,17 @@ the account's new requests are refused (``Throttling.User``, with a retry hint) 
 than any nonce forgotten -- forgetting one would let a captured request replay. A caller
 can only ever fill its own share (call :meth:`NonceRegistry.check` only after the
 signature checks out). State with a lock: it belongs to the server, not the wire.
+
+A nonce is remembered by a 16-byte keyed BLAKE2b digest (the key is random, per
+registry), so each costs the same memory whatever its length or characters. Two nonces
+could share a digest with a chance of about 2**-128 a pair; that could only refuse a
+request as a replay, never let a replay through.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 from collections import OrderedDict
 from datetime import datetime, timedelta
@@ -23,9 +30,12 @@ NEW, REPLAY, FULL = "new", "replay", "full"
 class NonceRegistry:
     """``check(key, nonce, now)``: ``NEW`` (now remembered), ``REPLAY`` or ``FULL``.
 
-    ``max_entries`` nonces per access key. Nonces are at most 128 characters (longer
-    ones are refused by the wire), so a full share costs about 180 bytes a nonce:
-    roughly 18 MB per account at the default 100,000.
+    ``max_entries`` nonces per access key. A full share costs about 178 bytes a nonce
+    (digest, time, the ordered map's entry; ``benchmarks/bench_nonces.py``, tracemalloc):
+    about 17.8 MB per account at the default 100,000, whatever the nonces (32 hex
+    digits as the SDKs send, or ``wire.MAX_NONCE_LENGTH`` characters of any kind).
+    Kept as strings they would cost 196 and, at the worst, 703 bytes a nonce. So an
+    account is accepted at most ``max_entries`` requests in any span of ``window``.
     """
 
     def __init__(
@@ -35,8 +45,9 @@ class NonceRegistry:
             raise ValueError(f"max_entries must be an int of at least 1, got {max_entries!r}")
         self._window = window.total_seconds()
         self._max_entries = max_entries
-        self._by_key: dict[str, OrderedDict[str, float]] = {}
+        self._by_key: dict[str, OrderedDict[bytes, float]] = {}
         self._lock = threading.Lock()
+        self._secret = secrets.token_bytes(16)
 
     def clear(self) -> None:
         """Forget every nonce (a reset of the whole world)."""
@@ -51,6 +62,8 @@ class NonceRegistry:
         """Record ``nonce`` unless it was used within the window or the share is full."""
         moment = now.timestamp()
         cutoff = moment - self._window
+        text = nonce.encode("utf-8", "surrogatepass")
+        nonce_id = hashlib.blake2b(text, digest_size=16, key=self._secret).digest()
         with self._lock:
             entries = self._by_key.get(access_key_id)
             if entries is None:
@@ -60,14 +73,14 @@ class NonceRegistry:
                 if oldest_time >= cutoff:
                     break
                 del entries[oldest_nonce]
-            recorded = entries.get(nonce)
+            recorded = entries.get(nonce_id)
             if recorded is not None:
                 if recorded >= cutoff:
                     return REPLAY
-                del entries[nonce]  # stale, left behind by a clock that went backwards
+                del entries[nonce_id]  # stale, left behind by a clock that went backwards
             if len(entries) >= self._max_entries:
                 return FULL
-            entries[nonce] = moment
+            entries[nonce_id] = moment
             return NEW
 
     def retry_after_ms(self, access_key_id: str, now: datetime) -> int:
