@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import threading
@@ -67,21 +68,36 @@ def memory(tasks: list[Task]) -> Transport:
 def test_exported_names() -> None:
     assert sorted(taskcancel.testing.__all__) == [
         "CHECK_TRANSPORT_SETTINGS",
+        "DictWorld",
         "EcsMock",
         "EmulatorServer",
         "FakeClock",
+        "PROXY_VARIABLES",
         "ScriptedTransport",
+        "ServeProcess",
         "TransportFactory",
         "accounts",
         "cancel_requests",
         "check_transport",
+        "clean_env",
         "mock_ecs",
         "task_ids",
         "tasks",
         "worlds",
     ]
-    for name in taskcancel.testing.__all__:
-        assert getattr(taskcancel.testing, name) is not None
+    # A star import resolves every name, the lazy ones included, and gives nothing else;
+    # each is the object of the module that defines it.
+    namespace: dict[str, object] = {}
+    exec("from taskcancel.testing import *", namespace)
+    assert set(namespace) - {"__builtins__"} == set(taskcancel.testing.__all__)
+    strategies = importlib.import_module("taskcancel.testing.strategies")
+    for name in ("accounts", "cancel_requests", "task_ids", "tasks", "worlds"):
+        assert namespace[name] is getattr(strategies, name)
+    machine = importlib.import_module("taskcancel.testing._machine")
+    for name in ("CHECK_TRANSPORT_SETTINGS", "TransportFactory", "check_transport"):
+        assert namespace[name] is getattr(machine, name)
+    for name in ("DictWorld", "EcsMock", "EmulatorServer", "FakeClock", "ServeProcess"):
+        assert getattr(namespace[name], "__name__", None) == name
 
 
 def test_importing_taskcancel_or_the_plugin_does_not_import_hypothesis() -> None:

@@ -1,6 +1,9 @@
 """The testing kit: everything a test suite needs to test code that cancels ECS tasks.
 
 - :class:`EmulatorServer` -- the real HTTP emulator on a free port, in a thread;
+- :class:`ServeProcess` -- ``taskcancel serve`` as a subprocess (with :func:`clean_env`
+  and :data:`PROXY_VARIABLES`, the environment it runs in);
+- :class:`DictWorld` -- the smallest :class:`~taskcancel.World`, for tests of the rules;
 - :class:`FakeClock` -- a clock that moves only when told (for stores and the emulator);
 - :func:`mock_ecs` -- point every official-SDK client created inside at an emulator;
 - :class:`ScriptedTransport` -- scripted answers, refused when the rules forbid them;
@@ -24,8 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._clock import FakeClock
 from ._mock import EcsMock, mock_ecs
+from ._process import PROXY_VARIABLES, ServeProcess, clean_env
 from ._scripted import ScriptedTransport
 from ._server import EmulatorServer
+from ._world import DictWorld
 
 if TYPE_CHECKING:
     from ._machine import CHECK_TRANSPORT_SETTINGS, TransportFactory, check_transport
@@ -33,14 +38,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECK_TRANSPORT_SETTINGS",
+    "PROXY_VARIABLES",
+    "DictWorld",
     "EcsMock",
     "EmulatorServer",
     "FakeClock",
     "ScriptedTransport",
+    "ServeProcess",
     "TransportFactory",
     "accounts",
     "cancel_requests",
     "check_transport",
+    "clean_env",
     "mock_ecs",
     "task_ids",
     "tasks",

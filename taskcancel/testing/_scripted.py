@@ -7,8 +7,8 @@ and refuses one that the real service could never give (success for a finished t
 ``TaskNotFound`` for a task that is there) at scripting time, with the reason. So a
 test can never pass against a script that the service would contradict.
 
-This module also holds the small dictionary-backed world that the conformance machine
-uses as its shadow model.
+The script's world is a :class:`~taskcancel.testing.DictWorld`, as is the conformance
+machine's shadow model.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import attrs
 
 from .. import (
     DEFAULT_POLICY,
-    ECS_REGIONS,
     REJECTIONS,
     Accepted,
     ApiRequest,
@@ -46,8 +45,9 @@ from .. import (
     wire,
 )
 from .._rules import apply_cancel
+from ._world import DictWorld
 
-__all__ = ["Outcome", "ScriptWorld", "ScriptedTransport", "explain"]
+__all__ = ["Outcome", "ScriptedTransport", "explain"]
 
 #: What a scripted call answers: ``"success"``, a :class:`~taskcancel.Reason`, or an
 #: exception class (a :class:`~taskcancel.CancelRejected` subclass, or
@@ -55,50 +55,10 @@ __all__ = ["Outcome", "ScriptWorld", "ScriptedTransport", "explain"]
 Outcome: TypeAlias = Literal["success"] | Reason | type[TaskCancelError]
 
 
-class ScriptWorld:
-    """A plain world of tasks (a :class:`~taskcancel.World`) that a test owns outright.
-
-    Tasks are kept exactly as given (schedules are not applied); :meth:`record` stores
-    the task a cancel that went through came to (:func:`~taskcancel._rules.apply_cancel`).
-    """
-
-    def __init__(self, tasks: Iterable[Task] = (), *, regions: Iterable[str] | None = None):
-        self.regions = frozenset(ECS_REGIONS if regions is None else regions)
-        self.tasks: dict[tuple[str, str], Task] = {}
-        for task in tasks:
-            self.add(task)
-
-    def add(self, task: Task) -> None:
-        if not isinstance(task, Task):
-            raise TypeError(f"expected a Task, got {type(task).__name__}: {task!r}")
-        if task.region_id not in self.regions:
-            raise ValueError(
-                f"task {task.task_id!r}: region {task.region_id!r} is not in the world"
-            )
-        if task.key in self.tasks:
-            raise ValueError(f"duplicate task {task.task_id!r} in region {task.region_id!r}")
-        self.tasks[task.key] = task
-
-    def has_region(self, region_id: str) -> bool:
-        return region_id in self.regions
-
-    def find_task(self, region_id: str, task_id: str) -> Task | None:
-        return self.tasks.get((region_id, task_id))
-
-    def visible(self, region_id: str, account: str | None) -> list[Task]:
-        """The account's tasks in a region, by task id."""
-        found = [t for t in self.tasks.values() if t.region_id == region_id and t.owner == account]
-        return sorted(found, key=lambda t: t.task_id)
-
-    def record(self, task: Task) -> None:
-        """Put ``task`` in place of the task of its key: the effect of an applied cancel."""
-        self.tasks[task.key] = task
-
-
 def explain(
     decision: Decision,
     request: CancelRequest,
-    world: ScriptWorld,
+    world: DictWorld,
     *,
     account: str | None,
     policy: Policy = DEFAULT_POLICY,
@@ -196,7 +156,7 @@ class ScriptedTransport:
         self.account = account
         self.profile = get_profile(profile)
         self.policy = policy
-        self._script = ScriptWorld(regions=regions)
+        self._script = DictWorld(regions=regions)
         self._live = MemoryStore(regions=self._script.regions, clock=clock)
         self._describe = InMemoryTransport(
             self._live, account=account, profile=self.profile, policy=policy

@@ -49,6 +49,7 @@ import pytest
 from .. import Client, InMemoryTransport, MemoryStore
 from .._clock import FakeClock
 from ._mock import mock_ecs
+from ._process import PROXY_VARIABLES  # unset while ``ecs_emulator`` runs
 from ._server import EmulatorServer
 
 __all__ = [
@@ -168,18 +169,6 @@ def ecs_memory(ecs_memory_store: MemoryStore) -> Iterator[Client]:
     """A client over the in-memory mock; add tasks through ``ecs_memory_store``."""
     with Client(InMemoryTransport(ecs_memory_store)) as client:
         yield client
-
-
-#: Unset while ``ecs_emulator`` runs: both official SDKs read these themselves and send
-#: even loopback calls through the proxy (they ignore ``NO_PROXY``).
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 
 
 @pytest.fixture
