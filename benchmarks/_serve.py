@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
+
+from taskcancel.testing import ServeProcess
 
 REGION = "cn-hangzhou"
 ACCESS_KEY_ID = "testid"
@@ -146,56 +148,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 # ----------------------------------------------------------------- used by the benchmarks
 
 
-class ServerProcess:
+class ServerProcess(ServeProcess):
     """A server subprocess (``command`` prints ``listening on URL``); a context manager.
 
-    Its stderr (where the per-request log lines go at level info) is written to
-    ``log_path``, a file, as a deployed server's log would be.
+    :class:`taskcancel.testing.ServeProcess` running ``command`` (in its environment
+    without proxy variables); it returns once the server answers HTTP. Its stderr
+    (where the per-request log lines go at level info) is written to ``log_path``, a
+    file, as a deployed server's log would be.
     """
 
     def __init__(self, command: Sequence[str], log_path: str, *, timeout: float = 120.0):
-        self.command = list(command)
-        self.log_path = log_path
-        self.timeout = timeout
-        self.url = ""
-        self.port = 0
-        self._proc: subprocess.Popen[str] | None = None
+        super().__init__(command=command, log_path=Path(log_path), timeout=timeout)
 
-    def __enter__(self) -> ServerProcess:
-        env = dict(os.environ)
-        for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-            env.pop(name, None)
-        self._log = open(self.log_path, "w")
-        self._proc = subprocess.Popen(
-            self.command, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
-        )
-        assert self._proc.stdout is not None
-        deadline = time.monotonic() + self.timeout
-        for line in self._proc.stdout:
-            if line.startswith("listening on "):
-                self.url = line.split()[-1]
-                self.port = int(self.url.rsplit(":", 1)[1])
-                break
-            if time.monotonic() > deadline:
-                break
-        if not self.url:
-            self.__exit__(None, None, None)
-            with open(self.log_path) as handle:
-                raise RuntimeError(f"server did not start: {self.command}\n{handle.read()}")
-        _wait_accepting(self.port, deadline)
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self.endpoint
+
+    def start(self) -> Self:
+        super().start()
+        try:
+            _wait_accepting(self.port, time.monotonic() + self.timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-        if self._proc is not None and self._proc.stdout is not None:
-            self._proc.stdout.close()
-        self._log.close()
 
 
 def _wait_accepting(port: int, deadline: float) -> None:

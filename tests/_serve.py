@@ -1,35 +1,29 @@
-"""Run the real ``taskcancel serve`` command in a subprocess, for end-to-end tests.
+"""The fixture world of the end-to-end tests, and thin wrappers over ``ServeProcess``.
 
-The fixtures in ``conftest.py`` use :func:`start_serve` with :func:`fixture_world`: a
-world file with a fixed set of read-only tasks (one per rejection reason) plus a pool
-of ``Processing`` ImportImage/ExportImage tasks that tests draw from one at a time
-(:meth:`ServedEmulator.fresh_task`), so every successful cancel uses its own task and
-tests never see each other's changes, in any order.
+The fixtures in ``conftest.py`` run ``taskcancel serve`` (through
+:class:`taskcancel.testing.ServeProcess`, via :func:`start_serve`) over
+:func:`fixture_world`: a world file with a fixed set of read-only tasks (one per
+rejection reason) plus a pool of ``Processing`` ImportImage/ExportImage tasks that tests
+draw from one at a time (:meth:`ServedEmulator.fresh_task`), so every successful cancel
+uses its own task and tests never see each other's changes, in any order.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
-import queue
 import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
+from taskcancel.testing import PROXY_VARIABLES as PROXY_VARIABLES  # re-exported for the tests
+from taskcancel.testing import ServeProcess
+from taskcancel.testing import clean_env as clean_env  # re-exported for the tests
 
 KEY_ID, SECRET = "testid", "testsecret"
 OTHER_KEY_ID, OTHER_SECRET = "other", "othersecret"
@@ -201,39 +195,33 @@ def fixture_world() -> dict[str, Any]:
     }
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without proxy variables (the SDKs ignore NO_PROXY)."""
-    env = {k: v for k, v in os.environ.items() if k not in PROXY_VARIABLES}
-    env.update(extra)
-    return env
-
-
 def taskcancel_command(*args: str) -> list[str]:
     """``python -m taskcancel.cli ARGS`` with this interpreter (no PATH lookups)."""
     return [sys.executable, "-m", "taskcancel.cli", *args]
 
 
-_LISTENING = re.compile(r"^listening on (http://(\S+):(\d+))$")
+class ServedEmulator(ServeProcess):
+    """A ``taskcancel serve`` process over a world file, with the fixture world's pool."""
 
-
-@dataclass
-class ServedEmulator:
-    """A running ``taskcancel serve`` process."""
-
-    process: subprocess.Popen[str]
-    endpoint: str  # http://127.0.0.1:PORT
-    host: str
-    port: int
-    banner: list[str]  # stdout lines up to and including "listening on ..."
-    log_path: Path  # the process's stderr
-    profile: str = "2017"
-    _fresh: Iterator[int] = field(default_factory=itertools.count)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self,
+        args: Sequence[str],
+        *,
+        log_path: Path,
+        timeout: float = 30.0,
+        profile: str = "2017",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(args, env=env, log_path=log_path, timeout=timeout)
+        self.profile = profile
+        self._fresh = itertools.count()
+        self._lock = threading.Lock()
 
     @property
-    def netloc(self) -> str:
-        """``127.0.0.1:PORT``, the form the new SDK's ``Config.endpoint`` wants."""
-        return f"{self.host}:{self.port}"
+    def log_path(self) -> Path:
+        path = super().log_path
+        assert path is not None  # always given
+        return path
 
     def fresh_task(self) -> str:
         """A Processing ImportImage or ExportImage task id that no other test uses."""
@@ -243,76 +231,38 @@ class ServedEmulator:
             raise RuntimeError("fixture world ran out of fresh tasks; raise FRESH_COUNT")
         return fresh_id(n)
 
-    def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+_STARTED: dict[int, ServedEmulator] = {}  # by pid, so stop_serve(served.process) works
 
 
 def start_serve(
-    args: Sequence[str], *, log_path: Path, timeout: float = 30.0, profile: str = "2017"
+    args: Sequence[str],
+    *,
+    log_path: Path,
+    timeout: float = 30.0,
+    profile: str = "2017",
+    env: Mapping[str, str] | None = None,
 ) -> ServedEmulator:
     """Start ``taskcancel serve ARGS``; return once it printed ``listening on``.
 
-    stderr goes to ``log_path``; stdout is read line by line by a daemon thread (so the
-    pipe never fills). Raises RuntimeError with the output if the server does not come up.
+    :meth:`ServeProcess.start`: stderr goes to ``log_path``; RuntimeError with the
+    output if the server does not come up.
     """
-    log = log_path.open("w", encoding="utf-8")
-    process = subprocess.Popen(
-        taskcancel_command("serve", *args),
-        stdout=subprocess.PIPE,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=clean_env(PYTHONUNBUFFERED="1"),
-    )
-    log.close()
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump(stream: IO[str]) -> None:
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    assert process.stdout is not None
-    threading.Thread(target=pump, args=(process.stdout,), daemon=True).start()
-    banner: list[str] = []
-    while True:
-        try:
-            line = lines.get(timeout=timeout)
-        except queue.Empty:
-            line = None
-        if line is None:
-            stop_serve(process)
-            raise RuntimeError(
-                "taskcancel serve did not start:\n"
-                + "\n".join(banner)
-                + "\n"
-                + log_path.read_text(encoding="utf-8", errors="replace")
-            )
-        banner.append(line)
-        match = _LISTENING.match(line)
-        if match:
-            return ServedEmulator(
-                process=process,
-                endpoint=match.group(1),
-                host=match.group(2),
-                port=int(match.group(3)),
-                banner=banner,
-                log_path=log_path,
-                profile=profile,
-            )
+    served = ServedEmulator(args, log_path=log_path, timeout=timeout, profile=profile, env=env)
+    served.start()
+    _STARTED[served.process.pid] = served
+    return served
 
 
-def stop_serve(process: subprocess.Popen[str]) -> None:
-    """Terminate (then kill) the process and reap it."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    if process.stdout is not None:
-        process.stdout.close()
+def stop_serve(process: subprocess.Popen[str] | ServeProcess) -> int | None:
+    """Stop a server of :func:`start_serve` (SIGTERM, then SIGKILL); its exit status."""
+    if isinstance(process, ServeProcess):
+        _STARTED.pop(process.process.pid, None)
+        return process.stop()
+    served = _STARTED.pop(process.pid, None)
+    if served is None:
+        raise ValueError(f"process {process.pid} was not started by start_serve")
+    return served.stop()
 
 
 class ServePool:
@@ -338,7 +288,7 @@ class ServePool:
 
     def close(self) -> None:
         for server in self._servers.values():
-            stop_serve(server.process)
+            stop_serve(server)
         self._servers.clear()
 
 

@@ -35,12 +35,11 @@ from _serve import (
     UNKNOWN_REGION,
     ServedEmulator,
     clean_env,
-    start_serve,
-    stop_serve,
     taskcancel_command,
 )
 
 from taskcancel.cli import main
+from taskcancel.testing import ServeProcess
 
 CREDENTIAL_ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY_ID,
@@ -458,15 +457,14 @@ def test_serve_refuses_an_out_of_range_port(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulator]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """``taskcancel serve --port 0``: the demo world, as a user first meets it."""
     log = tmp_path_factory.mktemp("demo") / "stderr.log"
-    server = start_serve(["--port", "0", "--access-key", "extra:extrasecret"], log_path=log)
-    yield server
-    stop_serve(server.process)
+    with ServeProcess(["--port", "0", "--access-key", "extra:extrasecret"], log_path=log) as server:
+        yield server
 
 
-def test_serve_prints_its_real_endpoint_and_credentials(demo: ServedEmulator) -> None:
+def test_serve_prints_its_real_endpoint_and_credentials(demo: ServeProcess) -> None:
     assert demo.banner[-1] == f"listening on http://127.0.0.1:{demo.port}"
     assert demo.port != 0
     assert (
@@ -480,8 +478,7 @@ def test_serve_prints_its_real_endpoint_and_credentials(demo: ServedEmulator) ->
 
 
 def test_the_printed_example_command_works(tmp_path: Path) -> None:
-    server = start_serve(["--port", "0"], log_path=tmp_path / "stderr.log")
-    try:
+    with ServeProcess(["--port", "0"], log_path=tmp_path / "stderr.log") as server:
         (example,) = [line for line in server.banner if line.startswith("try: ")]
         words = shlex.split(example.removeprefix("try: "))
         env_words = [w for w in words if "=" in w and w.split("=")[0].isupper()]
@@ -496,8 +493,6 @@ def test_the_printed_example_command_works(tmp_path: Path) -> None:
             env=env,
             timeout=60,
         )
-    finally:
-        stop_serve(server.process)
     assert result.returncode == 0, result.stderr
     assert REQUEST_ID.fullmatch(json.loads(result.stdout)["RequestId"])
 
@@ -521,7 +516,7 @@ def _cancel(
     ],
 )
 def test_the_demo_world_offers_every_rejection(
-    demo: ServedEmulator, capsys: pytest.CaptureFixture[str], task: str, code: str
+    demo: ServeProcess, capsys: pytest.CaptureFixture[str], task: str, code: str
 ) -> None:
     status, _, err = _cancel(capsys, demo.endpoint, task)
     assert status == 1
@@ -530,7 +525,7 @@ def test_the_demo_world_offers_every_rejection(
 
 @pytest.mark.usefixtures("credentials")
 def test_the_demo_world_can_cancel_a_running_import(
-    demo: ServedEmulator, capsys: pytest.CaptureFixture[str]
+    demo: ServeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, _ = _cancel(capsys, demo.endpoint, "t-demo-importimage-processing")
     assert status == 0
@@ -542,7 +537,7 @@ def test_the_demo_world_can_cancel_a_running_import(
 
 @pytest.mark.usefixtures("credentials")
 def test_the_demo_world_has_tasks_in_other_regions(
-    demo: ServedEmulator, capsys: pytest.CaptureFixture[str]
+    demo: ServeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, out, _ = run(capsys, "describe", "--endpoint", demo.endpoint, "--region", SHANGHAI)
     assert status == 0
@@ -553,7 +548,7 @@ def test_the_demo_world_has_tasks_in_other_regions(
 
 
 def test_access_key_option_adds_an_account(
-    demo: ServedEmulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    demo: ServeProcess, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "extra")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "extrasecret")
@@ -568,13 +563,13 @@ _LOG_LINE = re.compile(
 )
 
 
-def _log_lines(server: ServedEmulator) -> list[re.Match[str]]:
+def _log_lines(server: ServeProcess) -> list[re.Match[str]]:
     return [m for m in map(_LOG_LINE.search, server.log_text().splitlines()) if m]
 
 
 @pytest.mark.usefixtures("credentials")
 def test_serve_logs_one_line_per_request(
-    demo: ServedEmulator, capsys: pytest.CaptureFixture[str]
+    demo: ServeProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = len(_log_lines(demo))
     _cancel(capsys, demo.endpoint, "t-demo-exportimage-processing")
@@ -599,7 +594,7 @@ def test_serve_logs_one_line_per_request(
 # ------------------------------------------------------------------- --store (SQLite)
 
 
-def _example(server: ServedEmulator) -> tuple[str, str]:
+def _example(server: ServeProcess) -> tuple[str, str]:
     (line,) = [line for line in server.banner if line.startswith("try: ")]
     words = shlex.split(line.removeprefix("try: "))
     return words[words.index("--region") + 1], words[words.index("--task") + 1]
@@ -610,16 +605,12 @@ def test_a_restarted_store_keeps_its_state_says_so_and_offers_a_task_it_can_stil
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--port", "0", "--store", str(tmp_path / "state.db")]
-    first = start_serve(args, log_path=tmp_path / "1.log")
-    try:
+    with ServeProcess(args, log_path=tmp_path / "1.log") as first:
         assert "new SQLite store" in first.banner[0]
         region, task = _example(first)
         assert _cancel(capsys, first.endpoint, task, region)[0] == 0
-    finally:
-        stop_serve(first.process)
 
-    second = start_serve(args, log_path=tmp_path / "2.log")
-    try:
+    with ServeProcess(args, log_path=tmp_path / "2.log") as second:
         assert "(its tasks kept)" in second.banner[0]
         assert "accounts and faults from demo world" in second.banner[0]
         status, out, _ = run(
@@ -630,5 +621,3 @@ def test_a_restarted_store_keeps_its_state_says_so_and_offers_a_task_it_can_stil
         again = _example(second)
         assert again != (region, task)  # that one is Deleted in the store now
         assert _cancel(capsys, second.endpoint, again[1], again[0])[0] == 0
-    finally:
-        stop_serve(second.process)

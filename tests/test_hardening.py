@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from taskcancel import (
     wire,
 )
 from taskcancel.server import RawRequest, RequestLog, create_app
-from taskcancel.testing import EmulatorServer
+from taskcancel.testing import EmulatorServer, ServeProcess
 
 RUNNING = Task(
     task_id="t-hardening0000000001",
@@ -139,25 +137,10 @@ def test_the_banner_example_uses_a_task_of_the_printed_account(tmp_path: Path) -
     }  # fmt: skip
     path = tmp_path / "world.json"
     path.write_text(json.dumps(world))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "taskcancel", "serve", "--port", "0", "--world", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        banner = []
-        for line in proc.stdout:
-            banner.append(line)
-            if line.startswith("listening on "):
-                break
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-    example = next(line for line in banner if line.startswith("try: "))
+    with ServeProcess(["--port", "0", "--world", str(path)]) as served:
+        (example,) = [line for line in served.banner if line.startswith("try: ")]
     assert "ALIBABA_CLOUD_ACCESS_KEY_ID=alice" in example
-    assert example.rstrip().endswith("--task t-alice")
+    assert example.endswith("--task t-alice")
 
 
 def test_tasks_created_through_the_api_are_capped_per_account_and_region() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -11,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from taskcancel.testing import PROXY_VARIABLES, ServeProcess, clean_env
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 
@@ -24,20 +25,9 @@ def _blocks(text: str, language: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "taskcancel", "serve", "--port", "0", "--log-level", "warning"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    url = next(line.split()[-1] for line in proc.stdout if line.startswith("listening on "))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+def endpoint() -> Iterator[str]:
+    with ServeProcess(["--port", "0", "--log-level", "warning"]) as served:
+        yield served.endpoint
 
 
 def test_the_quickstart_calls_give_what_the_readme_says(endpoint: str) -> None:
@@ -48,11 +38,9 @@ def test_the_quickstart_calls_give_what_the_readme_says(endpoint: str) -> None:
         for line in block.splitlines()
         if line.startswith("taskcancel ")
     ]
-    env = {
-        **{k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": "testid",
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret",
-    }
+    env = clean_env(
+        ALIBABA_CLOUD_ACCESS_KEY_ID="testid", ALIBABA_CLOUD_ACCESS_KEY_SECRET="testsecret"
+    )
     results = []
     for command in commands:
         argv = shlex.split(command.replace("http://127.0.0.1:8080", endpoint))
@@ -64,8 +52,8 @@ def test_the_quickstart_calls_give_what_the_readme_says(endpoint: str) -> None:
 
 
 def test_the_python_examples_run_in_order(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [k for k in os.environ if "proxy" in k.lower()]:
-        monkeypatch.delenv(name)  # both official SDKs honour proxies and ignore NO_PROXY
+    for name in PROXY_VARIABLES:  # both official SDKs honour proxies and ignore NO_PROXY
+        monkeypatch.delenv(name, raising=False)
     usage = _section("## Using it", "### The command line")
     host_port = endpoint.removeprefix("http://")
     blocks = _blocks(usage, "python")
