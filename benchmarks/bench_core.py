@@ -48,6 +48,7 @@ from taskcancel import (
     decide,
     task_at,
 )
+from taskcancel.testing import DictWorld  # the smallest World: two dict lookups
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 ACCOUNT = "testid"
@@ -67,20 +68,6 @@ def best_ns_per_call(loop: Callable[[], object], calls: int, repeat: int) -> flo
 
 
 # --------------------------------------------------------------------------- 1. decide
-
-
-class DictWorld:
-    """The smallest possible World (two dict lookups), to separate store overhead."""
-
-    def __init__(self, regions: Iterable[str], tasks: Iterable[Task]) -> None:
-        self.regions = frozenset(regions)
-        self.tasks = {(t.region_id, t.task_id): t for t in tasks}
-
-    def has_region(self, region_id: str) -> bool:
-        return region_id in self.regions
-
-    def find_task(self, region_id: str, task_id: str) -> Task | None:
-        return self.tasks.get((region_id, task_id))
 
 
 _FLOOR_ACTIONS = frozenset({"ImportImage", "ExportImage"})
@@ -148,7 +135,7 @@ def population(n_tasks: int, n_requests: int) -> tuple[list[Task], list[CancelRe
     by_kind: dict[str, list[Task]] = {}
     for t in tasks:
         request = CancelRequest(t.region_id, t.task_id)
-        kind = _outcome(decide(request, DictWorld(REGIONS, [t]), account=ACCOUNT))
+        kind = _outcome(decide(request, DictWorld([t], regions=REGIONS), account=ACCOUNT))
         by_kind.setdefault(kind, []).append(t)
     requests: list[CancelRequest] = []
     for i in range(n_requests):
@@ -191,7 +178,7 @@ def _timed(loops: dict[str, Callable[[], None]], calls: int, repeat: int) -> dic
 def bench_decide(n_tasks: int, n_requests: int, repeat: int) -> dict[str, Any]:
     tasks, requests = population(n_tasks, n_requests)
     store = MemoryStore(tasks, regions=REGIONS)
-    dict_world = DictWorld(REGIONS, tasks)
+    dict_world = DictWorld(tasks, regions=REGIONS)
     floor_regions = set(REGIONS)
     floor_tasks = _floor_world(tasks)
     plain = [(r.region_id, r.task_id) for r in requests]

@@ -27,25 +27,17 @@ from taskcancel import (
     decide,
     task_at,
 )
-from taskcancel.testing import FakeClock
+from taskcancel.testing import DictWorld, FakeClock
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 HZ = "cn-hangzhou"
 SH = "cn-shanghai"
 
 
-class DictWorld:
-    """The smallest World: a region set and a (region, task id) index."""
-
-    def __init__(self, regions: Iterable[str], tasks: Iterable[Task]) -> None:
-        self.regions = frozenset(regions)
-        self.tasks = {(t.region_id, t.task_id): t for t in tasks}
-
-    def has_region(self, region_id: str) -> bool:
-        return region_id in self.regions
-
-    def find_task(self, region_id: str, task_id: str) -> Task | None:
-        return self.tasks.get((region_id, task_id))
+def known(regions: Iterable[str], tasks: Iterable[Task]) -> DictWorld:
+    """The world of ``regions`` and the tasks in them (no world holds a task elsewhere)."""
+    regions = frozenset(regions)
+    return DictWorld([t for t in tasks if t.region_id in regions], regions=regions)
 
 
 def oracle(
@@ -190,7 +182,7 @@ def test_cancel_failed_is_never_decided_by_the_pure_rules() -> None:
     broken = Task(
         task_id="t-x", region_id=HZ, action="ImportImage", status="Processing", cancel_fails=True
     )
-    decision = decide(CancelRequest(HZ, "t-x"), DictWorld([HZ], [broken]))
+    decision = decide(CancelRequest(HZ, "t-x"), DictWorld([broken], regions=[HZ]))
     assert decision == Accepted(broken)
     assert outcome(MemoryStore([broken]).cancel(CancelRequest(HZ, "t-x"))) is (Reason.CANCEL_FAILED)
 
@@ -207,7 +199,7 @@ def test_only_running_import_and_export_tasks_are_cancellable(
     action: TaskAction, status: TaskStatus
 ) -> None:
     task = Task(task_id="t-1", region_id=HZ, action=action, status=status)
-    got = outcome(decide(CancelRequest(HZ, "t-1"), DictWorld([HZ], [task])))
+    got = outcome(decide(CancelRequest(HZ, "t-1"), DictWorld([task], regions=[HZ])))
     if action not in (TaskAction.IMPORT_IMAGE, TaskAction.EXPORT_IMAGE):
         assert got is Reason.ACTION_NOT_SUPPORTED
     elif status is not TaskStatus.PROCESSING:
@@ -285,7 +277,7 @@ def test_decide_agrees_with_the_oracle(
     if world and widen:
         regions = regions | {t.region_id for t in world}
     request = aimed_request(world, data)
-    decision = decide(request, DictWorld(regions, world), account=account, policy=policy)
+    decision = decide(request, known(regions, world), account=account, policy=policy)
     expected = oracle(regions, world, request.region_id, request.task_id, account, policy)
     assert outcome(decision) is expected
     if isinstance(decision, Accepted):
@@ -314,7 +306,7 @@ def test_decide_is_total_and_returns_exactly_one_outcome(
     policy: Policy,
 ) -> None:
     decision = decide(
-        CancelRequest(region_id, task_id), DictWorld(regions, world), account=account, policy=policy
+        CancelRequest(region_id, task_id), known(regions, world), account=account, policy=policy
     )
     assert isinstance(decision, Accepted) != isinstance(decision, Rejected)
     if isinstance(decision, Rejected):
@@ -364,9 +356,9 @@ def test_decide_with_a_clock_time_is_total_and_applies_schedules(
     data: st.DataObject,
 ) -> None:
     request = aimed_request(world, data)
-    stored = DictWorld([HZ, SH], world)
+    stored = DictWorld(world, regions=[HZ, SH])
     decision = decide(request, stored, account=account, policy=policy, now=now)
-    as_of_now = DictWorld([HZ, SH], [task_at(t, now) for t in world])
+    as_of_now = DictWorld([task_at(t, now) for t in world], regions=[HZ, SH])
     assert decision == decide(request, as_of_now, account=account, policy=policy)
 
 
@@ -377,9 +369,9 @@ def test_foreign_tasks_are_indistinguishable_from_absent_ones(
 ) -> None:
     regions = {t.region_id for t in world} | {HZ}
     request = aimed_request(world, data)
-    full = decide(request, DictWorld(regions, world), account=account, policy=policy)
+    full = decide(request, known(regions, world), account=account, policy=policy)
     own = [t for t in world if t.owner == account]
-    assert full == decide(request, DictWorld(regions, own), account=account, policy=policy)
+    assert full == decide(request, known(regions, own), account=account, policy=policy)
 
 
 @settings(max_examples=100)
@@ -399,7 +391,7 @@ def test_memory_store_world_agrees_with_the_oracle(world: list[Task], data: st.D
 
 def test_widened_policy_allows_cancelling_waiting_tasks() -> None:
     waiting = Task(task_id="t-1", region_id=HZ, action="ImportImage", status="Waiting")
-    world = DictWorld([HZ], [waiting])
+    world = DictWorld([waiting], regions=[HZ])
     request = CancelRequest(HZ, "t-1")
     assert outcome(decide(request, world)) is Reason.INCORRECT_TASK_STATUS
     wide = Policy(cancellable_statuses=frozenset({TaskStatus.PROCESSING, TaskStatus.WAITING}))
@@ -414,7 +406,7 @@ def test_widened_policy_allows_cancelling_waiting_tasks() -> None:
 
 def test_widened_policy_allows_other_actions_and_narrowed_policy_refuses() -> None:
     task = Task(task_id="t-1", region_id=HZ, action="ModifyDiskSpec", status="Processing")
-    world = DictWorld([HZ], [task])
+    world = DictWorld([task], regions=[HZ])
     request = CancelRequest(HZ, "t-1")
     assert outcome(decide(request, world)) is Reason.ACTION_NOT_SUPPORTED
     wide = Policy(cancellable_actions=frozenset(TaskAction))
@@ -679,7 +671,7 @@ def test_policy_accepts_wire_strings() -> None:
     )
     assert policy.cancellable_statuses == {TaskStatus.PROCESSING, TaskStatus.WAITING}
     assert policy.cancellable_actions == {TaskAction.IMPORT_IMAGE}
-    world = DictWorld([HZ], [waiting])
+    world = DictWorld([waiting], regions=[HZ])
     assert decide(CancelRequest(HZ, "t-1"), world, policy=policy) == Accepted(waiting)
     with pytest.raises(ValueError):
         Policy(cancellable_statuses={"Running"})
@@ -698,6 +690,6 @@ def test_a_terminal_task_with_a_schedule_stays_terminal() -> None:
     except ValueError:
         return  # refusing the combination is fine too
     assert task_at(task, T0 + timedelta(seconds=10)).status is TaskStatus.DELETED
-    assert outcome(decide(CancelRequest(HZ, "t-1"), DictWorld([HZ], [task]), now=T0)) is (
+    assert outcome(decide(CancelRequest(HZ, "t-1"), DictWorld([task], regions=[HZ]), now=T0)) is (
         Reason.INCORRECT_TASK_STATUS
     )
