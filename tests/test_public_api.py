@@ -7,6 +7,7 @@ import importlib
 import importlib.resources
 import importlib.util
 import inspect
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,7 +143,10 @@ def test_py_typed_ships_with_the_package() -> None:
 @pytest.mark.parametrize("name", FIXED)
 def test_fixed_names_exist(name: str) -> None:
     assert name in taskcancel.__all__
-    assert getattr(taskcancel, name) is not None
+    # Each fixed name is the class or function of that name, not an alias of another.
+    value = getattr(taskcancel, name)
+    assert inspect.isclass(value) or inspect.isfunction(value), value
+    assert value.__name__ == name
 
 
 def test_fixed_enum_values() -> None:
@@ -309,5 +313,24 @@ def test_core_reads_no_clock_and_does_no_io(module: str) -> None:
 
 
 def test_core_modules_import_cleanly_in_isolation() -> None:
-    for module in CORE:
-        assert importlib.import_module(f"taskcancel.{module}") is not None
+    """In a fresh interpreter, without running ``taskcancel/__init__.py``, the core
+    modules import, and pull in no other taskcancel module and no third-party package
+    but attrs."""
+    package = Path(taskcancel.__file__).parent
+    code = (
+        "import sys, types\n"
+        f"package = types.ModuleType('taskcancel'); package.__path__ = [{str(package)!r}]\n"
+        "sys.modules['taskcancel'] = package\n"
+        "before = set(sys.modules)\n"
+        f"for name in {CORE!r}: __import__('taskcancel.' + name)\n"
+        "print('\\n'.join(sorted(set(sys.modules) - before)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    ours = {name for name in loaded if name.startswith("taskcancel")}
+    assert ours == {f"taskcancel.{module}" for module in CORE}
+    others = {name.split(".")[0] for name in loaded} - {"taskcancel"}
+    assert {top for top in others if top not in sys.stdlib_module_names} <= {"attrs", "attr"}
