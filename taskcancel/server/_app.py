@@ -28,6 +28,7 @@ from .._rules import DEFAULT_POLICY, Policy
 from .._store import Clock, MemoryStore, Store, system_clock
 from .._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 from ._asgi import AsgiAdapter
+from ._gate import WorldGate
 from ._nonces import FULL, REPLAY, NonceRegistry
 from ._request import Answer, RawRequest
 
@@ -77,6 +78,8 @@ class Emulator(AsgiAdapter):
         # remember nonces that long, or a replay slips through.
         self.nonces = NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
         self.control: Callable[[RawRequest, str], Answer] | None = None
+        self.gate = WorldGate()  # requests share it; the control plane's reset holds it alone
+        self.control_max_body = 0  # a control plane that is on reads bodies this large
         self.debug = False  # put each request's parameters in its Answer (for the log)
 
     @property
@@ -98,7 +101,11 @@ class Emulator(AsgiAdapter):
         target = request.target
         if target.startswith(_CONTROL_PREFIX) and self.control is not None:
             return self.control(request, request_id)
-        path, _, query = target.partition(b"?")
+        with self.gate:  # a control-plane reset or load waits for it: one world per request
+            return self._answer(request, request_id)
+
+    def _answer(self, request: RawRequest, request_id: str) -> Answer:
+        path, _, query = request.target.partition(b"?")
         answer = Answer(_NO_RESPONSE, request_id)
         fmt = "JSON"
         outcome: dict[str, Any] | ErrorSpec

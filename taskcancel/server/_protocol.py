@@ -81,6 +81,7 @@ class Connection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.body_bytes = 0
+        self.body_limit = shared.limits.max_body_bytes
         self.keep_alive = True
         # The connection's one timer; when the last answer was written; when the answer
         # still in the transport's buffer was due.
@@ -194,14 +195,15 @@ class Connection(asyncio.Protocol):
         self.head_bytes = 0
         if not self.url.startswith(b"/"):
             self._refuse_in_callback(malformed("The request target must be a path."))
+        self.body_limit = self.shared.limits.max_body_bytes
+        if self.url.startswith(b"/_taskcancel/"):  # a world file may be larger than a call
+            self.body_limit = max(self.body_limit, self.app.control_max_body)
         for name, value in self.headers:
             lower = name.lower()
             if lower == b"content-length" and value.isdigit():
-                if int(value) > self.shared.limits.max_body_bytes:
+                if int(value) > self.body_limit:
                     self._refuse_in_callback(
-                        wire.gateway_error(
-                            "RequestTooLarge", what="body", limit=self.shared.limits.max_body_bytes
-                        )
+                        wire.gateway_error("RequestTooLarge", what="body", limit=self.body_limit)
                     )
             elif (
                 lower == b"expect"
@@ -214,11 +216,9 @@ class Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
-        if self.body_bytes > self.shared.limits.max_body_bytes:
+        if self.body_bytes > self.body_limit:
             self._refuse_in_callback(
-                wire.gateway_error(
-                    "RequestTooLarge", what="body", limit=self.shared.limits.max_body_bytes
-                )
+                wire.gateway_error("RequestTooLarge", what="body", limit=self.body_limit)
             )
         self.body.append(body)
 
