@@ -8,10 +8,11 @@ flat, within 2x). Asserts nothing.
 
 The actions are called in-process through :func:`taskcancel._actions.dispatch`, the
 function every transport and the emulator call, so what is measured is the action and
-the store -- no HTTP, no signing. Each figure is the best of several rounds of calls
-(each round its mean per call). In every world the caller's tasks are half scheduled
-(their status is computed from the clock) and half plain, and another account holds
-1,000 tasks in the same region.
+the store -- no HTTP, no signing. Each figure is the best of several rounds (each round
+one batch of calls, its mean per call); every configuration is measured in every round,
+side by side, so a burst of load on the machine hits them alike. In every world the
+caller's tasks are half scheduled (their status is computed from the clock) and half
+plain, and another account holds 1,000 tasks in the same region.
 
 - ``DescribeTasks p1``: the first page (PageSize 10), TotalCount included;
 - ``DescribeTasks last``: the last page (PageSize 100); SQLite walks OFFSET rows of the
@@ -20,12 +21,14 @@ the store -- no HTTP, no signing. Each figure is the best of several rounds of c
 - ``DescribeTasks Status``: the TaskStatus filter, which needs every task's status as of
   now: linear in the account's tasks by design (listed for information, no target);
 - ``ImportImage``: a new task (quota counted, then checked again with the insert);
-- ``CancelTask``: a successful cancel of a running task.
+- ``CancelTask``: a successful cancel of a running task (the same tasks each round: they
+  are put back to Processing between rounds, outside the timing).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import platform
 import sqlite3
@@ -33,7 +36,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,7 +74,7 @@ def clock() -> datetime:
     return NOW
 
 
-@contextmanager
+@contextlib.contextmanager
 def opened(kind: str, size: int, directory: Path) -> Iterator[Store]:
     store: Store
     if kind == "memory":
@@ -85,61 +87,60 @@ def opened(kind: str, size: int, directory: Path) -> Iterator[Store]:
         store.close()
 
 
-def per_call(calls: Callable[[], int], rounds: int) -> float:
-    """Best of ``rounds`` of the mean microseconds per call; ``calls()`` returns how many."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        count = calls()
-        best = min(best, (time.perf_counter() - start) / count * 1e6)
-    return best
+def timed(calls: Callable[[], int]) -> float:
+    """Mean microseconds per call of one batch; ``calls()`` returns how many it made."""
+    start = time.perf_counter()
+    count = calls()
+    return (time.perf_counter() - start) / count * 1e6
 
 
-def measure(store: Store, size: int, calls: int, rounds: int) -> dict[str, float]:
+#: The batch that puts the world back after a round; run, not measured.
+UNTIMED = "(untimed)"
+
+
+def batches(store: Store, size: int, calls: int) -> dict[str, Callable[[], int]]:
+    """One batch of each measured call, by name; each is run once per round."""
     ctx = ActionContext(store=store, account=ACCOUNT, ids=IdGenerator(size), max_tasks=10**9)
     ids = [f"t-a{i:07d}" for i in range(size)]
-    running = iter(ids)  # every task is cancelled at most once
     last_page = str((size + 99) // 100)
     named = ",".join(ids[:: max(1, size // 10)][:10])
 
-    def repeat(params: dict[str, str], action: str = "DescribeTasks") -> Callable[[], int]:
+    def repeat(
+        params: dict[str, str], action: str = "DescribeTasks", n: int = calls
+    ) -> Callable[[], int]:
         def run() -> int:
-            for _ in range(calls):
+            for _ in range(n):
                 reply = dispatch(ctx, action, params)
                 assert isinstance(reply, dict), reply
-            return calls
+            return n
 
         return run
 
+    chosen = ids[:: max(1, size // calls) | 1][:calls]  # an odd step: scheduled and plain
+
     def cancel() -> int:
-        batch = list(itertools.islice(running, max(1, min(calls, size // (rounds * 2)))))
-        for task_id in batch:
+        for task_id in chosen:
             reply = dispatch(ctx, "CancelTask", {"RegionId": REGION, "TaskId": task_id})
             assert reply == {}, reply
-        return len(batch)
+        return len(chosen)
+
+    def uncancel() -> int:
+        """Put the cancelled tasks back as they were seeded (run between rounds, untimed)."""
+        for task_id in chosen:
+            schedule = LONG if int(task_id[-7:]) % 2 else None
+            store.update_task(REGION, task_id, status="Processing", schedule=schedule)
+        return len(chosen)
 
     base = {"RegionId": REGION}
+    image = {**base, "DiskDeviceMapping.1.OSSBucket": "b", "DiskDeviceMapping.1.OSSObject": "o"}
     return {
-        "DescribeTasks p1": per_call(repeat(base), rounds),
-        "DescribeTasks last": per_call(
-            repeat({**base, "PageSize": "100", "PageNumber": last_page}), rounds
-        ),
-        "DescribeTasks TaskIds": per_call(repeat({**base, "TaskIds": named}), rounds),
-        "DescribeTasks Status": per_call(
-            repeat({**base, "TaskStatus": "Processing"}), max(1, rounds // 2)
-        ),
-        "ImportImage": per_call(
-            repeat(
-                {
-                    **base,
-                    "DiskDeviceMapping.1.OSSBucket": "b",
-                    "DiskDeviceMapping.1.OSSObject": "o",
-                },
-                "ImportImage",
-            ),
-            rounds,
-        ),
-        "CancelTask": per_call(cancel, rounds),
+        "DescribeTasks p1": repeat(base),
+        "DescribeTasks last": repeat({**base, "PageSize": "100", "PageNumber": last_page}),
+        "DescribeTasks TaskIds": repeat({**base, "TaskIds": named}),
+        "DescribeTasks Status": repeat({**base, "TaskStatus": "Processing"}, n=max(1, calls // 20)),
+        "ImportImage": repeat(image, "ImportImage"),
+        "CancelTask": cancel,
+        UNTIMED: uncancel,
     }
 
 
@@ -154,10 +155,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{calls} calls x best of {rounds} rounds; microseconds per call"
     )
     results: dict[tuple[str, int], dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        for kind, size in itertools.product(("memory", "sqlite"), SIZES):
-            with opened(kind, size, Path(tmp)) as store:
-                results[kind, size] = measure(store, size, calls, rounds)
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp, contextlib.ExitStack() as stack:
+        runs = {
+            (kind, size): batches(stack.enter_context(opened(kind, size, Path(tmp))), size, calls)
+            for kind, size in itertools.product(("memory", "sqlite"), SIZES)
+        }
+        # Rounds outermost: every configuration is measured in every round, side by side,
+        # so a burst of load on the machine hits them alike; the best round counts.
+        for _ in range(rounds):
+            for key, named_batches in runs.items():
+                best = results.setdefault(key, {})
+                for name, batch in named_batches.items():
+                    if name == UNTIMED:
+                        batch()
+                    else:
+                        best[name] = min(best.get(name, float("inf")), timed(batch))
     names = list(results["memory", SIZES[0]])
     header = f"{'call':<22}" + "".join(
         f"{f'{kind} {size:,}':>15}" for kind in ("memory", "sqlite") for size in SIZES
