@@ -9,9 +9,8 @@ that signs requests like the official SDKs); a local HTTP emulator
 
 from __future__ import annotations
 
-from ._actions import ACTIONS, IdGenerator, task_from_api, task_to_api
-from ._catalogue import DEFAULT_PROFILE, PROFILES, ErrorSpec, Profile, get_profile, reason_for_code
-from ._client import (
+from ._api._actions import ACTIONS, IdGenerator, task_from_api, task_to_api
+from ._client._client import (
     ApiRequest,
     ApiResponse,
     AsyncClient,
@@ -22,7 +21,16 @@ from ._client import (
     TaskPage,
     Transport,
 )
-from ._exceptions import (
+from ._client._http import AsyncHttpTransport, HttpTransport
+from ._core._catalogue import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    ErrorSpec,
+    Profile,
+    get_profile,
+    reason_for_code,
+)
+from ._core._exceptions import (
     REJECTIONS,
     ApiError,
     AuthenticationError,
@@ -37,8 +45,7 @@ from ._exceptions import (
     ThrottlingError,
     TransportError,
 )
-from ._http import AsyncHttpTransport, HttpTransport
-from ._model import (
+from ._core._model import (
     ECS_REGIONS,
     CancelRequest,
     Schedule,
@@ -47,10 +54,19 @@ from ._model import (
     TaskStatus,
     task_at,
 )
-from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, Rejected, World, decide
-from ._sqlite import SqliteStore, StoreFileError
+from ._core._rules import (
+    DEFAULT_POLICY,
+    Accepted,
+    Decision,
+    Policy,
+    Reason,
+    Rejected,
+    World,
+    decide,
+)
 from ._store import Clock, MemoryStore, Store
-from ._world import (
+from ._store.sqlite import SqliteStore, StoreFileError
+from .worldfile._world import (
     DEFAULT_ACCOUNTS,
     Faults,
     WorldFileError,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.resources
 import importlib.util
@@ -107,7 +106,7 @@ FIXED = [
     "TransportError",
 ]
 
-CORE = ["_model", "_rules", "_catalogue", "_exceptions"]
+CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -254,62 +253,7 @@ def test_exception_tree() -> None:
     )
 
 
-# ---------------------------------------------------------------- core purity
-
-_ALLOWED_THIRD_PARTY = {"attrs"}
-_FORBIDDEN_MODULES = {"random", "uuid", "time", "secrets", "os", "socket", "io", "pathlib"}
-_FORBIDDEN_CALLS = {
-    ("datetime", "now"),
-    ("datetime", "utcnow"),
-    ("datetime", "today"),
-    ("date", "today"),
-    ("time", "time"),
-    ("time", "monotonic"),
-}
-
-
-def _core_source(module: str) -> tuple[Path, ast.Module]:
-    spec = importlib.util.find_spec(f"taskcancel.{module}")
-    assert spec is not None and spec.origin is not None
-    path = Path(spec.origin)
-    return path, ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-
-
-@pytest.mark.parametrize("module", CORE)
-def test_core_imports_only_stdlib_attrs_and_other_core_modules(module: str) -> None:
-    _, tree = _core_source(module)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: only into the core itself
-                assert node.module in CORE, f"{module} imports .{node.module}"
-                continue
-            names = [node.module or ""]
-        else:
-            continue
-        for name in names:
-            top = name.split(".")[0]
-            assert top in sys.stdlib_module_names or top in _ALLOWED_THIRD_PARTY, (
-                f"{module} imports {name}"
-            )
-            assert top not in _FORBIDDEN_MODULES, f"{module} imports {name}"
-
-
-@pytest.mark.parametrize("module", CORE)
-def test_core_reads_no_clock_and_does_no_io(module: str) -> None:
-    _, tree = _core_source(module)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            assert node.id not in {"open", "random", "uuid", "input", "print"}, (
-                f"{module} uses {node.id}"
-            )
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            assert (node.value.id, node.attr) not in _FORBIDDEN_CALLS, (
-                f"{module} calls {node.value.id}.{node.attr}"
-            )
-        if isinstance(node, ast.Attribute):
-            assert node.attr not in {"now", "utcnow", "urandom"}, f"{module} reads .{node.attr}"
+# ------------------------------------------- core isolation (purity: tests/test_layers.py)
 
 
 def test_core_modules_import_cleanly_in_isolation() -> None:
@@ -331,6 +275,6 @@ def test_core_modules_import_cleanly_in_isolation() -> None:
     assert done.returncode == 0, done.stderr
     loaded = done.stdout.split()
     ours = {name for name in loaded if name.startswith("taskcancel")}
-    assert ours == {f"taskcancel.{module}" for module in CORE}
+    assert ours == {"taskcancel._core"} | {f"taskcancel.{module}" for module in CORE}
     others = {name.split(".")[0] for name in loaded} - {"taskcancel"}
     assert {top for top in others if top not in sys.stdlib_module_names} <= {"attrs", "attr"}

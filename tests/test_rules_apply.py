@@ -22,7 +22,7 @@ from taskcancel import (
     TaskStatus,
     decide,
 )
-from taskcancel._rules import apply_cancel, supports_cancel
+from taskcancel._core._rules import apply_cancel, supports_cancel
 from taskcancel.testing import FakeClock, cancel_requests, tasks, worlds
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -73,7 +73,7 @@ def test_supports_cancel_follows_the_policy() -> None:
 
 
 def test_supports_cancel_is_still_importable_from_the_actions_module() -> None:
-    from taskcancel import _actions
+    from taskcancel._api import _actions
 
     assert _actions.supports_cancel is supports_cancel
 

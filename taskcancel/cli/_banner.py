@@ -1,6 +1,6 @@
 """What ``taskcancel serve`` prints when it is ready: one screen a newcomer can act on.
 
-Every id, key and path in it is escaped (:func:`taskcancel._world.printable`), so data
+Every id, key and path in it is escaped (:func:`taskcancel.worldfile._world.printable`), so data
 can never forge a line such as a second ``listening on``.
 """
 
@@ -10,11 +10,18 @@ import argparse
 import itertools
 import socket
 
-from .._rules import supports_cancel
+from .._core._rules import supports_cancel
 from .._store import Store
-from .._world import WorldSpec, printable
+from ..worldfile._world import WorldSpec, printable
 
-__all__ = ["banner"]
+__all__ = ["banner", "endpoint"]
+
+
+def endpoint(sock: socket.socket) -> str:
+    """``http://HOST:PORT`` of the listening ``sock`` (an IPv6 address in brackets)."""
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"http://{shown_host}:{port}"
 
 
 def banner(
@@ -26,9 +33,7 @@ def banner(
     *,
     enabled: bool,
 ) -> str:
-    host, port = sock.getsockname()[:2]
-    shown_host = f"[{host}]" if ":" in host else host
-    endpoint = f"http://{shown_host}:{port}"
+    url = endpoint(sock)
     key_id, secret = next(iter(accounts.items()))
     key_id_p, secret_p = printable(key_id), printable(secret)
     source = printable(args.world) if args.world else "demo world"
@@ -49,7 +54,7 @@ def banner(
     if example is not None:
         lines.append(
             f"try: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id_p} ALIBABA_CLOUD_ACCESS_KEY_SECRET="
-            f"{secret_p} taskcancel cancel --endpoint {endpoint} --region "
+            f"{secret_p} taskcancel cancel --endpoint {url} --region "
             f"{printable(example[0])} --task {printable(example[1])}"
         )
     if args.no_control:
@@ -57,11 +62,11 @@ def banner(
     elif not enabled:
         control = "off (not a loopback address; give --control-token to turn it on)"
     elif args.control_token is not None:
-        control = f"{endpoint}/_taskcancel/ (needs Authorization: Bearer TOKEN)"
+        control = f"{url}/_taskcancel/ (needs Authorization: Bearer TOKEN)"
     else:
-        control = f"{endpoint}/_taskcancel/ (open: loopback only)"
+        control = f"{url}/_taskcancel/ (open: loopback only)"
     lines.append(f"control plane: {control}")
-    lines.append(f"listening on {endpoint}")
+    lines.append(f"listening on {url}")
     return "\n".join(lines)
 
 

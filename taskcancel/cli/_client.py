@@ -15,13 +15,13 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._catalogue import PROFILES, get_profile
-from .._exceptions import ApiError, CancelRejected, TransportError
-from .._http import DEFAULT_ENDPOINT
+from .._client._http import DEFAULT_ENDPOINT
+from .._core._catalogue import PROFILES, get_profile
+from .._core._exceptions import ApiError, CancelRejected, TransportError
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._client._client import Client
 
 __all__ = ["add_parsers", "emit", "fail", "one_line", "positive_seconds", "run", "timeout_option"]
 
@@ -190,8 +190,8 @@ def _describe_page(client: Client, region: str) -> Mapping[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._client import Client
-    from .._http import HttpTransport
+    from .._client._client import Client
+    from .._client._http import HttpTransport
 
     credentials = _credentials()
     if isinstance(credentials, str):

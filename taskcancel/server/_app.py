@@ -20,13 +20,13 @@ from typing import Any
 import attrs
 
 from .. import wire
-from .._actions import ACTIONS, DEFAULT_NEW_TASK_SCHEDULE, ActionContext, IdGenerator, dispatch
-from .._catalogue import ErrorSpec, Profile, get_profile
+from .._api._actions import ACTIONS, DEFAULT_NEW_TASK_SCHEDULE, ActionContext, IdGenerator, dispatch
+from .._core._catalogue import ErrorSpec, Profile, get_profile
+from .._core._model import Schedule
+from .._core._rules import DEFAULT_POLICY, Policy
 from .._ids import RequestIds
-from .._model import Schedule
-from .._rules import DEFAULT_POLICY, Policy
 from .._store import Clock, MemoryStore, Store, system_clock
-from .._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
+from ..worldfile._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 from ._asgi import AsgiAdapter
 from ._gate import WorldGate
 from ._nonces import FULL, REPLAY, NonceRegistry

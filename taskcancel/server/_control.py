@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
-from .._world import WorldFileError, parse_faults, parse_world
+from ..worldfile._world import WorldFileError, parse_faults, parse_world
 from ._control_body import (
     MAX_BODY,
     Refusal,

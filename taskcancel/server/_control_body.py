@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from .._model import TaskStatus, check_progress, parse_time
+from .._core._model import TaskStatus, check_progress, parse_time
 from .._store import UNCHANGED, DuplicateTaskError, TaskNotFoundError, UnknownRegionError
-from .._world import WorldFileError, parse_schedule
+from ..worldfile._world import WorldFileError, parse_schedule
 from ._operations import TaskChanges
 from ._request import RawRequest
 

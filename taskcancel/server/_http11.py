@@ -20,13 +20,20 @@ _REASONS = {
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def serialize(response: wire.Response, close: bool) -> bytes:
+def serialize(response: wire.Response, close: bool, *, kept: bool = False) -> bytes:
+    """The response's bytes; ``close`` says so in a header, and ``kept`` (to an HTTP/1.0
+    client that asked for keep-alive) says the connection stays open."""
     reason = _REASONS.get(response.status, b"Status")
     parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, reason)]
     parts += [
         b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
     ]
-    parts.append(b"connection: close\r\n\r\n" if close else b"\r\n")
+    if close:
+        parts.append(b"connection: close\r\n\r\n")
+    elif kept:
+        parts.append(b"connection: keep-alive\r\n\r\n")
+    else:
+        parts.append(b"\r\n")
     parts.append(response.body)
     return b"".join(parts)
 

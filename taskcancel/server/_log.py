@@ -4,8 +4,15 @@ A request line is formatted at once (fields a client controls are escaped, so no
 forge or break a line), kept in a buffer, and written once per event-loop iteration in one
 ``write`` -- never through the ``logging`` module's per-record machinery. :meth:`flush`
 writes what is left; the server calls it when it stops, so no line is lost on a clean stop.
-Other lines (startup, shutdown, errors) go through ``logging`` with :class:`LineFormatter`,
-in the same format and to the same stream.
+Other lines (startup, shutdown, errors, asyncio's and Python's warnings) go through
+``logging`` with :class:`LineFormatter`, in the same format and to the same stream
+(:func:`configure`); on the request log's thread they first flush the request lines
+buffered before them, so the stream stays in order.
+
+Text lines are ``TIME LEVEL request Key=value ...``: a value holds no space, backslash,
+``"``, ``=`` or anything but printable ASCII (those are ``\\xHH``/``\\uHHHH`` escapes,
+``\\r``/``\\n``/``\\t``/``\\\\`` as in Python), and debug's ``Params=`` is one compact JSON
+object. JSON lines are one object each, ASCII only.
 """
 
 from __future__ import annotations
@@ -13,32 +20,84 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import threading
 import time
 from collections.abc import Mapping
 from typing import TextIO
 
 from ._request import Answer
 
-__all__ = ["FORMATS", "LEVELS", "LineFormatter", "RequestLog", "configure", "escape"]
+__all__ = [
+    "FORMATS",
+    "LEVELS",
+    "LineFormatter",
+    "RequestLog",
+    "configure",
+    "escape",
+    "escape_lines",
+    "redacted",
+]
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warning", "error")
-#: Parameters whose values never reach a log.
+#: Parameters whose values never reach a log (compared lower-cased).
 _SECRET = frozenset(
-    {"signature", "accesskeysecret", "securitytoken", "authorization", "x-acs-security-token"}
+    {
+        "signature",
+        "accesskeysecret",
+        "securitytoken",
+        "authorization",
+        "x-acs-security-token",
+        "x-acs-signature",
+        "bearertoken",
+    }
 )
-_SAFE = frozenset(map(chr, range(0x21, 0x7F))) - {"\\", '"', "="}
+_UNSAFE = re.compile(r"[^\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]")
+_NAMED = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", "\t": "\\t"}
+_PARAMS_TABLE = {ord(" "): "\\u0020", ord("="): "\\u003d", 0x7F: "\\u007f"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def escape(text: str) -> str:
-    """``text`` on one line: printable ASCII as is, anything else as a ``\\x``/``\\u`` escape."""
-    if _SAFE.issuperset(text):
+    """``text`` as one token of a text line: printable ASCII but space, ``\\``, ``"`` and
+    ``=`` as is, anything else escaped as in Python (``\\n``, ``\\x20``, ``\\u00e9``)."""
+    if _UNSAFE.search(text) is None:
         return text
-    return text.encode("unicode_escape", "backslashreplace").decode("ascii").replace('"', '\\"')
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def escape_lines(text: str) -> str:
+    """``text`` on one line: CR, LF and other control characters escaped, the rest kept."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(_escape_char, text)
 
 
 def redacted(params: Mapping[str, str]) -> dict[str, str]:
+    """``params`` with the signature and every secret replaced by ``***``."""
     return {k: ("***" if k.lower() in _SECRET else v) for k, v in params.items()}
+
+
+def _params_token(params: Mapping[str, str]) -> str:
+    # Compact ASCII JSON has spaces only inside strings, where \u0020 means the same:
+    # so the object is one token that json.loads still reads.
+    # "=" and DEL likewise, so the token holds no "=" but its own and nothing unprintable.
+    text = json.dumps(redacted(params), separators=(",", ":"))
+    return text.translate(_PARAMS_TABLE)
 
 
 class _Stamp:
@@ -58,15 +117,20 @@ class _Stamp:
 
 
 class RequestLog:
-    """One line per request on ``stream``; ``fmt`` is ``"text"`` or ``"json"``."""
+    """One line per request on ``stream``; ``fmt`` is ``"text"`` or ``"json"``.
+
+    :meth:`record` is called on the event loop's thread (it buffers and schedules one
+    :meth:`flush` per loop iteration); ``thread`` is the thread that made the log, whose
+    other log lines flush the buffer first (see :func:`configure`).
+    """
 
     def __init__(self, stream: TextIO, *, fmt: str = "text", debug: bool = False) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.stream, self.json, self.debug = stream, fmt == "json", debug
+        self.thread = threading.get_ident()
         self._lines: list[str] = []
         self._stamp = _Stamp()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def record(self, answer: Answer, seconds: float) -> None:
         line = self._json(answer, seconds) if self.json else self._text(answer, seconds)
@@ -78,48 +142,50 @@ class RequestLog:
                 self.flush()
 
     def _text(self, a: Answer, seconds: float) -> str:
-        status = a.response.status
-        parts = [f"{self._stamp()} INFO request RequestId={a.request_id}"]
+        line = f"{self._stamp()} INFO request RequestId={a.request_id} "
         if a.route:
-            parts.append(f"Route={escape(a.route)}")
+            method, _, path = a.route.partition(" ")
+            line += f"Method={escape(method)} Path={escape(path)} "
         else:
-            parts.append(f"Action={escape(a.action)}")
+            line += f"Action={escape(a.action)} "
             if a.region_id:
-                parts.append(f"RegionId={escape(a.region_id)}")
+                line += f"RegionId={escape(a.region_id)} "
             if a.task_id:
-                parts.append(f"TaskId={escape(a.task_id)}")
+                line += f"TaskId={escape(a.task_id)} "
             if a.access_key_id:
-                parts.append(f"AccessKeyId={escape(a.access_key_id)}")
-        parts.append(f"Code={escape(a.code)} Status={status} LatencyMs={seconds * 1000:.2f}")
+                line += f"AccessKeyId={escape(a.access_key_id)} "
+        line += f"Code={escape(a.code)} Status={a.response.status} LatencyMs={seconds * 1000:.2f}"
         if self.debug and a.params is not None:
-            parts.append("Params=" + escape(json.dumps(redacted(a.params), ensure_ascii=False)))
-        return " ".join(parts) + "\n"
+            line += " Params=" + _params_token(a.params)
+        return line + "\n"
 
     def _json(self, a: Answer, seconds: float) -> str:
-        entry: dict[str, object] = {
-            "time": self._stamp(),
-            "level": "INFO",
-            "logger": "taskcancel.request",
-            "RequestId": a.request_id,
-        }
+        dumps = json.dumps
+        line = (
+            f'{{"time": "{self._stamp()}", "level": "INFO", "logger": "taskcancel.request", '
+            f'"RequestId": {dumps(a.request_id)}, '
+        )
         if a.route:
-            entry["Route"] = a.route
+            method, _, path = a.route.partition(" ")
+            line += f'"Method": {dumps(method)}, "Path": {dumps(path)}, '
         else:
-            entry["Action"] = a.action
+            line += f'"Action": {dumps(a.action)}, '
             if a.region_id:
-                entry["RegionId"] = a.region_id
+                line += f'"RegionId": {dumps(a.region_id)}, '
             if a.task_id:
-                entry["TaskId"] = a.task_id
+                line += f'"TaskId": {dumps(a.task_id)}, '
             if a.access_key_id:
-                entry["AccessKeyId"] = a.access_key_id
-        entry["Code"] = a.code
-        entry["Status"] = a.response.status
-        entry["LatencyMs"] = round(seconds * 1000, 3)
+                line += f'"AccessKeyId": {dumps(a.access_key_id)}, '
+        line += (
+            f'"Code": {dumps(a.code)}, "Status": {a.response.status}, '
+            f'"LatencyMs": {round(seconds * 1000, 3)}'
+        )
         if self.debug and a.params is not None:
-            entry["Params"] = redacted(a.params)
-        return json.dumps(entry) + "\n"
+            line += f', "Params": {dumps(redacted(a.params))}'
+        return line + "}\n"
 
     def flush(self) -> None:
+        """Write the buffered lines now (in one ``write``)."""
         if not self._lines:
             return
         text = "".join(self._lines)
@@ -132,7 +198,7 @@ class RequestLog:
 
 
 class LineFormatter(logging.Formatter):
-    """The server's other log lines in the request log's format."""
+    """The server's other log lines in the request log's format, each on one line."""
 
     def __init__(self, fmt: str = "text") -> None:
         super().__init__()
@@ -154,15 +220,45 @@ class LineFormatter(logging.Formatter):
         return f"{self._stamp()} {record.levelname} {record.name}: {escape_lines(message)}"
 
 
-def escape_lines(text: str) -> str:
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+class _Handler(logging.StreamHandler[TextIO]):
+    """A stream handler that first writes the request lines buffered before its record."""
+
+    def __init__(self, stream: TextIO, requests: RequestLog | None) -> None:
+        super().__init__(stream)
+        self.requests = requests
+
+    def emit(self, record: logging.LogRecord) -> None:
+        requests = self.requests
+        if requests is not None and threading.get_ident() == requests.thread:
+            requests.flush()
+        super().emit(record)
 
 
-def configure(level: str, fmt: str, stream: TextIO) -> None:
-    """Send the ``taskcancel`` loggers' lines to ``stream`` in ``fmt`` at ``level``."""
-    handler = logging.StreamHandler(stream)
+#: Loggers besides ours whose lines would otherwise reach stderr in another format.
+_OTHERS = ("asyncio", "py.warnings")
+
+
+def configure(
+    level: str, fmt: str, stream: TextIO, requests: RequestLog | None = None
+) -> logging.Handler:
+    """Send the ``taskcancel`` loggers' lines to ``stream`` in ``fmt`` at ``level``.
+
+    asyncio's lines and Python's warnings (warning and up) go the same way; ``requests``
+    is the request log writing to the same stream, flushed before each line. Returns the
+    handler.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    handler = _Handler(stream, requests)
     handler.setFormatter(LineFormatter(fmt))
     logger = logging.getLogger("taskcancel")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+    logging.captureWarnings(True)
+    for name in _OTHERS:
+        other = logging.getLogger(name)
+        other.handlers[:] = [handler]
+        other.setLevel(max(logging.WARNING, logger.level))
+        other.propagate = False
+    return handler

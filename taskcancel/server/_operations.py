@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
-from .._clock import FakeClock
-from .._model import Schedule, Task, TaskStatus, task_at
+from .._core._model import Schedule, Task, TaskStatus, task_at
 from .._store import UNCHANGED, Unchanged
-from .._world import Faults, WorldSpec, world_to_json
+from .._store._clock import FakeClock
+from ..worldfile._world import Faults, WorldSpec, world_to_json
 from ._app import Emulator
 
 __all__ = ["Operations", "TaskChanges"]

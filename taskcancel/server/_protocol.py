@@ -231,6 +231,7 @@ class Connection(asyncio.Protocol):
             body,
             self.keep_alive,
             self.started,
+            self.parser.get_http_version(),
         )
         self.phase, self.deadline, self.head_bytes = Phase.IDLE, None, 0
         self.queue.append(request)
@@ -283,7 +284,9 @@ class Connection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         close = not request.keep_alive or (self.closing and not self.queue)
-        transport.write(serialize(answer.response, close))
+        # An HTTP/1.0 client keeps the connection only when told so.
+        kept = not close and request.http_version == "1.0"
+        transport.write(serialize(answer.response, close, kept=kept))
         log = self.shared.log
         if log is not None:
             log.record(answer, self.loop.time() - request.started)

@@ -47,7 +47,7 @@ from .. import (
     decide,
     get_profile,
 )
-from .._rules import apply_cancel, supports_cancel
+from .._core._rules import apply_cancel, supports_cancel
 from ._scripted import explain
 from ._world import DictWorld
 from .strategies import UNKNOWN_REGIONS, cancel_requests, task_ids, worlds

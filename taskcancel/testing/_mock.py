@@ -63,7 +63,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._model import ECS_REGIONS
+from .._core._model import ECS_REGIONS
 
 __all__ = ["EcsMock", "EmulatorLike", "mock_ecs"]
 

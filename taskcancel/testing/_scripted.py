@@ -44,7 +44,7 @@ from .. import (
     get_profile,
     wire,
 )
-from .._rules import apply_cancel
+from .._core._rules import apply_cancel
 from ._world import DictWorld
 
 __all__ = ["Outcome", "ScriptedTransport", "explain"]

@@ -24,7 +24,7 @@ from .. import (
     WorldSpec,
     __version__,
 )
-from .._clock import FakeClock
+from .._store._clock import FakeClock
 from ..server import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_REQUEST_TIMEOUT,

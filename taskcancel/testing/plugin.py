@@ -1,17 +1,24 @@
 """The taskcancel pytest plugin, loaded automatically through the ``pytest11`` entry point.
 
-Fixtures (all function-scoped):
+Fixtures (all function-scoped; ``ecs_emulator`` shares one server per session):
 
 ``ecs_clock``
-    A :class:`~taskcancel.testing.FakeClock`; the store and the emulator below read it.
+    A :class:`~taskcancel.testing.FakeClock` at ``2026-01-01T00:00:00Z`` when the test
+    starts, which only the test moves; the store and the emulator below read it.
 ``ecs_memory_store``
     A fresh, empty :class:`~taskcancel.MemoryStore` (all ECS regions) on ``ecs_clock``.
 ``ecs_memory``
     A :class:`~taskcancel.Client` over an :class:`~taskcancel.InMemoryTransport` on
     ``ecs_memory_store``, calling as the anonymous account ``None``.
 ``ecs_emulator``
-    A started :class:`~taskcancel.testing.EmulatorServer` (no tasks, account
-    ``testid``/``testsecret``, on ``ecs_clock``), stopped after the test. The
+    A running :class:`~taskcancel.testing.EmulatorServer` (no tasks, account
+    ``testid``/``testsecret``, on ``ecs_clock``). One server serves the whole session
+    (each pytest-xdist worker its own) and is reset before each test through the control
+    plane's reset, so a test costs microseconds, not a server start and stop; no task,
+    fault, account or nonce of another test is left, and a test that changed what a
+    reset cannot restore (stopped it, swapped its store) leaves the next one a new
+    server (:class:`~taskcancel.testing._shared.SharedEmulator`). A test that brings its
+    own ``ecs_clock`` gets a server of its own on that clock, stopped afterwards. The
     ``HTTP(S)_PROXY``/``ALL_PROXY`` variables are unset for the test: the official
     SDKs would otherwise send even loopback calls through the proxy.
 ``ecs_endpoint``
@@ -47,10 +54,11 @@ import attrs
 import pytest
 
 from .. import Client, InMemoryTransport, MemoryStore
-from .._clock import FakeClock
+from .._store._clock import DEFAULT_START, FakeClock
 from ._mock import mock_ecs
 from ._process import PROXY_VARIABLES  # unset while ``ecs_emulator`` runs
 from ._server import EmulatorServer
+from ._shared import SharedEmulator
 
 __all__ = [
     "PROXY_VARIABLES",
@@ -152,10 +160,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(target)
 
 
+@pytest.fixture(scope="session")
+def _ecs_shared() -> Iterator[SharedEmulator]:
+    """The session's emulator and clock (the server starts on first use)."""
+    shared = SharedEmulator()
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def ecs_clock() -> FakeClock:
-    """A fake clock, shared by ``ecs_memory_store`` and ``ecs_emulator``."""
-    return FakeClock()
+def ecs_clock(_ecs_shared: SharedEmulator) -> FakeClock:
+    """A fake clock at its start, shared by ``ecs_memory_store`` and ``ecs_emulator``."""
+    _ecs_shared.clock.rewind(DEFAULT_START)
+    return _ecs_shared.clock
 
 
 @pytest.fixture
@@ -172,15 +189,20 @@ def ecs_memory(ecs_memory_store: MemoryStore) -> Iterator[Client]:
 
 
 @pytest.fixture
-def ecs_emulator(ecs_clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    """A running emulator (no tasks; ``testid``/``testsecret``), stopped afterwards.
+def ecs_emulator(
+    ecs_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, _ecs_shared: SharedEmulator
+) -> Iterator[EmulatorServer]:
+    """The session's emulator (no tasks; ``testid``/``testsecret``), reset for this test.
 
     The proxy variables are unset for the test, so the official SDKs reach it.
     """
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    with EmulatorServer(clock=ecs_clock) as server:
-        yield server
+    if ecs_clock is not _ecs_shared.clock:  # the test's own clock: a server of its own
+        with EmulatorServer(clock=ecs_clock) as server:
+            yield server
+        return
+    yield _ecs_shared.checkout()
 
 
 @pytest.fixture

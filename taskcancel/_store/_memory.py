@@ -2,7 +2,7 @@
 
 :class:`Store` is the protocol every store implements (the in-memory
 :class:`MemoryStore` here, :class:`~taskcancel.SqliteStore` on disk); both build on
-:class:`~taskcancel._storebase.StoreBase`. A store reads the clock it was given --
+:class:`~taskcancel._store._base.StoreBase`. A store reads the clock it was given --
 never the wall clock directly when one is injected -- and hands "now" to the pure
 rules, so lifecycles and races are deterministic under a fake clock.
 """
@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, Unpack
 
-from ._model import ECS_REGIONS, CancelRequest, Task
-from ._rules import DEFAULT_POLICY, Accepted, Decision, Policy
-from ._storebase import (
+from .._core._model import ECS_REGIONS, CancelRequest, Task
+from .._core._rules import DEFAULT_POLICY, Accepted, Decision, Policy
+from .._store._base import (
     UNCHANGED,
     Clock,
     Decider,

@@ -30,8 +30,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from ._model import Schedule, Task, TaskAction, TaskStatus, check_progress
-from ._text import shown
+from .._core._model import Schedule, Task, TaskAction, TaskStatus, check_progress
+from .._core._text import shown
 
 __all__ = [
     "APPLICATION_ID",

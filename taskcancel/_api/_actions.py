@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from ._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile, missing_parameter_message
-from ._model import (
+from .._core._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile, missing_parameter_message
+from .._core._model import (
     CancelRequest,
     Schedule,
     Task,
@@ -29,9 +29,9 @@ from ._model import (
     format_time,
     parse_time,
 )
-from ._rules import DEFAULT_POLICY, Accepted, Policy, Reason, supports_cancel
-from ._store import DuplicateTaskError, Store
-from ._text import shown
+from .._core._rules import DEFAULT_POLICY, Accepted, Policy, Reason, supports_cancel
+from .._core._text import shown
+from .._store import DuplicateTaskError, Store
 
 __all__ = [
     "ACTIONS",

@@ -5,7 +5,7 @@
 (:meth:`~StoreBase.get_task`, :meth:`~StoreBase.list_tasks`,
 :meth:`~StoreBase.page_tasks`), the checks of seeds and new tasks, the edit of one
 task, and the cancel itself (:func:`~taskcancel.decide` then
-:func:`~taskcancel._rules.apply_cancel`). A store supplies only storage: a few
+:func:`~taskcancel._core._rules.apply_cancel`). A store supplies only storage: a few
 primitives, each atomic on its own.
 """
 
@@ -19,8 +19,8 @@ from typing import Any, TypedDict, Unpack
 
 import attrs
 
-from ._model import CancelRequest, Schedule, Task, TaskStatus, check_progress, task_at
-from ._rules import DEFAULT_POLICY, Decision, Policy, World, apply_cancel, decide
+from .._core._model import CancelRequest, Schedule, Task, TaskStatus, check_progress, task_at
+from .._core._rules import DEFAULT_POLICY, Decision, Policy, World, apply_cancel, decide
 
 __all__ = [
     "UNCHANGED",

@@ -3,7 +3,7 @@
 A transport is as small as httpx's: one method that turns an :class:`ApiRequest`
 (action + parameters) into an :class:`ApiResponse` (HTTP status + JSON body), plus
 ``close``. The client turns error replies into the exceptions of
-:mod:`taskcancel._exceptions`, recognising the codes of every error profile.
+:mod:`taskcancel._core._exceptions`, recognising the codes of every error profile.
 
 :class:`InMemoryTransport` is the mock: it answers from a store through the same
 action handlers the HTTP emulator uses, with no sockets and no signing.
@@ -18,19 +18,19 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from . import wire
-from ._actions import ActionContext, IdGenerator, dispatch
-from ._catalogue import ErrorSpec, Profile, get_profile, reason_for_code
-from ._exceptions import (
+from .. import wire
+from .._api._actions import ActionContext, IdGenerator, dispatch
+from .._core._catalogue import ErrorSpec, Profile, get_profile, reason_for_code
+from .._core._exceptions import (
     ApiError,
     AuthenticationError,
     TaskCancelError,
     ThrottlingError,
     rejection_for,
 )
-from ._model import TaskAction, TaskStatus, parse_time
-from ._rules import DEFAULT_POLICY, Policy
-from ._store import Store
+from .._core._model import TaskAction, TaskStatus, parse_time
+from .._core._rules import DEFAULT_POLICY, Policy
+from .._store import Store
 
 __all__ = [
     "ApiRequest",

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from . import wire
-from ._client import ApiRequest, ApiResponse
-from ._exceptions import TransportError
-from ._store import Clock, system_clock
+from .. import wire
+from .._client._client import ApiRequest, ApiResponse
+from .._core._exceptions import TransportError
+from .._store import Clock, system_clock
 
 if TYPE_CHECKING:
     import httpx

@@ -11,7 +11,7 @@ keeps every cancel. The seed (regions and tasks) is kept in its own tables, and
 :meth:`SqliteStore.reset` restores it.
 
 The file format (tables, indexes, the triggers that keep per-account task counts,
-and how a row becomes a task) is in :mod:`taskcancel._sqlite_schema`.
+and how a row becomes a task) is in :mod:`taskcancel._store._sqlite_schema`.
 
 A file written by a newer schema version, a file that is not SQLite, an SQLite file
 that is not a taskcancel store, and a corrupt file are refused with
@@ -49,10 +49,22 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Literal, Self
 
-from ._model import ECS_REGIONS, Task
-from ._rules import Accepted, Decision, Reason, Rejected
-from ._sqlite_file import Connections, StoreFileError, open_store, transaction
-from ._sqlite_schema import (
+from .._core._model import ECS_REGIONS, Task
+from .._core._rules import Accepted, Decision, Reason, Rejected
+from .._core._text import shown
+from .._store._base import (
+    Clock,
+    Decider,
+    DuplicateTaskError,
+    StoreBase,
+    TaskNotFoundError,
+    UnknownRegionError,
+    checked_regions,
+    checked_tasks,
+    system_clock,
+)
+from .._store._sqlite_file import Connections, StoreFileError, open_store, transaction
+from .._store._sqlite_schema import (
     CANCEL_IF_UNCHANGED,
     COUNT_OWNED,
     HAS_REGION,
@@ -70,18 +82,6 @@ from ._sqlite_schema import (
     task_to_row,
     time_to_text,
 )
-from ._storebase import (
-    Clock,
-    Decider,
-    DuplicateTaskError,
-    StoreBase,
-    TaskNotFoundError,
-    UnknownRegionError,
-    checked_regions,
-    checked_tasks,
-    system_clock,
-)
-from ._text import shown
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreFileError"]
 

@@ -5,14 +5,14 @@ kept aside and nesting past the parser's reach refused; :func:`check_values` wal
 any decoded value without recursion and refuses, naming the field, nesting deeper
 than a world file has, text with a lone surrogate (not valid Unicode, so it could
 neither be printed nor stored), and those over-long numbers. Field names in messages
-are escaped (:func:`~taskcancel._text.printable`), so a message is always one line.
+are escaped (:func:`~taskcancel._core._text.printable`), so a message is always one line.
 """
 
 from __future__ import annotations
 
 import json
 
-from ._text import printable
+from .._core._text import printable
 
 __all__ = ["WorldFileError", "check_values", "decode_json"]
 

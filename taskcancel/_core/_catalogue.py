@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 import attrs
 
-from ._rules import Reason
+from .._core._rules import Reason
 
 __all__ = [
     "DEFAULT_PROFILE",

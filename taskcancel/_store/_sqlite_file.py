@@ -18,8 +18,9 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ._model import Task
-from ._sqlite_schema import (
+from .._core._model import Task
+from .._core._text import shown
+from .._store._sqlite_schema import (
     APPLICATION_ID,
     COLUMN_LIST,
     INSERT,
@@ -31,7 +32,6 @@ from ._sqlite_schema import (
     task_to_row,
     upgrade_from_1,
 )
-from ._text import shown
 
 __all__ = ["Connections", "StoreFileError", "open_store", "transaction"]
 

@@ -31,7 +31,7 @@ from typing import Protocol
 
 import attrs
 
-from ._model import CancelRequest, Task, TaskAction, TaskStatus, cancelled, task_at
+from .._core._model import CancelRequest, Task, TaskAction, TaskStatus, cancelled, task_at
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -33,10 +33,10 @@ from typing import Any
 
 import attrs
 
-from ._actions import task_from_api
-from ._model import ECS_REGIONS, Schedule, Task, TaskAction, TaskStatus, format_time
-from ._text import printable, shown
-from ._worldjson import WorldFileError, check_values, decode_json
+from .._api._actions import task_from_api
+from .._core._model import ECS_REGIONS, Schedule, Task, TaskAction, TaskStatus, format_time
+from .._core._text import printable, shown
+from ..worldfile._json import WorldFileError, check_values, decode_json
 
 __all__ = [
     "DEFAULT_ACCOUNTS",

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ._rules import Reason
+from .._core._rules import Reason
 
 __all__ = [
     "REJECTIONS",

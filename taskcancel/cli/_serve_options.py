@@ -1,0 +1,186 @@
+"""``serve``'s options: each a flag and a ``TASKCANCEL_*`` variable; a flag beats its variable.
+
+:func:`add_options` declares the flags (their help names the default and the variable);
+:func:`settle` fills what no flag gave from the environment, then the defaults, checking
+each variable's value as its flag's is checked, and remembers where each value came from
+(:func:`origin`) so that a later error (a world file, a store, a port in use) names it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .._core._catalogue import PROFILES
+from .._core._model import parse_time
+from ..server import _log
+
+__all__ = ["OPTIONS", "add_options", "origin", "settle"]
+
+
+def _access_keys(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        key_id, sep, secret = item.strip().partition(":")
+        if not sep or not key_id or not secret:
+            raise ValueError(f"each item must be ID:SECRET, got {_masked_keys(item)!r}")
+        pairs.append((key_id, secret))
+    return pairs
+
+
+def _masked_keys(text: str) -> str:
+    """Access keys as shown in an error: every secret (after the first ``:``) as ``***``."""
+    return ",".join(
+        key_id + (":***" if secret else sep)
+        for key_id, sep, secret in (item.partition(":") for item in text.split(","))
+    )
+
+
+_DIGITS = re.compile(r"[0-9]{1,5}")
+
+
+def _port(text: str) -> int:
+    if not _DIGITS.fullmatch(text) or int(text) > 65535:
+        raise ValueError("must be a port number 0..65535 (0 picks a free one)")
+    return int(text)
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return text.lower()
+
+    return check
+
+
+def _clock(text: str) -> str:
+    kind, _, start = text.partition("=")
+    if kind not in ("system", "fake") or (start and kind != "fake"):
+        raise ValueError("must be system, fake or fake=2026-01-01T00:00:00Z")
+    if start:
+        try:
+            parse_time(start)
+        except ValueError:
+            raise ValueError(
+                f"fake clock start {start!r} is not like 2026-01-01T00:00:00Z"
+            ) from None
+    return text
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError("must be an integer") from None
+
+
+def _text(text: str) -> str:
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+#: dest -> (variable, converter, default, help)
+OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
+    "host": ("TASKCANCEL_HOST", _text, "127.0.0.1", "address to bind"),
+    "port": ("TASKCANCEL_PORT", _port, 8080, "port; 0 picks a free one"),
+    "world": ("TASKCANCEL_WORLD", _text, None, "world file (JSON) to seed the store"),
+    "store": ("TASKCANCEL_STORE", _text, None, "keep state in SQLite at this path"),
+    "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
+    "log_level": (
+        "TASKCANCEL_LOG_LEVEL",
+        _choice(*_log.LEVELS),
+        "info",
+        f"{', '.join(_log.LEVELS)}: request lines at info, with their parameters at debug",
+    ),
+    "log_format": (
+        "TASKCANCEL_LOG_FORMAT",
+        _choice(*_log.FORMATS),
+        "text",
+        "text, or json: one object per line (on stderr)",
+    ),
+    "seed": ("TASKCANCEL_SEED", _seed, None, "seed the ids ImportImage/ExportImage make"),
+    "clock": ("TASKCANCEL_CLOCK", _clock, "system", "task lifecycle clock: system or fake[=START]"),
+    "control_token": (
+        "TASKCANCEL_CONTROL_TOKEN",
+        _text,
+        None,
+        "require 'Authorization: Bearer TOKEN' on the control plane (and allow it off loopback)",
+    ),
+    "access_keys": (
+        "TASKCANCEL_ACCESS_KEYS",
+        _access_keys,
+        None,
+        "accept these AccessKey pairs too: ID:SECRET[,ID:SECRET...]; repeatable",
+    ),
+}
+
+#: Options whose values are secrets: an error shows them masked.
+_SECRET = {"control_token": lambda text: "***" if text else text, "access_keys": _masked_keys}
+
+
+def _flag(dest: str) -> str:
+    return "--access-key" if dest == "access_keys" else "--" + dest.replace("_", "-")
+
+
+def add_options(serve: argparse.ArgumentParser) -> None:
+    """Declare every option of :data:`OPTIONS` on the ``serve`` parser."""
+    for dest, (variable, convert, default, text) in OPTIONS.items():
+        shown = "none" if default is None else default
+        serve.add_argument(
+            _flag(dest),
+            dest=dest,
+            metavar="ID:SECRET" if dest == "access_keys" else dest.upper(),
+            action="append" if dest == "access_keys" else "store",
+            type=_argtype(dest, convert),
+            default=None,
+            help=f"{text} (default: {shown}; env {variable})",
+        )
+
+
+def _argtype(dest: str, convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    mask = _SECRET.get(dest, str)
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{mask(text)!r}: {exc}") from None
+
+    return parse
+
+
+def settle(args: argparse.Namespace) -> str | None:
+    """Fill unset options from the environment, then defaults; the first error, if any.
+
+    The error names the variable, its value (secrets masked) and the reason.
+    """
+    sources: dict[str, str] = {}
+    for dest, (variable, convert, default, _) in OPTIONS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            sources[dest] = _flag(dest)
+            if dest == "access_keys":
+                value = [pair for pairs in value for pair in pairs]
+        elif variable in os.environ:
+            raw = os.environ[variable]
+            try:
+                value = convert(raw)
+            except ValueError as exc:
+                return f"{variable}={_SECRET.get(dest, str)(raw)!r}: {exc}"
+            sources[dest] = variable
+        setattr(args, dest, default if value is None else value)
+    if args.access_keys is None:
+        args.access_keys = []
+    args.sources = sources
+    return None
+
+
+def origin(args: argparse.Namespace, dest: str) -> str:
+    """Where ``dest``'s value came from: its variable, its flag, or ``""`` (the default)."""
+    sources: dict[str, str] = getattr(args, "sources", {})
+    return sources.get(dest, "")

@@ -1,0 +1,144 @@
+"""The layers of the package, as the paths show them, and every import pointing inward.
+
+::
+
+    cli, testing ──► server ──► wire ──► _core
+         │             ├──────► _api ──► _store ──► _core
+         │             └──────► worldfile ──► _api
+         └──► _client ──► _api, wire, _store, _ids
+
+Each top-level module or package of ``taskcancel`` is one layer; a layer may import only
+the layers listed for it below (and itself). The test reads every module's source, so an
+import added anywhere -- even inside a function -- that points outward fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+import taskcancel
+
+PACKAGE = Path(taskcancel.__file__).parent
+
+#: layer -> the layers it may import (besides itself).
+ALLOWED: dict[str, set[str]] = {
+    "_core": set(),
+    "_ids": set(),
+    "wire": {"_core"},
+    "_store": {"_core"},
+    "_api": {"_core", "_store"},
+    "worldfile": {"_core", "_api", "_store"},
+    "_client": {"_core", "_api", "_store", "wire", "_ids"},
+    "server": {"_core", "_api", "_store", "wire", "worldfile", "_ids"},
+    "__init__": {"_core", "_api", "_store", "wire", "worldfile", "_client", "_ids"},
+    "cli": {
+        "__init__",
+        "_core",
+        "_api",
+        "_store",
+        "wire",
+        "worldfile",
+        "_client",
+        "server",
+        "_ids",
+    },
+    "testing": {
+        "__init__",
+        "_core",
+        "_api",
+        "_store",
+        "wire",
+        "worldfile",
+        "_client",
+        "server",
+        "_ids",
+    },
+    "__main__": {"cli"},
+}
+#: Layers that must stay pure: standard library and attrs only, no I/O, clock or randomness.
+PURE = {"_core", "wire"}
+_FORBIDDEN_MODULES = {"random", "uuid", "time", "secrets", "os", "socket", "io", "pathlib"}
+_FORBIDDEN_NAMES = {"open", "print", "input"}
+_FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "urandom", "monotonic", "perf_counter"}
+
+
+def _layer_of(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    return parts[0].removesuffix(".py")
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _imported_layers(path: Path, tree: ast.Module) -> set[str]:
+    """The layers ``path`` imports, from relative and absolute imports alike."""
+    package = list(path.relative_to(PACKAGE).parts[:-1])
+    layers: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+            target = [*base, *(node.module or "").split(".")] if node.module else base
+            target = [part for part in target if part]
+            if target:
+                layers.add(target[0])
+            else:  # "from .. import x" reaching the top: a layer, or a name of the facade
+                for alias in node.names:
+                    layers.add(alias.name if alias.name in ALLOWED else "__init__")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("taskcancel"):
+            parts = (node.module or "").split(".")
+            layers.add(parts[1] if len(parts) > 1 else "__init__")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "taskcancel":
+                    layers.add(parts[1] if len(parts) > 1 else "__init__")
+    return layers
+
+
+def test_every_module_belongs_to_a_known_layer() -> None:
+    unknown = {_layer_of(p) for p in _modules()} - set(ALLOWED) - {"py"}
+    assert not unknown, f"add these to ALLOWED in {__file__}: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_inward(path: Path) -> None:
+    layer = _layer_of(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    outward = _imported_layers(path, tree) - ALLOWED[layer] - {layer}
+    assert not outward, f"{path.relative_to(PACKAGE)} ({layer}) imports {sorted(outward)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if _layer_of(p) in PURE],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_pure_layers_do_no_io_read_no_clock_and_draw_no_random(path: Path) -> None:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top in {"attrs", "taskcancel"}, name
+                assert top not in _FORBIDDEN_MODULES, f"{path.name} imports {name}"
+        if isinstance(node, ast.Name):
+            assert node.id not in _FORBIDDEN_NAMES, f"{path.name} uses {node.id}"
+        if isinstance(node, ast.Attribute):
+            assert node.attr not in _FORBIDDEN_ATTRIBUTES, f"{path.name} reads .{node.attr}"
+
+
+def test_the_layer_test_catches_an_outward_import(tmp_path: Path) -> None:
+    """The checker itself: a core module importing the server is flagged."""
+    fake = PACKAGE / "_core" / "_model.py"
+    tree = ast.parse("from ..server import Emulator\nimport taskcancel.cli\n")
+    assert _imported_layers(fake, tree) - ALLOWED["_core"] == {"server", "cli"}
