@@ -71,7 +71,7 @@ async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def _emulator(tasks: int, store_path: str | None) -> tuple[Any, Any]:
-    from taskcancel._model import Task, TaskAction, TaskStatus
+    from taskcancel._core._model import Task, TaskAction, TaskStatus
     from taskcancel._store import MemoryStore
     from taskcancel.server import create_app
 
@@ -89,7 +89,7 @@ def _emulator(tasks: int, store_path: str | None) -> tuple[Any, Any]:
     world.append(make(PROBE_TASK))
     regions = [REGION]
     if store_path:
-        from taskcancel._sqlite import SqliteStore
+        from taskcancel._store.sqlite import SqliteStore
 
         # A SqliteStore reopens an existing file as it is: start from a fresh world.
         for leftover in (store_path, f"{store_path}-wal", f"{store_path}-shm"):

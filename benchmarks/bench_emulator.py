@@ -206,9 +206,9 @@ def measure(command, args, workdir, *, probe_first: bool) -> Result:
 
 
 def sqlite_available() -> str | None:
-    """None if ``taskcancel._sqlite.SqliteStore`` can be used, else why not."""
+    """None if ``taskcancel._store.sqlite.SqliteStore`` can be used, else why not."""
     try:
-        from taskcancel._sqlite import SqliteStore  # noqa: F401
+        from taskcancel._store.sqlite import SqliteStore  # noqa: F401
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -271,7 +271,7 @@ def plan(args: argparse.Namespace, workdir: str) -> list[Spec]:
     if not args.no_sqlite:
         why = sqlite_available()
         if why is not None:
-            print(f"SqliteStore row skipped: taskcancel._sqlite is not usable ({why})")
+            print(f"SqliteStore row skipped: taskcancel._store.sqlite is not usable ({why})")
         else:
             store = os.path.join(workdir, "store.sqlite")  # _serve.py starts it afresh
             specs.append(

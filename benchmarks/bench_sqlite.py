@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from taskcancel import Accepted, CancelRequest, MemoryStore, Store, Task, TaskAction, TaskStatus
-from taskcancel._sqlite import SqliteStore
+from taskcancel._store.sqlite import SqliteStore
 
 REGION = "cn-hangzhou"
 

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from taskcancel import MemoryStore, Task, wire
-from taskcancel._world import WorldSpec
 from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile._world import WorldSpec
 
 REGION = "cn-hangzhou"
 ACCOUNTS = {"testid": "testsecret", "other": "othersecret"}

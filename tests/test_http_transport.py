@@ -26,9 +26,9 @@ from taskcancel import (
     ThrottlingError,
     TransportError,
 )
-from taskcancel._http import AsyncHttpTransport, HttpTransport
-from taskcancel._world import WorldSpec
+from taskcancel._client._http import AsyncHttpTransport, HttpTransport
 from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile._world import WorldSpec
 
 REGION = "cn-hangzhou"
 REGIONS = frozenset({REGION, "cn-shanghai"})

@@ -67,8 +67,8 @@ def test_the_world_file_example_loads_and_behaves_as_described(tmp_path: Path) -
     from datetime import UTC, datetime, timedelta
 
     from taskcancel import MemoryStore, TaskStatus
-    from taskcancel._world import load_world
     from taskcancel.testing import FakeClock
+    from taskcancel.worldfile._world import load_world
 
     (block,) = _blocks(_section("### The world file", "### Profiles"), "json")
     path = tmp_path / "world.json"

@@ -32,14 +32,14 @@ from taskcancel import (
     TaskStatus,
     decide,
 )
-from taskcancel._rules import apply_cancel
-from taskcancel._sqlite import SqliteStore
+from taskcancel._core._rules import apply_cancel
 from taskcancel._store import (
     UNCHANGED,
     DuplicateTaskError,
     TaskNotFoundError,
     UnknownRegionError,
 )
+from taskcancel._store.sqlite import SqliteStore
 from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"

@@ -40,7 +40,7 @@ from taskcancel import (
     TaskAction,
     TaskStatus,
 )
-from taskcancel._sqlite import SCHEMA_VERSION, SqliteStore, StoreFileError
+from taskcancel._store.sqlite import SCHEMA_VERSION, SqliteStore, StoreFileError
 from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"
@@ -441,7 +441,7 @@ def test_threads_cancel_each_of_many_tasks_exactly_once(tmp_path: Path) -> None:
 WORKER = """
 import json, sys
 from taskcancel import Accepted, CancelRequest
-from taskcancel._sqlite import SqliteStore
+from taskcancel._store.sqlite import SqliteStore
 
 path, region = sys.argv[1], sys.argv[2]
 ids = json.loads(sys.stdin.readline())
@@ -528,7 +528,7 @@ def test_cancelled_task_keeps_every_other_field(tmp_path: Path) -> None:
 KILLED_WORKER = """
 import os, signal, sys
 from taskcancel import Accepted, CancelRequest
-from taskcancel._sqlite import SqliteStore
+from taskcancel._store.sqlite import SqliteStore
 
 store = SqliteStore(sys.argv[1])  # never closed: the process dies holding it open
 assert isinstance(store.cancel(CancelRequest(sys.argv[2], "t-1")), Accepted)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from taskcancel import Task, TaskAction, TaskStatus
-from taskcancel._sqlite import SCHEMA_VERSION, SqliteStore
-from taskcancel._sqlite_schema import APPLICATION_ID, INSERT, task_to_row
+from taskcancel._store._sqlite_schema import APPLICATION_ID, INSERT, task_to_row
+from taskcancel._store.sqlite import SCHEMA_VERSION, SqliteStore
 
 HANGZHOU = "cn-hangzhou"
 SHANGHAI = "cn-shanghai"
@@ -78,7 +78,7 @@ def test_reset_and_replace_are_each_one_transaction(tmp_path: Path) -> None:
 QUOTA_WORKER = """
 import sys
 from taskcancel import Task
-from taskcancel._sqlite import SqliteStore
+from taskcancel._store.sqlite import SqliteStore
 
 path, prefix = sys.argv[1], sys.argv[2]
 with SqliteStore(path) as store:

@@ -16,7 +16,7 @@ import pytest
 from _serve import clean_env, taskcancel_command
 
 from taskcancel import Schedule, Task, TaskAction, TaskStatus
-from taskcancel._sqlite import SqliteStore, StoreFileError
+from taskcancel._store.sqlite import SqliteStore, StoreFileError
 
 HANGZHOU = "cn-hangzhou"
 T0 = "2026-11-27T10:00:00.000000Z"

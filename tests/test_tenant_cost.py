@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-import taskcancel._storebase
+import taskcancel._store._base
 from taskcancel import MemoryStore, Schedule, Store, Task, TaskAction, TaskStatus
-from taskcancel._actions import ActionContext, IdGenerator, dispatch
-from taskcancel._sqlite import SqliteStore
-from taskcancel._sqlite_schema import COUNT_OWNED, HAS_REGION, SELECT_AMONG, SELECT_PAGE
+from taskcancel._api._actions import ActionContext, IdGenerator, dispatch
+from taskcancel._store._sqlite_schema import COUNT_OWNED, HAS_REGION, SELECT_AMONG, SELECT_PAGE
+from taskcancel._store.sqlite import SqliteStore
 from taskcancel.testing import FakeClock
 
 REGION = "cn-hangzhou"
@@ -135,13 +135,13 @@ def test_a_page_applies_only_its_own_schedules(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     applied: list[str] = []
-    real: Callable[[Task, datetime | None], Task] = taskcancel._storebase.task_at
+    real: Callable[[Task, datetime | None], Task] = taskcancel._store._base.task_at
 
     def counted(task: Task, now: datetime | None) -> Task:
         applied.append(task.task_id)
         return real(task, now)
 
-    monkeypatch.setattr(taskcancel._storebase, "task_at", counted)
+    monkeypatch.setattr(taskcancel._store._base, "task_at", counted)
     total, page = store.page_tasks(REGION, account=ME, offset=2_000, limit=25)
     assert total == HELD
     assert applied == [t.task_id for t in page] == [f"t-a{i:06d}" for i in range(2_000, 2_025)]

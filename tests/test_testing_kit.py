@@ -262,7 +262,7 @@ class StoreClosing:
 
 
 def test_check_transport_passes_over_sqlite(tmp_path: Path) -> None:
-    sqlite = pytest.importorskip("taskcancel._sqlite")
+    sqlite = pytest.importorskip("taskcancel._store.sqlite")
 
     def in_memory_transport(tasks: list[Task]) -> Transport:
         store = sqlite.SqliteStore(tmp_path / f"{uuid.uuid4().hex}.db", tasks)

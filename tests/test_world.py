@@ -25,7 +25,8 @@ from taskcancel import (
     TaskStatus,
     ThrottlingError,
 )
-from taskcancel._world import (
+from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile._world import (
     Faults,
     WorldFileError,
     WorldSpec,
@@ -34,7 +35,6 @@ from taskcancel._world import (
     parse_world,
     world_to_json,
 )
-from taskcancel.testing import EmulatorServer
 
 NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from taskcancel import CancelRequest, MemoryStore, Task, TaskNotFound
-from taskcancel._rules import Decision
+from taskcancel._core._rules import Decision
 from taskcancel.server._gate import WorldGate
 from taskcancel.testing import EmulatorServer
 

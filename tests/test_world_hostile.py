@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 from _serve import clean_env, start_serve, stop_serve, taskcancel_command
 
-from taskcancel._world import WorldFileError, load_world, parse_world, parse_world_text, printable
+from taskcancel.worldfile._world import (
+    WorldFileError,
+    load_world,
+    parse_world,
+    parse_world_text,
+    printable,
+)
 
 TASK = (
     '{"TaskId": %s, "RegionId": "cn-hangzhou", "TaskAction": "ImportImage",'

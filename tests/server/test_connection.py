@@ -185,6 +185,11 @@ def test_keep_alive_http_1_0_and_connection_close() -> None:
         assert answers[1][1]["connection"] == "close"
         answers = _send(server.port, b"GET / HTTP/1.0\r\n\r\n")
         assert len(answers) == 1 and answers[0][1]["connection"] == "close"
+        answers = _send(
+            server.port,
+            b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+        )
+        assert [a[1].get("connection") for a in answers] == ["keep-alive", "close"]
 
 
 def test_expect_100_continue_is_answered_before_the_body() -> None:

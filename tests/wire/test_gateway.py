@@ -18,7 +18,7 @@ from _wire_kit import (
     v1_request,
 )
 
-from taskcancel._catalogue import ErrorSpec
+from taskcancel._core._catalogue import ErrorSpec
 from taskcancel.wire import (
     GATEWAY_ERRORS,
     Call,
