@@ -172,3 +172,19 @@ def test_the_clock_route_under_the_system_clock_is_409(tmp_path: Path) -> None:
         # a state read back keeps working under the system clock (its Now is ignored)
         served.ok("PUT", "world", served.state())
         assert served.ok("POST", "reset") == {"Status": "reset"}
+
+
+# ------------------------------------------------------------------------------ bodies
+
+
+def test_an_open_plane_reads_world_files_up_to_8_mib(with_token: Served) -> None:
+    too_large = b" " * (8 * 1024 * 1024 + 1)
+    response = with_token.control("PUT", "world", raw=too_large)
+    assert response.status_code == 413
+    assert response.json()["Code"] == "RequestTooLarge"
+
+
+def test_a_plane_that_is_off_reads_no_body_past_the_ecs_limit(no_control: Served) -> None:
+    response = no_control.control("PUT", "world", raw=b" " * (64 * 1024 + 1))
+    assert response.status_code == 413
+    assert response.json()["Code"] == "RequestTooLarge"
