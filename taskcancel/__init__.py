@@ -5,11 +5,20 @@ outcome; stores that hold a world of tasks and apply cancels atomically; a
 :class:`Client` over pluggable transports (an in-memory mock, and an HTTP transport
 that signs requests like the official SDKs); a local HTTP emulator
 (``taskcancel serve``); and a testing kit in :mod:`taskcancel.testing`.
+
+This namespace holds what a user imports daily. The rest lives in namespaces of its own:
+:mod:`taskcancel.catalogue` (error profiles), :mod:`taskcancel.worldfile` (the world
+file), :mod:`taskcancel.api` (actions and task shapes), :mod:`taskcancel.wire` (the
+sans-IO wire format), :mod:`taskcancel.server` (the emulator). Names that used to live
+here still import from here.
 """
 
 from __future__ import annotations
 
-from ._api._actions import ACTIONS, IdGenerator, task_from_api, task_to_api
+import importlib
+from typing import Any
+
+from . import api, catalogue, wire, worldfile
 from ._client._client import (
     ApiRequest,
     ApiResponse,
@@ -22,16 +31,7 @@ from ._client._client import (
     Transport,
 )
 from ._client._http import AsyncHttpTransport, HttpTransport
-from ._core._catalogue import (
-    DEFAULT_PROFILE,
-    PROFILES,
-    ErrorSpec,
-    Profile,
-    get_profile,
-    reason_for_code,
-)
 from ._core._exceptions import (
-    REJECTIONS,
     ApiError,
     AuthenticationError,
     CancelRejected,
@@ -66,26 +66,12 @@ from ._core._rules import (
 )
 from ._store import Clock, MemoryStore, Store
 from ._store.sqlite import SqliteStore, StoreFileError
-from .worldfile._world import (
-    DEFAULT_ACCOUNTS,
-    Faults,
-    WorldFileError,
-    WorldSpec,
-    load_world,
-    parse_world,
-    world_to_json,
-)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIONS",
-    "DEFAULT_ACCOUNTS",
     "DEFAULT_POLICY",
-    "DEFAULT_PROFILE",
     "ECS_REGIONS",
-    "PROFILES",
-    "REJECTIONS",
     "Accepted",
     "ApiError",
     "ApiRequest",
@@ -100,16 +86,12 @@ __all__ = [
     "Client",
     "Clock",
     "Decision",
-    "ErrorSpec",
-    "Faults",
     "HttpTransport",
-    "IdGenerator",
     "InMemoryTransport",
     "IncorrectTaskStatus",
     "MemoryStore",
     "MissingParameter",
     "Policy",
-    "Profile",
     "Reason",
     "RegionNotFound",
     "Rejected",
@@ -129,16 +111,44 @@ __all__ = [
     "Transport",
     "TransportError",
     "World",
-    "WorldFileError",
-    "WorldSpec",
     "__version__",
+    "api",
+    "catalogue",
     "decide",
-    "get_profile",
-    "load_world",
-    "parse_world",
-    "reason_for_code",
     "task_at",
-    "task_from_api",
-    "task_to_api",
-    "world_to_json",
+    "wire",
+    "worldfile",
 ]
+
+#: Names that moved from this namespace to another; ``from taskcancel import X`` still works.
+MOVED = {
+    "ACTIONS": "api",
+    "IdGenerator": "api",
+    "task_from_api": "api",
+    "task_to_api": "api",
+    "DEFAULT_PROFILE": "catalogue",
+    "PROFILES": "catalogue",
+    "REJECTIONS": "catalogue",
+    "ErrorSpec": "catalogue",
+    "Profile": "catalogue",
+    "get_profile": "catalogue",
+    "reason_for_code": "catalogue",
+    "DEFAULT_ACCOUNTS": "worldfile",
+    "Faults": "worldfile",
+    "WorldFileError": "worldfile",
+    "WorldSpec": "worldfile",
+    "load_world": "worldfile",
+    "parse_world": "worldfile",
+    "world_to_json": "worldfile",
+}
+
+
+def __getattr__(name: str) -> Any:
+    namespace = MOVED.get(name)
+    if namespace is None:
+        raise AttributeError(f"module 'taskcancel' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{namespace}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(MOVED))

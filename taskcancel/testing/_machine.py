@@ -32,22 +32,20 @@ from hypothesis.stateful import (
 from .. import (
     DEFAULT_POLICY,
     ECS_REGIONS,
-    REJECTIONS,
     Accepted,
     ApiError,
     CancelRejected,
     CancelRequest,
     Client,
     Policy,
-    Profile,
     Reason,
     Task,
     TaskInfo,
     Transport,
     decide,
-    get_profile,
 )
 from .._core._rules import apply_cancel, supports_cancel
+from ..catalogue import REJECTIONS, Profile, get_profile
 from ._scripted import explain
 from ._world import DictWorld
 from .strategies import UNKNOWN_REGIONS, cancel_requests, task_ids, worlds

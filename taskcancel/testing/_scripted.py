@@ -24,7 +24,6 @@ import attrs
 
 from .. import (
     DEFAULT_POLICY,
-    REJECTIONS,
     Accepted,
     ApiRequest,
     ApiResponse,
@@ -34,17 +33,16 @@ from .. import (
     InMemoryTransport,
     MemoryStore,
     Policy,
-    Profile,
     Reason,
     Rejected,
     Task,
     TaskCancelError,
     ThrottlingError,
     decide,
-    get_profile,
     wire,
 )
 from .._core._rules import apply_cancel
+from ..catalogue import REJECTIONS, Profile, get_profile
 from ._world import DictWorld
 
 __all__ = ["Outcome", "ScriptedTransport", "explain"]

@@ -14,14 +14,11 @@ from typing import Any
 import attrs
 
 from .. import (
-    DEFAULT_ACCOUNTS,
     Client,
     Clock,
-    Faults,
     MemoryStore,
     Store,
     Task,
-    WorldSpec,
     __version__,
 )
 from .._store._clock import FakeClock
@@ -36,6 +33,7 @@ from ..server import (
     TaskChanges,
     bind_socket,
 )
+from ..worldfile import DEFAULT_ACCOUNTS, Faults, WorldSpec
 
 __all__ = ["EmulatorServer"]
 
