@@ -311,12 +311,12 @@ def test_the_console_script_end_to_end(served: ServedEmulator) -> None:
 @pytest.fixture
 def no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     """If a bad world were accepted, fail instead of serving forever."""
-    import taskcancel.server
+    from taskcancel.cli._signals import StopSignals
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         pytest.fail("taskcancel serve started with a world file it should have refused")
 
-    monkeypatch.setattr(taskcancel.server, "run", refuse)
+    monkeypatch.setattr(StopSignals, "serve", refuse)
 
 
 def _task(**fields: Any) -> dict[str, Any]:

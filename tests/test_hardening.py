@@ -117,8 +117,8 @@ def test_unknown_actions_are_not_logged_verbatim() -> None:
     log.record(answer, 0.001)
     log.flush()
     (line,) = stream.getvalue().splitlines()
-    assert "Action=(unknown action) " in line
-    assert "RegionId=cn-hangzhou\\r\\nfake " in line  # escaped, on the one line
+    assert 'Action="(unknown action)" ' in line  # a value with a space is quoted
+    assert 'RegionId="cn-hangzhou\\r\\nfake" ' in line  # escaped, on the one line
     assert line.endswith("Code=InvalidAction.NotFound Status=404 LatencyMs=1.00")
 
 

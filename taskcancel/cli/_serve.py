@@ -16,7 +16,7 @@ import logging
 import signal
 import sqlite3
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core._model import parse_time
 from .._store import Store, system_clock
@@ -27,6 +27,9 @@ from ._banner import banner, endpoint
 from ._exit import EXIT_OK, EXIT_USAGE
 from ._serve_options import add_options, origin, settle
 from ._signals import StopSignals
+
+if TYPE_CHECKING:
+    from ..server import RequestLog
 
 __all__ = ["add_parser", "run"]
 
@@ -54,8 +57,15 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"taskcancel: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    with StopSignals() as signals:
-        return _serve(args, signals)
+    from ..server import RequestLog
+
+    request_log = None  # request lines are INFO: none at warning and above
+    if args.log_level in ("debug", "info"):
+        debug = args.log_level == "debug"
+        request_log = RequestLog(sys.stderr, fmt=args.log_format, debug=debug)
+    logs = _log.configured(args.log_level, args.log_format, sys.stderr, request_log)
+    with StopSignals() as signals, logs:
+        return _serve(args, signals, request_log)
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
@@ -73,23 +83,18 @@ def _from(args: argparse.Namespace, dest: str) -> str:
     return f"{source}: " if source.startswith("TASKCANCEL_") else ""
 
 
-def _serve(args: argparse.Namespace, signals: StopSignals) -> int:
+def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestLog | None) -> int:
     from .. import __version__
     from .._api._actions import IdGenerator
     from ..server import (
         ControlPlane,
         Emulator,
         Operations,
-        RequestLog,
         Server,
         bind_socket,
         is_loopback,
     )
 
-    request_log = None  # request lines are INFO: none at warning and above
-    if args.log_level in ("debug", "info"):
-        request_log = RequestLog(sys.stderr, fmt=args.log_format, debug=args.log_level == "debug")
-    _log.configure(args.log_level, args.log_format, sys.stderr, request_log)
     clock: FakeClock | None = None
     if args.clock.startswith("fake"):
         start = args.clock.partition("=")[2]

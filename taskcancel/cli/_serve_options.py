@@ -26,7 +26,7 @@ def _access_keys(text: str) -> list[tuple[str, str]]:
     for item in text.split(","):
         key_id, sep, secret = item.strip().partition(":")
         if not sep or not key_id or not secret:
-            raise ValueError(f"each item must be ID:SECRET, got {_masked_keys(item)!r}")
+            raise ValueError(f"expected ID:SECRET[,ID:SECRET...], got {_masked_keys(item)!r}")
         pairs.append((key_id, secret))
     return pairs
 

@@ -21,6 +21,7 @@ import contextlib
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -44,6 +45,8 @@ class StopSignals:
         self._on_signal: Callable[[int], None] | None = None
 
     def __enter__(self) -> StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # only the main thread may handle signals: then none are
         for signum in _SIGNALS:
             self._old[signum] = signal.signal(signum, self._note)
         return self
@@ -76,6 +79,9 @@ class StopSignals:
     async def _main(self, server: Server, sock: socket.socket, ready: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+        if not self._old:  # not handling signals (not the main thread)
+            await server.serve(sock, stop, ready)
+            return
         wake_r, wake_w = socket.socketpair()
         wake_r.setblocking(False)
         wake_w.setblocking(False)

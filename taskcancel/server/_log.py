@@ -4,26 +4,27 @@ A request line is formatted at once (fields a client controls are escaped, so no
 forge or break a line), kept in a buffer, and written once per event-loop iteration in one
 ``write`` -- never through the ``logging`` module's per-record machinery. :meth:`flush`
 writes what is left; the server calls it when it stops, so no line is lost on a clean stop.
-Other lines (startup, shutdown, errors, asyncio's and Python's warnings) go through
-``logging`` with :class:`LineFormatter`, in the same format and to the same stream
-(:func:`configure`); on the request log's thread they first flush the request lines
-buffered before them, so the stream stays in order.
+Other lines (startup, shutdown, errors, asyncio's) go through ``logging`` with
+:class:`LineFormatter`, in the same format and to the same stream (:func:`configured`);
+on the request log's thread they first flush the request lines buffered before them, so
+the stream stays in order.
 
-Text lines are ``TIME LEVEL request Key=value ...``: a value holds no space, backslash,
-``"``, ``=`` or anything but printable ASCII (those are ``\\xHH``/``\\uHHHH`` escapes,
-``\\r``/``\\n``/``\\t``/``\\\\`` as in Python), and debug's ``Params=`` is one compact JSON
-object. JSON lines are one object each, ASCII only.
+Text lines are ``TIME LEVEL request Key=value ...`` (logfmt): a value with a space,
+``"``, ``=``, ``\\`` or anything but printable ASCII is double-quoted with Python-style
+escapes inside (:func:`escape`); debug's ``Params=`` is the parameters as compact JSON,
+quoted the same way. JSON lines are one object each, ASCII only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from ._request import Answer
@@ -34,6 +35,7 @@ __all__ = [
     "LineFormatter",
     "RequestLog",
     "configure",
+    "configured",
     "escape",
     "escape_lines",
     "redacted",
@@ -43,7 +45,7 @@ FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warning", "error")
 #: Parameters whose values never reach a log (compared lower-cased).
 _SECRET = frozenset(
-    {
+    [
         "signature",
         "accesskeysecret",
         "securitytoken",
@@ -51,11 +53,11 @@ _SECRET = frozenset(
         "x-acs-security-token",
         "x-acs-signature",
         "bearertoken",
-    }
+    ]
 )
-_UNSAFE = re.compile(r"[^\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]")
-_NAMED = {"\\": "\\\\", "\r": "\\r", "\n": "\\n", "\t": "\\t"}
-_PARAMS_TABLE = {ord(" "): "\\u0020", ord("="): "\\u003d", 0x7F: "\\u007f"}
+_BARE = re.compile(r"[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+")
+_IN_QUOTES = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+_NAMED = {"\\": "\\\\", '"': '\\"', "\r": "\\r", "\n": "\\n", "\t": "\\t"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -73,11 +75,12 @@ def _escape_char(match: re.Match[str]) -> str:
 
 
 def escape(text: str) -> str:
-    """``text`` as one token of a text line: printable ASCII but space, ``\\``, ``"`` and
-    ``=`` as is, anything else escaped as in Python (``\\n``, ``\\x20``, ``\\u00e9``)."""
-    if _UNSAFE.search(text) is None:
+    """``text`` as one logfmt value: as is when it is printable ASCII without space,
+    ``"``, ``=`` or ``\\``; else in double quotes, with ``"`` and ``\\`` backslashed and
+    anything but printable ASCII escaped as in Python (``\\n``, ``\\x1b``, ``\\u00e9``)."""
+    if _BARE.fullmatch(text):
         return text
-    return _UNSAFE.sub(_escape_char, text)
+    return '"' + _IN_QUOTES.sub(_escape_char, text) + '"'
 
 
 def escape_lines(text: str) -> str:
@@ -92,12 +95,9 @@ def redacted(params: Mapping[str, str]) -> dict[str, str]:
     return {k: ("***" if k.lower() in _SECRET else v) for k, v in params.items()}
 
 
-def _params_token(params: Mapping[str, str]) -> str:
-    # Compact ASCII JSON has spaces only inside strings, where \u0020 means the same:
-    # so the object is one token that json.loads still reads.
-    # "=" and DEL likewise, so the token holds no "=" but its own and nothing unprintable.
-    text = json.dumps(redacted(params), separators=(",", ":"))
-    return text.translate(_PARAMS_TABLE)
+def _params_value(params: Mapping[str, str]) -> str:
+    """The redacted parameters as compact JSON, as one logfmt value."""
+    return escape(json.dumps(redacted(params), separators=(",", ":")))
 
 
 class _Stamp:
@@ -121,7 +121,7 @@ class RequestLog:
 
     :meth:`record` is called on the event loop's thread (it buffers and schedules one
     :meth:`flush` per loop iteration); ``thread`` is the thread that made the log, whose
-    other log lines flush the buffer first (see :func:`configure`).
+    other log lines flush the buffer first (see :func:`configured`).
     """
 
     def __init__(self, stream: TextIO, *, fmt: str = "text", debug: bool = False) -> None:
@@ -156,7 +156,7 @@ class RequestLog:
                 line += f"AccessKeyId={escape(a.access_key_id)} "
         line += f"Code={escape(a.code)} Status={a.response.status} LatencyMs={seconds * 1000:.2f}"
         if self.debug and a.params is not None:
-            line += " Params=" + _params_token(a.params)
+            line += " Params=" + _params_value(a.params)
         return line + "\n"
 
     def _json(self, a: Answer, seconds: float) -> str:
@@ -234,31 +234,42 @@ class _Handler(logging.StreamHandler[TextIO]):
         super().emit(record)
 
 
-#: Loggers besides ours whose lines would otherwise reach stderr in another format.
-_OTHERS = ("asyncio", "py.warnings")
+#: The loggers :func:`configure` sends to the stream: ours, and asyncio's (its errors,
+#: such as an exception in a callback, would otherwise reach stderr in another format).
+_LOGGERS = ("taskcancel", "asyncio")
 
 
 def configure(
     level: str, fmt: str, stream: TextIO, requests: RequestLog | None = None
 ) -> logging.Handler:
-    """Send the ``taskcancel`` loggers' lines to ``stream`` in ``fmt`` at ``level``.
-
-    asyncio's lines and Python's warnings (warning and up) go the same way; ``requests``
-    is the request log writing to the same stream, flushed before each line. Returns the
-    handler.
-    """
+    """Send the ``taskcancel`` loggers' lines to ``stream`` in ``fmt`` at ``level``, and
+    asyncio's (warning and up) too; ``requests`` is the request log on the same stream,
+    flushed before each line. For a process that keeps it so; else :func:`configured`."""
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     handler = _Handler(stream, requests)
     handler.setFormatter(LineFormatter(fmt))
-    logger = logging.getLogger("taskcancel")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level.upper())
-    logger.propagate = False
-    logging.captureWarnings(True)
-    for name in _OTHERS:
-        other = logging.getLogger(name)
-        other.handlers[:] = [handler]
-        other.setLevel(max(logging.WARNING, logger.level))
-        other.propagate = False
+    ours = logging.getLevelName(level.upper())
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(ours if name == "taskcancel" else max(logging.WARNING, ours))
+        logger.propagate = False
     return handler
+
+
+@contextlib.contextmanager
+def configured(
+    level: str, fmt: str, stream: TextIO, requests: RequestLog | None = None
+) -> Iterator[logging.Handler]:
+    """:func:`configure` within the block; the loggers are put back as they were after it
+    (``serve`` may run inside another program: a test, say)."""
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    try:
+        yield configure(level, fmt, stream, requests)
+    finally:
+        for logger, handlers, old_level, propagate in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(old_level)
+            logger.propagate = propagate
