@@ -241,11 +241,6 @@ def test_a_control_plane_write_past_the_busy_timeout_is_a_clean_503(
         assert call(port, post)[0] == 201
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_protocol runs every request of a blocking app in the loop's default executor "
-    "(6 threads on 2 cores): that many cancels waiting for the lock starve everything else",
-)
 def test_many_cancels_waiting_for_the_lock_hold_up_nothing_else(tmp_path: Path) -> None:
     with watched_server(tmp_path, busy=60) as (port, store):
         with write_lock(Path(store.path)):

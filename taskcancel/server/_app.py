@@ -10,6 +10,7 @@ request, however malformed, is answered with an Aliyun-shaped error, never a tra
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import sqlite3
@@ -30,7 +31,7 @@ from ..worldfile._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 from ._asgi import AsgiAdapter
 from ._gate import WorldGate
 from ._nonces import FULL, REPLAY, NonceRegistry
-from ._request import Answer, RawRequest
+from ._request import Answer, Pending, RawRequest
 
 __all__ = ["Emulator"]
 
@@ -97,52 +98,84 @@ class Emulator(AsgiAdapter):
 
     def handle(self, request: RawRequest) -> Answer:
         """The answer to one complete request. Never raises."""
+        staged = self.stage(request)
+        return staged if isinstance(staged, Answer) else staged.run()
+
+    def stage(self, request: RawRequest) -> Answer | Pending:
+        """The answer, when the store is not needed for it (refusals, health); otherwise
+        the store's part as :class:`Pending` work, which a connection layer serving a
+        store on disk runs in a worker thread. Never raises."""
         request_id = self.request_ids()
         target = request.target
         if target.startswith(_CONTROL_PREFIX) and self.control is not None:
-            return self.control(request, request_id)
-        with self.gate:  # a control-plane reset or load waits for it: one world per request
-            return self._answer(request, request_id)
-
-    def _answer(self, request: RawRequest, request_id: str) -> Answer:
-        path, _, query = request.target.partition(b"?")
+            run = functools.partial(self.control, request, request_id)
+            if target.startswith(_HEALTH):
+                return run()
+            return Pending(run, writes=request.method != "GET")
         answer = Answer(_NO_RESPONSE, request_id)
+        fmt, call, refusal = self._front(request, answer)
+        if call is None:
+            return self._render(request, answer, fmt, refusal or _INTERNAL)
+        return Pending(
+            functools.partial(self._back, request, answer, fmt, call),
+            writes=call.action in _WRITES,
+        )
+
+    def _front(
+        self, request: RawRequest, answer: Answer
+    ) -> tuple[str, wire.Call | None, ErrorSpec | None]:
+        """Parse and pass the gateway: the call to run, or the refusal to answer."""
         fmt = "JSON"
-        outcome: dict[str, Any] | ErrorSpec
         try:
+            path, _, query = request.target.partition(b"?")
             decoded = wire.decode_request(
                 request.method, path, query, request.headers, request.body, limits=self.limits
             )
-            if isinstance(decoded, wire.DecodedRequest):
-                fmt = decoded.response_format
-                parsed = wire.parse_call(decoded)
-            else:
-                parsed = decoded
-            if isinstance(parsed, wire.Call):
-                fmt = self._describe(parsed, answer)
-                refusal = self._gate(parsed)
-                if refusal is None:
-                    if self.faults.latency_ms > 0:
-                        answer.delay = self.faults.latency_ms / 1000
-                    outcome = self._reply(parsed)
-                else:
-                    outcome = refusal
-            else:
-                outcome = parsed
-        except sqlite3.OperationalError as exc:  # the store stayed locked past its timeout
-            log.warning("store busy answering %s: %s", request_id, exc)
-            outcome = _STORE_BUSY
+            if not isinstance(decoded, wire.DecodedRequest):
+                return fmt, None, decoded
+            fmt = decoded.response_format
+            parsed = wire.parse_call(decoded)
+            if not isinstance(parsed, wire.Call):
+                return fmt, None, parsed
+            fmt = self._describe(parsed, answer)
+            refusal = self._gate(parsed)
+            if refusal is not None:
+                return fmt, None, refusal
+            if self.faults.latency_ms > 0:
+                answer.delay = self.faults.latency_ms / 1000
+            return fmt, parsed, None
         except Exception:  # the last line of defence: never a traceback on the wire
-            log.exception("internal error answering request %s", request_id)
-            outcome = wire.GATEWAY_ERRORS["InternalError"]
+            log.exception("internal error answering request %s", answer.request_id)
+            return fmt, None, _INTERNAL
+
+    def _back(self, request: RawRequest, answer: Answer, fmt: str, call: wire.Call) -> Answer:
+        """Run an admitted call over the store (one world per request) and render it."""
+        outcome: dict[str, Any] | ErrorSpec
+        try:
+            with self.gate:  # a control-plane reset or load waits for it
+                outcome = self._reply(call)
+        except sqlite3.OperationalError as exc:  # the store stayed locked past its timeout
+            log.warning("store busy answering %s: %s", answer.request_id, exc)
+            outcome = _STORE_BUSY
+        except Exception:
+            log.exception("internal error answering request %s", answer.request_id)
+            outcome = _INTERNAL
+        return self._render(request, answer, fmt, outcome)
+
+    def _render(
+        self, request: RawRequest, answer: Answer, fmt: str, outcome: dict[str, Any] | ErrorSpec
+    ) -> Answer:
         if isinstance(outcome, dict):
             answer.response = wire.render_success(
-                answer.action, outcome, request_id=request_id, response_format=fmt
+                answer.action, outcome, request_id=answer.request_id, response_format=fmt
             )
         else:
             answer.code = outcome.code
             answer.response = wire.render_error(
-                outcome, request_id=request_id, host_id=_host_id(request), response_format=fmt
+                outcome,
+                request_id=answer.request_id,
+                host_id=_host_id(request),
+                response_format=fmt,
             )
         return answer
 
@@ -232,6 +265,12 @@ class Emulator(AsgiAdapter):
 
 
 _NO_RESPONSE = wire.Response(500, (), b"")  # replaced before an Answer leaves handle()
+_INTERNAL = wire.GATEWAY_ERRORS["InternalError"]
+_HEALTH = _CONTROL_PREFIX + b"health"
+#: Actions that write to the store (their store work runs in the writers' pool).
+_WRITES = frozenset(
+    {"CancelTask", "ImportImage", "ExportImage"}
+)  # replaced before an Answer leaves handle()
 
 _STORE_BUSY = attrs.evolve(
     wire.GATEWAY_ERRORS["ServiceUnavailable"],

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .. import wire
-from ._request import Answer, RawRequest
+from ._request import Answer, Pending, RawRequest
 
 __all__ = ["AsgiAdapter"]
 
@@ -23,6 +23,7 @@ class AsgiAdapter:
 
     limits: wire.Limits
     handle: Callable[[RawRequest], Answer]
+    stage: Callable[[RawRequest], Answer | Pending]
     refusal: Callable[[wire.GatewayError], Answer]
 
     if TYPE_CHECKING:
@@ -51,10 +52,12 @@ class AsgiAdapter:
                 list(scope.get("headers") or []),
                 body,
             )
-            if self.blocking:
-                answer = await asyncio.get_running_loop().run_in_executor(
-                    None, self.handle, request
-                )
+            if self.blocking:  # the store's part in a worker thread, the rest here
+                staged = self.stage(request)
+                if isinstance(staged, Answer):
+                    answer = staged
+                else:
+                    answer = await asyncio.get_running_loop().run_in_executor(None, staged.run)
             else:
                 answer = self.handle(request)
             if answer.delay > 0:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
 from .. import wire
-from ._request import Answer, RawRequest
+from ._request import Answer, Pending, RawRequest
 
 if TYPE_CHECKING:
     from ._log import RequestLog
     from ._protocol import Connection
 
 __all__ = ["App", "ConnectionSet"]
+
+#: Worker threads for a blocking app's reads, and for its writes (SQLite takes one
+#: writer at a time; two let a control-plane change queue beside a waiting cancel).
+_READERS, _WRITERS = 4, 2
 
 
 class App(Protocol):
@@ -29,6 +34,10 @@ class App(Protocol):
         ...
 
     def handle(self, request: RawRequest) -> Answer: ...
+
+    def stage(self, request: RawRequest) -> Answer | Pending:
+        """The answer now, or the store's part of it to run in a worker thread."""
+        ...
 
     def refusal(self, error: wire.GatewayError) -> Answer: ...
 
@@ -55,6 +64,19 @@ class ConnectionSet:
         self.open: set[Connection] = set()
         self.closed = asyncio.Event()
         self.closed.set()
+        # Store work of a blocking app: readers and writers in pools of their own, so
+        # writers waiting for a lock held elsewhere never hold up reads or refusals.
+        self.readers = ThreadPoolExecutor(_READERS, thread_name_prefix="taskcancel-read")
+        self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="taskcancel-write")
+
+    def pool(self, pending: Pending) -> ThreadPoolExecutor:
+        return self.writers if pending.writes else self.readers
+
+    def close_pools(self) -> None:
+        """Let running store work finish (bounded by the store's busy timeout); drop
+        work that has not started: its connections are gone."""
+        for pool in (self.readers, self.writers):
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def protocol(self) -> Connection:
         from ._protocol import Connection

@@ -250,17 +250,25 @@ class Connection(asyncio.Protocol):
             if transport is None or transport.is_closing():
                 return
             request = self.queue.popleft()
-            if self.app.blocking:
-                self.busy = True
-                future = self.loop.run_in_executor(None, self.app.handle, request)
-                future.add_done_callback(functools.partial(self._handled, request))
-                return
-            self._answered(request, self.app.handle(request))
+            if not self.app.blocking:
+                self._answered(request, self.app.handle(request))
+                continue
+            staged = self.app.stage(request)  # refusals and health: on the loop, at once
+            if isinstance(staged, Answer):
+                self._answered(request, staged)
+                continue
+            self.busy = True
+            pool = self.shared.pool(staged)
+            future = self.loop.run_in_executor(pool, staged.run)
+            future.add_done_callback(functools.partial(self._handled, request))
+            return
         if not self.queue and not self.busy:
             self._queue_done()
 
     def _handled(self, request: RawRequest, future: asyncio.Future[Answer]) -> None:
         self.busy = False
+        if future.cancelled():  # the server stopped before the work began
+            return
         exc = future.exception()
         answer = self.app.refusal(wire.GATEWAY_ERRORS["InternalError"]) if exc else future.result()
         self._answered(request, answer)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .. import wire
 
-__all__ = ["Answer", "RawRequest"]
+__all__ = ["Answer", "Pending", "RawRequest"]
 
 
 @dataclass(slots=True)
@@ -45,3 +45,15 @@ class Answer:
     delay: float = 0.0
     params: Mapping[str, str] | None = None
     route: str = ""  # the control plane's path, for its log lines
+
+
+@dataclass(slots=True)
+class Pending:
+    """The part of answering that needs the store: ``run()`` gives the :class:`Answer`.
+
+    ``writes`` says whether it writes (a store on disk serialises writers: they get a
+    pool of their own, so writers waiting for a lock never hold up readers).
+    """
+
+    run: Callable[[], Answer]
+    writes: bool

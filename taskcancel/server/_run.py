@@ -116,6 +116,7 @@ class Server:
                 log.warning("stopping: %d connections cut off", len(connections.open))
                 connections.abort()
                 await asyncio.sleep(0)
+            await loop.run_in_executor(None, connections.close_pools)
             if self.log is not None:
                 self.log.flush()
 
