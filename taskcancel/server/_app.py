@@ -14,7 +14,7 @@ import functools
 import logging
 import random
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -80,7 +80,8 @@ class Emulator(AsgiAdapter):
         self.nonces = NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
         self.control: Callable[[RawRequest, str], Answer] | None = None
         self.gate = WorldGate()  # requests share it; the control plane's reset holds it alone
-        self.control_max_body = 0  # a control plane that is on reads bodies this large
+        # How large a body a control-plane request may send (the plane sets it; 0: none).
+        self.control_body_limit: Callable[[Sequence[tuple[bytes, bytes]]], int] = _no_body
         self.debug = False  # put each request's parameters in its Answer (for the log)
 
     @property
@@ -276,6 +277,10 @@ _STORE_BUSY = attrs.evolve(
     wire.GATEWAY_ERRORS["ServiceUnavailable"],
     headers=(("x-acs-retry-after", "1000"), ("retry-after", "1")),
 )
+
+
+def _no_body(headers: Sequence[tuple[bytes, bytes]]) -> int:
+    return 0
 
 
 def _host_id(request: RawRequest) -> str:

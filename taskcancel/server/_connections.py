@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,9 +29,8 @@ class App(Protocol):
         """Whether ``handle`` may block (a store on disk): it then runs in a worker thread."""
         ...
 
-    @property
-    def control_max_body(self) -> int:
-        """The largest body a control-plane request (``/_taskcancel/...``) may send; 0: none."""
+    def control_body_limit(self, headers: Sequence[tuple[bytes, bytes]]) -> int:
+        """The largest body this control-plane request (``/_taskcancel/...``) may send."""
         ...
 
     def handle(self, request: RawRequest) -> Answer: ...

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -58,8 +58,8 @@ class ControlPlane:
 
     def __init__(self, ops: Operations, *, enabled: bool = True, token: str | None = None) -> None:
         self.ops, self.enabled, self.token = ops, enabled, token
-        # The connection layer reads a body this large for the control plane only when on.
-        ops.app.control_max_body = MAX_BODY if enabled else 0
+        # The connection layer reads a world file's size only for a caller admitted here.
+        ops.app.control_body_limit = self.body_limit
         self._routes: dict[tuple[str, str], Callable[[RawRequest], tuple[int, Any]]] = {
             ("GET", "health"): lambda _: (200, ops.health()),
             ("HEAD", "health"): lambda _: (200, ops.health()),
@@ -126,14 +126,23 @@ class ControlPlane:
     def _authorize(self, request: RawRequest) -> None:
         if not self.enabled:
             raise Refusal(404, "NotFound", _OFF)
+        if not self._token_matches(request.headers):
+            raise Refusal(403, "Forbidden", _FORBIDDEN)
+
+    def _token_matches(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:
         if self.token is None:
-            return
-        sent = [value for name, value in request.headers if name.lower() == b"authorization"]
+            return True
+        sent = [value for name, value in headers if name.lower() == b"authorization"]
         scheme, _, credentials = (sent[0] if len(sent) == 1 else b"").strip().partition(b" ")
         # The token in constant time; the scheme's case does not matter (RFC 9110 11.1).
         matches = hmac.compare_digest(credentials.strip(), self.token.encode())
-        if not (matches and scheme.lower() == b"bearer"):
-            raise Refusal(403, "Forbidden", _FORBIDDEN)
+        return matches and scheme.lower() == b"bearer"
+
+    def body_limit(self, headers: Sequence[tuple[bytes, bytes]]) -> int:
+        """The body a control request may send: a world file's size (8 MiB), but only when
+        the plane is on and admits the caller -- the token is checked before the body
+        is read, so unauthenticated callers cannot make the server buffer megabytes."""
+        return MAX_BODY if self.enabled and self._token_matches(headers) else 0
 
     # -- routes ---------------------------------------------------------------------------
 

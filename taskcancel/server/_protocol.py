@@ -197,7 +197,7 @@ class Connection(asyncio.Protocol):
             self._refuse_in_callback(malformed("The request target must be a path."))
         self.body_limit = self.shared.limits.max_body_bytes
         if self.url.startswith(b"/_taskcancel/"):  # a world file may be larger than a call
-            self.body_limit = max(self.body_limit, self.app.control_max_body)
+            self.body_limit = max(self.body_limit, self.app.control_body_limit(self.headers))
         for name, value in self.headers:
             lower = name.lower()
             if lower == b"content-length" and value.isdigit():

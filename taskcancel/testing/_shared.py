@@ -36,7 +36,7 @@ _APP_PARTS = (
     "nonces",
     "gate",
     "control",
-    "control_max_body",
+    "control_body_limit",
     "debug",
 )
 

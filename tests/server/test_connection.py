@@ -22,6 +22,7 @@ import pytest
 from _serve import start_serve, stop_serve, write_world
 
 from taskcancel import Client, HttpTransport, TaskStatus
+from taskcancel.server import ControlPlane
 from taskcancel.testing import EmulatorServer
 
 REGION = "cn-hangzhou"
@@ -225,3 +226,20 @@ def test_sigint_in_the_foreground_prints_no_traceback(tmp_path: Path) -> None:
         stop_serve(served.process)
         raise
     assert "Traceback" not in served.log_text()
+
+
+def test_an_unauthenticated_control_body_is_refused_before_it_is_read() -> None:
+    """With a token, a world file's 8 MiB allowance is for admitted callers only: the
+    token is checked when the head arrives, so nobody else can make the server buffer
+    megabytes."""
+    with EmulatorServer() as server:
+        server.app.control = ControlPlane(server.ops, token="s3cret").handle
+        head = b"PUT /_taskcancel/world HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n"
+        (answer,) = _send(server.port, head + b"\r\n")
+        assert answer[0] == 413 and json.loads(answer[2])["Code"] == "RequestTooLarge"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head + b"authorization: Bearer s3cret\r\n\r\n")
+            sock.sendall(b"{" + b" " * 999_998 + b"}")
+            sock.shutdown(socket.SHUT_WR)
+            (answer,) = _responses(sock)
+        assert answer[0] == 200  # read in full: an empty world, loaded
