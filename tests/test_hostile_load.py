@@ -27,6 +27,7 @@ import pytest
 from _serve import fresh_id, start_serve, stop_serve, write_world
 
 from taskcancel import DEFAULT_POLICY, CancelRequest, Decision, Policy, SqliteStore, Task, wire
+from taskcancel._store.sqlite import is_busy
 from taskcancel.testing import EmulatorServer, FakeClock
 
 REGION = "cn-hangzhou"
@@ -232,8 +233,9 @@ def test_a_control_plane_write_past_the_busy_timeout_is_a_clean_503(
             assert call(port, HEALTH)[0] == 200  # the loop is free while the write is held
             assert not answered(waiting)
             store.go.set()
-            status, _, refused = answer(waiting)
+            status, headers, refused = answer(waiting)
             assert (status, refused["Code"]) == (503, "ServiceUnavailable"), refused
+            assert headers["retry-after"] == "1"  # a hint, as on the ECS path
         logged = [r for r in caplog.records if "locked" in r.getMessage()]
         assert [(r.levelno, r.exc_info) for r in logged] == [(logging.WARNING, None)]
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -306,3 +308,23 @@ def test_a_full_nonce_registry_throttles_its_account_and_never_forgets_a_nonce()
         assert call(port, describe())[0] == 200
         assert call(port, describe())[2]["Code"] == "Throttling.User"
         assert call(port, captured)[2]["Code"] == "InvalidTimeStamp.Expired"
+
+
+def test_only_a_lock_held_elsewhere_counts_as_busy(tmp_path: Path) -> None:
+    """A busy store is a retryable 503; any other SQLite failure (a full disk, a broken
+    file) is an internal error, logged, not reported as "try again"."""
+    path = tmp_path / "busy.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as locked:
+            other.execute("BEGIN IMMEDIATE")
+        assert is_busy(locked.value)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        other.close()
+    assert not is_busy(sqlite3.OperationalError("database or disk is full"))
+    assert not is_busy(ValueError("locked"))

@@ -83,7 +83,18 @@ from .._store._sqlite_schema import (
     time_to_text,
 )
 
-__all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreFileError"]
+__all__ = ["SCHEMA_VERSION", "SqliteStore", "StoreFileError", "is_busy"]
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says another connection held the database past the busy timeout
+    (worth retrying), as opposed to any other failure (a full disk, a broken file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and (code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+    )
 
 
 def _owner_key(owner: str | None) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import random
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from .._core._model import Schedule
 from .._core._rules import DEFAULT_POLICY, Policy
 from .._ids import RequestIds
 from .._store import Clock, MemoryStore, Store, system_clock
+from .._store.sqlite import is_busy
 from ..worldfile._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 from ._asgi import AsgiAdapter
 from ._gate import WorldGate
@@ -155,12 +155,13 @@ class Emulator(AsgiAdapter):
         try:
             with self.gate:  # a control-plane reset or load waits for it
                 outcome = self._reply(call)
-        except sqlite3.OperationalError as exc:  # the store stayed locked past its timeout
-            log.warning("store busy answering %s: %s", answer.request_id, exc)
-            outcome = _STORE_BUSY
-        except Exception:
-            log.exception("internal error answering request %s", answer.request_id)
-            outcome = _INTERNAL
+        except Exception as exc:
+            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
+                log.warning("store busy answering %s: %s", answer.request_id, exc)
+                outcome = STORE_BUSY
+            else:
+                log.exception("internal error answering request %s", answer.request_id)
+                outcome = _INTERNAL
         return self._render(request, answer, fmt, outcome)
 
     def _render(
@@ -273,7 +274,8 @@ _WRITES = frozenset(
     {"CancelTask", "ImportImage", "ExportImage"}
 )  # replaced before an Answer leaves handle()
 
-_STORE_BUSY = attrs.evolve(
+#: A store held by another connection past its busy timeout: retryable, with a hint.
+STORE_BUSY = attrs.evolve(
     wire.GATEWAY_ERRORS["ServiceUnavailable"],
     headers=(("x-acs-retry-after", "1000"), ("retry-after", "1")),
 )

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
+from .._store.sqlite import is_busy
 from ..worldfile._world import WorldFileError, parse_faults, parse_world
+from ._app import STORE_BUSY
 from ._control_body import (
     MAX_BODY,
     Refusal,
@@ -79,20 +80,23 @@ class ControlPlane:
         except Refusal as refusal:
             status, code = refusal.status, refusal.code
             document = {"Code": refusal.code, "Message": refusal.message}
-        except sqlite3.OperationalError as exc:  # the store stayed locked past its timeout
-            log.warning("store busy answering %s: %s", request_id, exc)
-            status, code = 503, "ServiceUnavailable"
-            document = {"Code": code, "Message": f"the store is busy, try again: {exc}"}
-        except Exception:  # the last line of defence: a JSON answer, never a dropped request
-            log.exception("internal error answering control request %s", request_id)
-            status, code = 500, "InternalError"
-            document = {"Code": code, "Message": f"internal error; see the log ({request_id})"}
+        except Exception as exc:  # the last line of defence: a JSON answer, never a drop
+            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
+                log.warning("store busy answering %s: %s", request_id, exc)
+                status, code = 503, "ServiceUnavailable"
+                document = {"Code": code, "Message": f"the store is busy, try again: {exc}"}
+            else:
+                log.exception("internal error answering control request %s", request_id)
+                status, code = 500, "InternalError"
+                document = {"Code": code, "Message": f"internal error; see the log ({request_id})"}
         full = json.dumps(document).encode()
-        headers = (
+        headers: tuple[tuple[str, str], ...] = (
             ("content-type", "application/json;charset=utf-8"),
             ("content-length", str(len(full))),
             ("x-acs-request-id", request_id),
         )
+        if status == 503:
+            headers += STORE_BUSY.headers
         body = b"" if request.method == "HEAD" else full
         answer = Answer(wire.Response(status, headers, body), request_id, code=code)
         answer.route = f"{request.method} {path}"
