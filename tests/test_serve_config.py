@@ -339,3 +339,19 @@ def test_with_json_logs_a_start_error_is_one_json_line(tmp_path: Path) -> None:
     entry = json.loads(line)
     assert entry["level"] == "ERROR"
     assert entry["message"].startswith(f"{world}: Tasks[0].RegionId: required")
+
+
+@pytest.mark.parametrize("json_from", ["flag", "variable"])
+def test_with_json_logs_a_bad_variable_is_one_json_line(json_from: str) -> None:
+    flags = ["--log-format", "json"] if json_from == "flag" else []
+    variables = {"TASKCANCEL_SEED": "seven"}
+    if json_from == "variable":
+        variables["TASKCANCEL_LOG_FORMAT"] = "JSON"
+    result = run_serve("--port", "0", *flags, env=serve_env(**variables))
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    entry = json.loads(line)
+    assert (entry["level"], entry["message"]) == (
+        "ERROR",
+        "TASKCANCEL_SEED='seven': must be an integer",
+    )

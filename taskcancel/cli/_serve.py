@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -55,8 +56,10 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     problem = settle(args)
     if problem is not None:
-        print(f"taskcancel: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        # In JSON when the format itself was given right: every stderr line is JSON then.
+        fmt = args.log_format or os.environ.get("TASKCANCEL_LOG_FORMAT", "").lower()
+        with _log.configured("error", "json" if fmt == "json" else "text", sys.stderr):
+            return _fail(fmt == "json", problem)
     from ..server import RequestLog
 
     request_log = None  # request lines are INFO: none at warning and above
@@ -68,9 +71,9 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args, signals, request_log)
 
 
-def _fail(args: argparse.Namespace, message: str) -> int:
+def _fail(as_json: bool, message: str) -> int:
     """Refuse to start: one line on stderr, in the log's format; exit status 2."""
-    if args.log_format == "json":
+    if as_json:
         log.error("%s", message)
     else:
         print(f"taskcancel: error: {_log.escape_lines(message)}", file=sys.stderr)
@@ -95,6 +98,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
         is_loopback,
     )
 
+    json_logs = args.log_format == "json"
     clock: FakeClock | None = None
     if args.clock.startswith("fake"):
         start = args.clock.partition("=")[2]
@@ -103,13 +107,16 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     try:
         world = load_world(args.world, now=now) if args.world else demo_world(now)
     except (WorldFileError, ValueError, OSError) as exc:
-        return _fail(args, f"{_from(args, 'world')}{exc}")
+        return _fail(json_logs, f"{_from(args, 'world')}{exc}")
     try:
         store = _open_store(args, world, clock)
     except (ValueError, OSError) as exc:
-        return _fail(args, f"{_from(args, 'store')}{exc}")
+        return _fail(json_logs, f"{_from(args, 'store')}{exc}")
     except sqlite3.Error as exc:  # busy: another process holds the file locked
-        return _fail(args, f"{_from(args, 'store')}{printable(args.store)}: cannot open ({exc})")
+        return _fail(
+            json_logs,
+            f"{_from(args, 'store')}{printable(args.store)}: cannot open ({exc})",
+        )
     if signals.received is not None:  # stopped while starting: nothing was served
         store.close()
         log.info("stopped before serving (%s)", signal.Signals(signals.received).name)
@@ -127,7 +134,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
         ]
         where = f" (from {', '.join(named)})" if named else ""
         return _fail(
-            args,
+            json_logs,
             f"cannot listen on {printable(args.host)}:{args.port}{where}: {exc.strerror or exc}",
         )
     app = Emulator(
