@@ -15,8 +15,7 @@ here still import from here.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+
 
 from . import api, catalogue, wire, worldfile
 from ._client._client import (
@@ -64,6 +63,7 @@ from ._core._rules import (
     World,
     decide,
 )
+from ._lazy import lazy_attributes
 from ._store import Clock, MemoryStore, Store
 from ._store.sqlite import SqliteStore, StoreFileError
 
@@ -143,12 +143,4 @@ MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    namespace = MOVED.get(name)
-    if namespace is None:
-        raise AttributeError(f"module 'taskcancel' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{namespace}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(__all__) | set(MOVED))
+__getattr__, __dir__ = lazy_attributes(__name__, {k: "." + v for k, v in MOVED.items()}, __all__)

@@ -28,6 +28,7 @@ PACKAGE = Path(taskcancel.__file__).parent
 ALLOWED: dict[str, set[str]] = {
     "_core": set(),
     "_ids": set(),
+    "_lazy": set(),
     "wire": {"_core"},
     "_store": {"_core"},
     "_api": {"_core", "_store"},
@@ -46,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         "_ids",
         "api",
         "catalogue",
+        "_lazy",
     },
     "cli": {
         "__init__",
@@ -70,6 +72,7 @@ ALLOWED: dict[str, set[str]] = {
         "_ids",
         "api",
         "catalogue",
+        "_lazy",
     },
     "__main__": {"cli"},
 }

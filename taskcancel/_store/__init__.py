@@ -5,28 +5,7 @@
 (``_base``). ``_clock`` holds the clocks they read.
 """
 
-from ._memory import (
-    UNCHANGED,
-    Clock,
-    DuplicateTaskError,
-    MemoryStore,
-    Store,
-    TaskChanges,
-    TaskNotFoundError,
-    Unchanged,
-    UnknownRegionError,
-    system_clock,
-)
+from . import _memory
+from ._memory import *  # noqa: F403  (the names of __all__ below)
 
-__all__ = [
-    "UNCHANGED",
-    "Clock",
-    "DuplicateTaskError",
-    "MemoryStore",
-    "Store",
-    "TaskChanges",
-    "TaskNotFoundError",
-    "Unchanged",
-    "UnknownRegionError",
-    "system_clock",
-]
+__all__ = _memory.__all__

@@ -46,7 +46,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
-from types import TracebackType
 from typing import Literal, Self
 
 from .._core._model import ECS_REGIONS, Task
@@ -188,12 +187,7 @@ class SqliteStore(StoreBase):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     def has_region(self, region_id: str) -> bool:

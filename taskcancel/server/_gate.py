@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 
 __all__ = ["WorldGate"]
 
@@ -41,12 +40,7 @@ class WorldGate:
                 self._cond.wait()
             self._readers += 1
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         with self._lock:
             self._readers -= 1
             if not self._readers and self._waiting:

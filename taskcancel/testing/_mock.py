@@ -57,7 +57,6 @@ import importlib
 import inspect
 import threading
 from collections.abc import Callable, Iterator
-from types import TracebackType
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
@@ -223,12 +222,7 @@ class EcsMock:
             self._stack = stack.pop_all()
         return server
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *_: object) -> None:
         stack, self._stack = self._stack, None
         if stack is not None:
             stack.close()

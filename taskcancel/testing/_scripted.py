@@ -17,7 +17,6 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import Iterable
-from types import TracebackType
 from typing import Literal, TypeAlias
 
 import attrs
@@ -344,11 +343,6 @@ class ScriptedTransport:
     def __enter__(self) -> ScriptedTransport:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if exc_type is None:
             self.assert_all_called()
