@@ -1,34 +1,37 @@
-"""Benchmark support: run the emulator, or a bare ASGI app, under a chosen uvicorn setup.
+"""Benchmark servers: the emulator on taskcancel's own server, a bare ASGI app under uvicorn,
+and moto server.
 
 Run as a script (one server per process, so the load generator and the server never
 share a GIL)::
 
-    python benchmarks/_serve.py --app emulator --tasks 300000 --http httptools \
-        --loop uvloop --log-level warning [--store PATH]
+    python benchmarks/_serve.py --app emulator --tasks 300000 --log-level warning [--store PATH]
+    python benchmarks/_serve.py --app bare
+    python benchmarks/_serve.py --app moto
 
-It prints ``listening on http://127.0.0.1:PORT`` (like ``taskcancel serve``) once the
-socket is bound, then serves until killed. The uvicorn configuration is
-``taskcancel serve``'s (``taskcancel.server.uvicorn_config``: the bounded httptools
-protocol), except that ``--http h11`` and ``--loop`` choose others.
+Each prints ``listening on http://127.0.0.1:PORT`` (like ``taskcancel serve``) once it
+accepts connections, then serves until SIGTERM.
 
-The emulator's world: ``--tasks N`` Processing ImportImage tasks in ``cn-hangzhou``,
-owned by ``testid``, with ids :func:`task_id` (0..N-1), plus :data:`PROBE_TASK`.
-The bare app answers every request with 200 ``{"RequestId": "..."}`` and does nothing
-else: the ceiling for any app under the same server.
+* ``emulator``: :class:`taskcancel.server.Server` over :class:`taskcancel.server.Emulator`,
+  set up as ``taskcancel serve`` sets them up (control plane on, the request log at info
+  and debug only, SIGINT and SIGTERM stop it gracefully), on the event loop ``taskcancel
+  serve`` uses (``--loop`` picks another). Its world: ``--tasks N`` Processing ImportImage tasks in
+  ``cn-hangzhou``, owned by ``testid``, ids :func:`task_id` (0..N-1), plus
+  :data:`PROBE_TASK`; built in-process (a world file of 300,000 tasks takes a while).
+* ``bare``: an ASGI app answering 200 ``{"RequestId": "..."}`` to anything, body read and
+  ignored, under uvicorn at its best (httptools parser, uvloop, access log off): the
+  ceiling for a Python app server on this machine.
+* ``moto``: moto server's own WSGI app (``moto.server``: werkzeug, threaded, moto's
+  request handler), as ``python -m moto.server`` runs it, on a port picked by the kernel.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
+import socket
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Self
-
-from taskcancel.testing import ServeProcess
+from typing import Any
 
 REGION = "cn-hangzhou"
 ACCESS_KEY_ID = "testid"
@@ -70,10 +73,9 @@ async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": BARE_BODY})
 
 
-def _emulator(tasks: int, store_path: str | None) -> tuple[Any, Any]:
-    from taskcancel._core._model import Task, TaskAction, TaskStatus
+def _store(tasks: int, store_path: str | None) -> Any:
+    from taskcancel import Task, TaskAction, TaskStatus
     from taskcancel._store import MemoryStore
-    from taskcancel.server import create_app
 
     def make(name: str) -> Task:
         return Task(
@@ -87,137 +89,162 @@ def _emulator(tasks: int, store_path: str | None) -> tuple[Any, Any]:
 
     world = [make(task_id(i)) for i in range(tasks)]
     world.append(make(PROBE_TASK))
-    regions = [REGION]
-    if store_path:
-        from taskcancel._store.sqlite import SqliteStore
+    if not store_path:
+        return MemoryStore(world, regions=[REGION])
+    from taskcancel._store.sqlite import SqliteStore
 
-        # A SqliteStore reopens an existing file as it is: start from a fresh world.
-        for leftover in (store_path, f"{store_path}-wal", f"{store_path}-shm"):
-            if os.path.exists(leftover):
-                os.remove(leftover)
-        store: Any = SqliteStore(store_path, world, regions=regions)
-    else:
-        store = MemoryStore(world, regions=regions)
-    app = create_app(store, accounts={ACCESS_KEY_ID: ACCESS_KEY_SECRET})
-    return app, store
+    # A SqliteStore reopens an existing file as it is: start from a fresh world.
+    for leftover in (store_path, f"{store_path}-wal", f"{store_path}-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    return SqliteStore(store_path, world, regions=[REGION])
+
+
+def serve_emulator(tasks: int, store_path: str | None, log_level: str, loop: str) -> None:
+    """The emulator as ``taskcancel serve`` runs it (cli/_serve.py), on a built world."""
+    import asyncio
+
+    from taskcancel import __version__
+    from taskcancel.server import (
+        ControlPlane,
+        Emulator,
+        Operations,
+        RequestLog,
+        Server,
+        bind_socket,
+        run,
+    )
+    from taskcancel.worldfile._world import WorldSpec
+
+    # The request log as serve makes it (its other lines, start and stop, are left out).
+    request_log = None  # request lines are INFO: none at warning and above
+    if log_level in ("debug", "info"):
+        request_log = RequestLog(sys.stderr, fmt="text", debug=log_level == "debug")
+    store = _store(tasks, store_path)
+    accounts = {ACCESS_KEY_ID: ACCESS_KEY_SECRET}
+    app = Emulator(store, accounts=accounts)
+    app.debug = log_level == "debug"
+    start = WorldSpec(regions=store.regions(), accounts=accounts, tasks=())
+    kind = "sqlite" if store_path else "memory"
+    ops = Operations(app, start, version=__version__, store_kind=kind)
+    app.control = ControlPlane(ops).handle
+    sock = bind_socket("127.0.0.1", 0)
+    server = Server(app, log=request_log)
+    port = sock.getsockname()[1]
+
+    def ready() -> None:
+        print(f"listening on http://127.0.0.1:{port}", flush=True)
+
+    if loop == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    elif loop == "asyncio":
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    try:
+        run(server, sock, ready=ready)
+    finally:
+        sock.close()
+        store.close()
+
+
+def serve_bare() -> None:
+    """The bare app under uvicorn: httptools, uvloop, no access log."""
+    import uvicorn
+
+    from taskcancel.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        bare_app,
+        http="httptools",
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    # uvicorn binds nothing itself here: it serves the socket once started.
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def serve_moto() -> None:
+    """moto server's app and request handler (as ``moto.server.main``), threaded werkzeug."""
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    port = sock.getsockname()[1]
+    os.environ["MOTO_PORT"] = str(port)  # what moto.server.main sets
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(
+        "127.0.0.1",
+        port,
+        app,
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        fd=sock.fileno(),
+    )
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # as moto.server.main
+    print(f"listening on http://127.0.0.1:{port}", flush=True)
+    server.serve_forever()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--app", choices=["emulator", "bare"], required=True)
+    parser.add_argument("--app", choices=["emulator", "bare", "moto"], required=True)
     parser.add_argument("--tasks", type=int, default=0)
     parser.add_argument(
         "--store", metavar="PATH", help="SqliteStore file, replaced if it exists (default: memory)"
     )
-    parser.add_argument("--http", default="auto", choices=["auto", "httptools", "h11"])
-    parser.add_argument("--loop", default="auto", choices=["auto", "uvloop", "asyncio"])
+    parser.add_argument(
+        "--loop",
+        default="serve",
+        choices=["serve", "asyncio", "uvloop"],
+        help="the emulator's event loop (default: the one taskcancel serve uses)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
-
-    import uvicorn
-
-    from taskcancel.server import bind_socket, uvicorn_config
-
-    store = None
     if args.app == "emulator":
-        app, store = _emulator(args.tasks, args.store)
+        serve_emulator(args.tasks, args.store, args.log_level, args.loop)
+    elif args.app == "bare":
+        serve_bare()
     else:
-        app = bare_app
-    sock = bind_socket("127.0.0.1", 0)
-    # As taskcancel serve: root logging at the chosen level, uvicorn's access log off.
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    port = sock.getsockname()[1]
-    print(f"listening on http://127.0.0.1:{port}", flush=True)
-    # The same configuration as `taskcancel serve` (taskcancel._uvicorn), with the
-    # chosen parser and loop; "httptools" means taskcancel's bounded httptools protocol.
-    options: dict[str, Any] = {"loop": args.loop, "log_level": args.log_level, "lifespan": "on"}
-    if args.http == "h11":
-        options["http"] = "h11"
-    config = uvicorn_config(app, **options)
-    try:
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
-        if store is not None:
-            store.close()
+        serve_moto()
     return 0
-
-
-# ----------------------------------------------------------------- used by the benchmarks
-
-
-class ServerProcess(ServeProcess):
-    """A server subprocess (``command`` prints ``listening on URL``); a context manager.
-
-    :class:`taskcancel.testing.ServeProcess` running ``command`` (in its environment
-    without proxy variables); it returns once the server answers HTTP. Its stderr
-    (where the per-request log lines go at level info) is written to ``log_path``, a
-    file, as a deployed server's log would be.
-    """
-
-    def __init__(self, command: Sequence[str], log_path: str, *, timeout: float = 120.0):
-        super().__init__(command=command, log_path=Path(log_path), timeout=timeout)
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return self.endpoint
-
-    def start(self) -> Self:
-        super().start()
-        try:
-            _wait_accepting(self.port, time.monotonic() + self.timeout)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-
-def _wait_accepting(port: int, deadline: float) -> None:
-    """Wait until uvicorn answers (the socket is bound before uvicorn's loop starts)."""
-    import http.client
-
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz-bench")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def serve_command(
     app: str,
     *,
-    http: str = "httptools",
-    loop: str = "uvloop",
     log_level: str = "warning",
     tasks: int = 0,
     store: str | None = None,
+    loop: str = "serve",
+    script: str | None = None,
 ) -> list[str]:
-    """The command line that runs this module as a server."""
-    command = [
-        sys.executable,
-        os.path.join(HERE, "_serve.py"),
-        "--app",
-        app,
-        "--http",
-        http,
-        "--loop",
-        loop,
-        "--log-level",
-        log_level,
-        "--tasks",
-        str(tasks),
-    ]
-    if store:
-        command += ["--store", store]
+    """The command line that runs this module (or ``script``, an older copy) as a server."""
+    command = [sys.executable, script or os.path.join(HERE, "_serve.py"), "--app", app]
+    if app == "emulator":
+        command += ["--log-level", log_level, "--tasks", str(tasks)]
+        if loop != "serve":
+            command += ["--loop", loop]
+        if store:
+            command += ["--store", store]
     return command
 
 

@@ -1,12 +1,14 @@
 -- Replay pre-signed CancelTask requests, each one once.
 --
---   wrk -tT -c32 -d5s -s benchmarks/wrk_signed.lua http://127.0.0.1:PORT -- FILE [OFFSET [T]]
+--   wrk -tT -c32 -d5s -s benchmarks/wrk_signed.lua http://127.0.0.1:PORT -- FILE [OFFSET [T
+--       [NAME VALUE]...]]
 --
 -- FILE has one request target per line ("/?AccessKeyId=...&Signature=..."), V1-signed
 -- with a unique SignatureNonce. Thread k of T sends lines OFFSET+k, OFFSET+k+T, ... as
 -- POST with an empty body, so no two requests share a nonce. A thread that runs out of
 -- lines starts again from the top (the emulator then answers SignatureNonceUsed, which
--- wrk counts as non-2xx) and the wraps are reported. done() prints one line for the
+-- wrk counts as non-2xx) and the wraps are reported. NAME VALUE pairs replace the default
+-- headers (x-acs-action and x-acs-version, as the SDKs send them in V1 mode). done() prints one line for the
 -- harness:  RESULT requests=.. duration_us=.. non2xx=.. connect=.. read=.. write=..
 --           timeout=.. wraps=.. p50_us=.. p99_us=..
 
@@ -31,6 +33,14 @@ function init(args)
       ["x-acs-action"] = "CancelTask",
       ["x-acs-version"] = "2014-05-26",
    }
+   if args[4] then
+      headers = {}
+      local index = 4
+      while args[index] do
+         headers[args[index]] = args[index + 1]
+         index = index + 2
+      end
+   end
 end
 
 -- Advance past n lines, wrapping at the end of the file.
