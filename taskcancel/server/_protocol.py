@@ -51,6 +51,8 @@ log = logging.getLogger("taskcancel.server")
 
 #: Complete requests a connection may hold unanswered before it stops reading.
 _MAX_QUEUED = 32
+#: Seconds a closing connection keeps reading (and dropping) what its client still sends.
+_LINGER = 1.0
 
 
 class Phase(enum.Enum):
@@ -83,6 +85,8 @@ class Connection(asyncio.Protocol):
         self.body_bytes = 0
         self.body_limit = shared.limits.max_body_bytes
         self.keep_alive = True
+        self.peer_done = False  # the client sent EOF
+        self.lingering = False  # we sent EOF and wait for the client's (see _close)
         # The connection's one timer; when the last answer was written; when the answer
         # still in the transport's buffer was due.
         self.timer: asyncio.TimerHandle | None = None
@@ -162,6 +166,11 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         # The client sends no more (a request cut short is not carried out); the answers
         # to what it sent are still written, then the connection closes.
+        self.peer_done = True
+        if self.lingering:
+            if self.transport is not None:
+                self.transport.close()
+            return True
         if self.phase is Phase.HEAD or self.phase is Phase.BODY:
             log.info("client disconnected mid-request: that request is not carried out")
         self.phase = Phase.DONE
@@ -301,7 +310,7 @@ class Connection(asyncio.Protocol):
         if close:
             self.phase = Phase.DONE
             self.queue.clear()
-            transport.close()
+            self._close()
         elif transport.get_write_buffer_size():
             if self.drain_deadline is None:
                 self.drain_deadline = request.started + self.shared.request_timeout
@@ -314,8 +323,7 @@ class Connection(asyncio.Protocol):
             refusal, self.refusal = self.refusal, None
             self._write_and_close(self.app.refusal(refusal))
         elif self.closing or self.phase is Phase.DONE:
-            if self.transport is not None:
-                self.transport.close()
+            self._close()
         elif self.phase is Phase.IDLE:
             self.idle_since = self.loop.time()
 
@@ -344,7 +352,7 @@ class Connection(asyncio.Protocol):
             transport.abort()  # the client takes no answers: it would not read this one
             return
         transport.write(serialize(answer.response, True))
-        transport.close()
+        self._close()
         log = self.shared.log
         if log is not None:
             log.record(answer, 0.0)
@@ -357,6 +365,23 @@ class Connection(asyncio.Protocol):
         offset = upgrade.args[0] if upgrade.args else len(data)
         if offset < len(data) and self.phase is not Phase.DONE:
             self.data_received(data[offset:])
+
+    def _close(self) -> None:
+        """Close after the last answer without losing it: a plain close with unread input
+        makes the kernel reset the connection, which can destroy answers the client has
+        not read yet. So: send EOF after the answers, read and drop whatever the client
+        still sends until it closes too (or :data:`_LINGER` seconds pass), then close."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.lingering:
+            return
+        self.phase = Phase.DONE
+        if self.peer_done or not transport.can_write_eof():
+            transport.close()
+            return
+        self.lingering = True
+        transport.write_eof()
+        transport.resume_reading()
+        self.loop.call_later(_LINGER, transport.close)
 
     def _stopped(self) -> bool:
         """Whether reading stopped (a parser callback can change the phase)."""

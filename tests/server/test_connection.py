@@ -243,3 +243,25 @@ def test_an_unauthenticated_control_body_is_refused_before_it_is_read() -> None:
             sock.shutdown(socket.SHUT_WR)
             (answer,) = _responses(sock)
         assert answer[0] == 200  # read in full: an empty world, loaded
+
+
+def test_closing_with_unread_input_ends_in_an_orderly_close_not_a_reset() -> None:
+    """After its last answer the server reads and drops what the client still sends,
+    then closes: the client sees the answer and then EOF. A plain close with unread
+    input makes the kernel reset the connection instead, which can destroy an answer
+    the client has not read yet."""
+    with EmulatorServer() as server:
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                # Refused at once (not HTTP): the server stops reading, answers, closes.
+                with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+                    sock.sendall(b"NOT HTTP AT ALL\r\n\r\n" + b"x" * 200_000)
+                data = b""
+                while b"}" not in data:
+                    chunk = sock.recv(65536)
+                    assert chunk, data
+                    data += chunk
+                assert data.startswith(b"HTTP/1.1 400 ")
+                sock.shutdown(socket.SHUT_WR)  # the client is done too
+                while chunk := sock.recv(65536):  # raises ConnectionResetError on a reset
+                    pass
