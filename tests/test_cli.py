@@ -311,7 +311,7 @@ def test_the_console_script_end_to_end(served: ServedEmulator) -> None:
 @pytest.fixture
 def no_serving(monkeypatch: pytest.MonkeyPatch) -> None:
     """If a bad world were accepted, fail instead of serving forever."""
-    from taskcancel.cli._signals import StopSignals
+    from taskcancel.server._signals import StopSignals
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         pytest.fail("taskcancel serve started with a world file it should have refused")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -122,22 +121,15 @@ class Server:
 
 
 def run(server: Server, sock: socket.socket, *, ready: Callable[[], None] | None = None) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM, then stop gracefully."""
+    """Serve in the foreground until SIGINT or SIGTERM, then stop gracefully.
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, _stopping, stop, signum)
-        await server.serve(sock, stop, ready)
+    The signals are handled for the whole call (see :class:`~._signals.StopSignals`), so
+    neither ever kills the process half-way or raises ``KeyboardInterrupt``.
+    """
+    from ._signals import StopSignals
 
-    asyncio.run(main())
-
-
-def _stopping(stop: asyncio.Event, signum: int) -> None:
-    if not stop.is_set():
-        log.info("stopping (%s)", signal.Signals(signum).name)
-    stop.set()
+    with StopSignals() as signals:
+        signals.serve(server, sock, ready or (lambda: None))
 
 
 class BackgroundServer:

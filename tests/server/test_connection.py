@@ -15,6 +15,7 @@ import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -265,3 +266,30 @@ def test_closing_with_unread_input_ends_in_an_orderly_close_not_a_reset() -> Non
                 sock.shutdown(socket.SHUT_WR)  # the client is done too
                 while chunk := sock.recv(65536):  # raises ConnectionResetError on a reset
                     pass
+
+
+def test_server_run_in_the_foreground_stops_on_sigterm_without_a_traceback() -> None:
+    """``taskcancel.server.run`` (for embedding) handles the signals as ``serve`` does."""
+    code = (
+        "import sys\n"
+        "from taskcancel import MemoryStore\n"
+        "from taskcancel.server import Server, bind_socket, create_app, run\n"
+        "sock = bind_socket('127.0.0.1', 0)\n"
+        "ready = lambda: print('ready', sock.getsockname()[1], flush=True)\n"
+        "run(Server(create_app(MemoryStore())), sock, ready=ready)\n"
+        "print('returned', flush=True)\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("ready "), line
+        assert _send(int(line.split()[1]), b"GET / HTTP/1.0\r\n\r\n")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert out == "returned\n" and "Traceback" not in err

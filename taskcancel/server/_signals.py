@@ -1,4 +1,4 @@
-"""SIGINT and SIGTERM for ``taskcancel serve``: a graceful stop, whenever they come.
+"""SIGINT and SIGTERM for a server in the foreground: a graceful stop, whenever they come.
 
 :class:`StopSignals` owns both signals for the command's whole run (``with``): before the
 server serves they are only noted (start-up is never cut in half, and the server stops
@@ -26,11 +26,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from ..server import Server
+from ._run import Server
 
 __all__ = ["StopSignals"]
 
-log = logging.getLogger("taskcancel.serve")
+log = logging.getLogger("taskcancel.server")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
