@@ -15,8 +15,6 @@ here still import from here.
 
 from __future__ import annotations
 
-
-
 from . import api, catalogue, wire, worldfile
 from ._client._client import (
     ApiRequest,
