@@ -278,6 +278,27 @@ def test_serve_store_answers_others_while_a_cancel_waits_for_the_lock(tmp_path: 
     assert "Traceback" not in served.log_text()
 
 
+def test_serve_store_timeout_bounds_the_wait_with_a_retryable_503(tmp_path: Path) -> None:
+    """``serve --store-timeout`` (5 s by default, below the SDKs' 10 s read timeout): past
+    it a cancel is refused, retryably, and nothing is written; a retry then succeeds."""
+    world, db = write_world(tmp_path / "world.json"), tmp_path / "store.db"
+    served = start_serve(
+        ["--port", "0", "--world", str(world), "--store", str(db), "--store-timeout", "0.3"],
+        log_path=tmp_path / "log",
+    )
+    try:
+        port, task_id = served.port, fresh_id(0)
+        with write_lock(db):
+            status, headers, body = answer(send(port, signed("CancelTask", {"TaskId": task_id})))
+            assert (status, body["Code"]) == (503, "ServiceUnavailable")
+            assert headers["retry-after"] == "1"
+            assert status_of(port, task_id) == "Processing"
+        assert call(port, signed("CancelTask", {"TaskId": task_id}))[0] == 200
+    finally:
+        stop_serve(served.process)
+    assert "Traceback" not in served.log_text()
+
+
 # -- item 4: a flood of one's own nonces -------------------------------------------------
 
 

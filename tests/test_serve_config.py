@@ -203,6 +203,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "TASKCANCEL_LOG_LEVEL": ("verbose", "TASKCANCEL_LOG_LEVEL='verbose': must be one of debug, "),
     "TASKCANCEL_LOG_FORMAT": ("xml", "TASKCANCEL_LOG_FORMAT='xml': must be one of text, json"),
     "TASKCANCEL_SEED": ("seven", "TASKCANCEL_SEED='seven': must be an integer"),
+    "TASKCANCEL_STORE_TIMEOUT": ("0", "TASKCANCEL_STORE_TIMEOUT='0': must be more than 0 and at"),
     "TASKCANCEL_CLOCK": ("fake=soon", "TASKCANCEL_CLOCK='fake=soon': fake clock start 'soon' "),
     "TASKCANCEL_CONTROL_TOKEN": ("", "TASKCANCEL_CONTROL_TOKEN='': must not be empty"),
     "TASKCANCEL_ACCESS_KEYS": (
@@ -248,6 +249,7 @@ HELP = {
     "--port": ("8080", "TASKCANCEL_PORT"),
     "--world": ("none", "TASKCANCEL_WORLD"),
     "--store": ("none", "TASKCANCEL_STORE"),
+    "--store-timeout": ("5.0", "TASKCANCEL_STORE_TIMEOUT"),
     "--profile": ("2017", "TASKCANCEL_PROFILE"),
     "--log-level": ("info", "TASKCANCEL_LOG_LEVEL"),
     "--log-format": ("text", "TASKCANCEL_LOG_FORMAT"),

@@ -179,7 +179,9 @@ def _open_store(args: argparse.Namespace, world: WorldSpec, clock: FakeClock | N
     if args.store:
         from .._store.sqlite import SqliteStore
 
-        return SqliteStore(args.store, world.tasks, regions=world.regions, clock=clock)
+        return SqliteStore(
+            args.store, world.tasks, regions=world.regions, clock=clock, timeout=args.store_timeout
+        )
     from .._store import MemoryStore
 
     return MemoryStore(world.tasks, regions=world.regions, clock=clock)

@@ -78,6 +78,16 @@ def _seed(text: str) -> int:
         raise ValueError("must be an integer") from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError("must be a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise ValueError("must be more than 0 and at most 3600 seconds")
+    return value
+
+
 def _text(text: str) -> str:
     if not text:
         raise ValueError("must not be empty")
@@ -90,6 +100,13 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
     "port": ("TASKCANCEL_PORT", _port, 8080, "port; 0 picks a free one"),
     "world": ("TASKCANCEL_WORLD", _text, None, "world file (JSON) to seed the store"),
     "store": ("TASKCANCEL_STORE", _text, None, "keep state in SQLite at this path"),
+    "store_timeout": (
+        "TASKCANCEL_STORE_TIMEOUT",
+        _seconds,
+        5.0,
+        "seconds a write waits for a lock held elsewhere before ServiceUnavailable (503);"
+        " below the official SDKs' 10 s read timeout",
+    ),
     "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
     "log_level": (
         "TASKCANCEL_LOG_LEVEL",
