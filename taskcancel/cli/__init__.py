@@ -3,8 +3,9 @@
 ::
 
     taskcancel serve [--host 127.0.0.1] [--port 8080] [--world FILE] [--store PATH]
-                     [--profile 2017|current] [--access-key ID:SECRET]... [--seed N]
-                     [--log-level info]
+                     [--store-timeout 5] [--profile 2017|current] [--access-key ID:SECRET]...
+                     [--seed N] [--clock system|fake[=START]] [--control-token T]
+                     [--no-control] [--log-level info] [--log-format text|json]
     taskcancel cancel --region REGION --task TASK_ID [--endpoint URL]
                       [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel describe --region REGION [--task TASK_ID | --all] [--endpoint URL]
@@ -13,6 +14,7 @@
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
     taskcancel --version
 
+Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
 Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
 print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
