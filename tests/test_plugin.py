@@ -167,6 +167,23 @@ def test_cancel_quietly_never_raises(world_and_request):
     assert cancel_quietly(client, request.region_id, request.task_id)
 """
 
+README_PROCESS = """\
+from taskcancel import Client, HttpTransport
+from taskcancel.testing import ServeProcess
+
+
+def test_against_a_real_serve_process():
+    # `taskcancel serve --port 0` in a subprocess, proxy variables removed from its
+    # environment; the endpoint comes from its `listening on` line.
+    with ServeProcess(["--port", "0", "--log-level", "warning"]) as served:
+        assert served.banner[-1] == f"listening on {served.endpoint}"
+        transport = HttpTransport(served.endpoint, access_key_id="testid",
+                                  access_key_secret="testsecret")
+        with Client(transport) as client:
+            client.cancel_task("cn-hangzhou", "t-demo-importimage-processing")
+    assert served.process.returncode == 0  # stopped with SIGTERM, gracefully
+"""
+
 README_FILES = {
     "test_memory.py": README_MEMORY,
     "test_sdk.py": README_SDK,
@@ -174,6 +191,7 @@ README_FILES = {
     "test_scripted.py": README_SCRIPTED,
     "test_real_cloud.py": README_REAL_CLOUD,
     "test_property.py": README_PROPERTY,
+    "test_process.py": README_PROCESS,
 }
 
 
@@ -207,7 +225,7 @@ def test_readme_examples_pass_in_a_fresh_pytest_run(tmp_path: Path) -> None:
     # official SDK off it (the SDKs read the variables themselves, ignoring NO_PROXY).
     dead = "http://127.0.0.1:9"
     output = _run_user_suite(tmp_path, README_FILES, HTTP_PROXY=dead, HTTPS_PROXY=dead)
-    assert _counts(output) == {"passed": 8}, output
+    assert _counts(output) == {"passed": 9}, output
 
 
 def test_real_cloud_without_credentials_is_skipped_with_a_reason(tmp_path: Path) -> None:
@@ -293,6 +311,7 @@ def test_the_readme_shows_exactly_the_examples_tested_here() -> None:
         README_SCRIPTED,
         README_REAL_CLOUD,
         README_PROPERTY,
+        README_PROCESS,
     )
     for example in examples:
         assert f"```python\n{example}```" in readme, example.splitlines()[0:3]
