@@ -122,7 +122,7 @@ def test_text_startup_and_shutdown_lines_share_the_request_lines_shape(tmp_path:
     lines = _stopped_log(served).splitlines()
     assert lines[0].endswith(f" INFO taskcancel.serve: listening on {served.endpoint} "
                              "(taskcancel 0.1.0, profile 2017, memory store)")  # fmt: skip
-    assert lines[1].endswith(" INFO taskcancel.serve: stopping (SIGTERM)")
+    assert lines[1].endswith(" INFO taskcancel.server: stopping (SIGTERM)")
     assert lines[2].endswith(" INFO taskcancel.serve: stopped")
 
 

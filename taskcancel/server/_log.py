@@ -116,6 +116,23 @@ class _Stamp:
         return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
 
 
+def _fields(a: Answer) -> list[tuple[str, str]]:
+    """What a request line says between its RequestId and its Status, in order."""
+    if a.route:
+        method, _, path = a.route.partition(" ")
+        fields = [("Method", method), ("Path", path)]
+    else:
+        fields = [("Action", a.action)]
+        if a.region_id:
+            fields.append(("RegionId", a.region_id))
+        if a.task_id:
+            fields.append(("TaskId", a.task_id))
+        if a.access_key_id:
+            fields.append(("AccessKeyId", a.access_key_id))
+    fields.append(("Code", a.code))
+    return fields
+
+
 class RequestLog:
     """One line per request on ``stream``; ``fmt`` is ``"text"`` or ``"json"``.
 
@@ -142,42 +159,21 @@ class RequestLog:
                 self.flush()
 
     def _text(self, a: Answer, seconds: float) -> str:
-        line = f"{self._stamp()} INFO request RequestId={a.request_id} "
-        if a.route:
-            method, _, path = a.route.partition(" ")
-            line += f"Method={escape(method)} Path={escape(path)} "
-        else:
-            line += f"Action={escape(a.action)} "
-            if a.region_id:
-                line += f"RegionId={escape(a.region_id)} "
-            if a.task_id:
-                line += f"TaskId={escape(a.task_id)} "
-            if a.access_key_id:
-                line += f"AccessKeyId={escape(a.access_key_id)} "
-        line += f"Code={escape(a.code)} Status={a.response.status} LatencyMs={seconds * 1000:.2f}"
+        fields = " ".join(f"{key}={escape(value)}" for key, value in _fields(a))
+        line = (
+            f"{self._stamp()} INFO request RequestId={a.request_id} {fields} "
+            f"Status={a.response.status} LatencyMs={seconds * 1000:.2f}"
+        )
         if self.debug and a.params is not None:
             line += " Params=" + _params_value(a.params)
         return line + "\n"
 
     def _json(self, a: Answer, seconds: float) -> str:
         dumps = json.dumps
+        fields = "".join(f'"{key}": {dumps(value)}, ' for key, value in _fields(a))
         line = (
             f'{{"time": "{self._stamp()}", "level": "INFO", "logger": "taskcancel.request", '
-            f'"RequestId": {dumps(a.request_id)}, '
-        )
-        if a.route:
-            method, _, path = a.route.partition(" ")
-            line += f'"Method": {dumps(method)}, "Path": {dumps(path)}, '
-        else:
-            line += f'"Action": {dumps(a.action)}, '
-            if a.region_id:
-                line += f'"RegionId": {dumps(a.region_id)}, '
-            if a.task_id:
-                line += f'"TaskId": {dumps(a.task_id)}, '
-            if a.access_key_id:
-                line += f'"AccessKeyId": {dumps(a.access_key_id)}, '
-        line += (
-            f'"Code": {dumps(a.code)}, "Status": {a.response.status}, '
+            f'"RequestId": {dumps(a.request_id)}, {fields}"Status": {a.response.status}, '
             f'"LatencyMs": {round(seconds * 1000, 3)}'
         )
         if self.debug and a.params is not None:
