@@ -29,52 +29,38 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import enum
-import functools
 import logging
-from collections import deque
 from typing import TYPE_CHECKING
 
 import httptools
 
 from .. import wire
-from ._http11 import CONTINUE, malformed, serialize
-from ._request import Answer, RawRequest
+from ._http11 import CONTINUE, malformed
+from ._request import RawRequest
+from ._responder import Phase, Responder
 from ._watchdog import arm
 
 if TYPE_CHECKING:
     from ._connections import ConnectionSet
 
-__all__ = ["Connection", "Phase"]
+__all__ = ["Connection", "Phase"]  # Phase: see _responder
 
 log = logging.getLogger("taskcancel.server")
 
 #: Complete requests a connection may hold unanswered before it stops reading.
 _MAX_QUEUED = 32
-#: Seconds a closing connection keeps reading (and dropping) what its client still sends.
-_LINGER = 1.0
 
 
-class Phase(enum.Enum):
-    IDLE = "idle"
-    HEAD = "head"
-    BODY = "body"
-    DONE = "done"
+class Connection(Responder, asyncio.Protocol):
+    """One TCP connection: bytes in, through httptools, to :class:`Responder`."""
 
-
-class Connection(asyncio.Protocol):
     def __init__(self, shared: ConnectionSet) -> None:
         self.shared = shared
         self.app = shared.app
         self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
-        self.phase = Phase.IDLE
-        self.queue: deque[RawRequest] = deque()
-        self.busy = False  # the app is answering a request (worker thread or latency)
-        self.paused = False  # the client is not taking its answers
-        self.refusal: wire.GatewayError | None = None  # to answer once the queue is done
-        self.closing = False  # close once the queue is answered
+        super().__init__()
         # The request arriving: its parts, and when it must be complete.
         self.deadline: float | None = None
         self.started = 0.0
@@ -85,13 +71,7 @@ class Connection(asyncio.Protocol):
         self.body_bytes = 0
         self.body_limit = shared.limits.max_body_bytes
         self.keep_alive = True
-        self.peer_done = False  # the client sent EOF
-        self.lingering = False  # we sent EOF and wait for the client's (see _close)
-        # The connection's one timer; when the last answer was written; when the answer
-        # still in the transport's buffer was due.
-        self.timer: asyncio.TimerHandle | None = None
-        self.idle_since = 0.0
-        self.drain_deadline: float | None = None
+        self.timer: asyncio.TimerHandle | None = None  # the connection's one timer
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -251,111 +231,9 @@ class Connection(asyncio.Protocol):
         if len(self.queue) >= _MAX_QUEUED:
             self._pause_reading()
 
-    # -- answering ----------------------------------------------------------------------
-
-    def _answer_queue(self) -> None:
-        transport = self.transport
-        while self.queue and not self.busy and not self.paused:
-            if transport is None or transport.is_closing():
-                return
-            request = self.queue.popleft()
-            if not self.app.blocking:
-                self._answered(request, self.app.handle(request))
-                continue
-            staged = self.app.stage(request)  # refusals and health: on the loop, at once
-            if isinstance(staged, Answer):
-                self._answered(request, staged)
-                continue
-            self.busy = True
-            pool = self.shared.pool(staged)
-            future = self.loop.run_in_executor(pool, staged.run)
-            future.add_done_callback(functools.partial(self._handled, request))
-            return
-        if not self.queue and not self.busy:
-            self._queue_done()
-
-    def _handled(self, request: RawRequest, future: asyncio.Future[Answer]) -> None:
-        self.busy = False
-        if future.cancelled():  # the server stopped before the work began
-            return
-        exc = future.exception()
-        answer = self.app.refusal(wire.GATEWAY_ERRORS["InternalError"]) if exc else future.result()
-        self._answered(request, answer)
-        self._answer_queue()
-
-    def _answered(self, request: RawRequest, answer: Answer) -> None:
-        if answer.delay > 0:  # injected latency: the answer waits, the loop does not
-            self.busy = True
-            self.loop.call_later(answer.delay, self._delayed, request, answer)
-            return
-        self._write(request, answer)
-
-    def _delayed(self, request: RawRequest, answer: Answer) -> None:
-        self.busy = False
-        answer.delay = 0.0
-        self._write(request, answer)
-        self._answer_queue()
-
-    def _write(self, request: RawRequest, answer: Answer) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        close = not request.keep_alive or (self.closing and not self.queue)
-        # An HTTP/1.0 client keeps the connection only when told so.
-        kept = not close and request.http_version == "1.0"
-        transport.write(serialize(answer.response, close, kept=kept))
-        log = self.shared.log
-        if log is not None:
-            log.record(answer, self.loop.time() - request.started)
-        if close:
-            self.phase = Phase.DONE
-            self.queue.clear()
-            self._close()
-        elif transport.get_write_buffer_size():
-            if self.drain_deadline is None:
-                self.drain_deadline = request.started + self.shared.request_timeout
-        else:
-            self.drain_deadline = None
-
-    def _queue_done(self) -> None:
-        """Everything received is answered: refuse, close, or wait for the next request."""
-        if self.refusal is not None:
-            refusal, self.refusal = self.refusal, None
-            self._write_and_close(self.app.refusal(refusal))
-        elif self.closing or self.phase is Phase.DONE:
-            self._close()
-        elif self.phase is Phase.IDLE:
-            self.idle_since = self.loop.time()
-
-    # -- refusing, closing, time ----------------------------------------------------------
-
     def _refuse_in_callback(self, error: wire.GatewayError) -> None:
         self._refuse(error)
         raise _Refused  # stops the parser; feed_data raises HttpParserCallbackError
-
-    def _refuse(self, error: wire.GatewayError) -> None:
-        """Answer ``error`` and close, once earlier requests have their answers."""
-        self.phase = Phase.DONE
-        self.deadline = None
-        self._pause_reading()
-        if self.queue or self.busy:
-            if self.refusal is None:
-                self.refusal = error
-            return
-        self._write_and_close(self.app.refusal(error))
-
-    def _write_and_close(self, answer: Answer) -> None:
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        if transport.get_write_buffer_size() and self.paused:
-            transport.abort()  # the client takes no answers: it would not read this one
-            return
-        transport.write(serialize(answer.response, True))
-        self._close()
-        log = self.shared.log
-        if log is not None:
-            log.record(answer, 0.0)
 
     def _upgrade(self, data: bytes, upgrade: httptools.HttpParserUpgrade) -> None:
         """``CONNECT`` is refused; other upgrades are served as the plain requests they are."""
@@ -366,44 +244,9 @@ class Connection(asyncio.Protocol):
         if offset < len(data) and self.phase is not Phase.DONE:
             self.data_received(data[offset:])
 
-    def _close(self) -> None:
-        """Close after the last answer without losing it: a plain close with unread input
-        makes the kernel reset the connection, which can destroy answers the client has
-        not read yet. So: send EOF after the answers, read and drop whatever the client
-        still sends until it closes too (or :data:`_LINGER` seconds pass), then close."""
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.lingering:
-            return
-        self.phase = Phase.DONE
-        if self.peer_done or not transport.can_write_eof():
-            transport.close()
-            return
-        self.lingering = True
-        transport.write_eof()
-        transport.resume_reading()
-        self.loop.call_later(_LINGER, transport.close)
-
     def _stopped(self) -> bool:
         """Whether reading stopped (a parser callback can change the phase)."""
         return self.phase is Phase.DONE
-
-    def _pause_reading(self) -> None:
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.pause_reading()
-
-    def shutdown(self) -> None:
-        """The server is stopping: finish the answers owed, read nothing more, close."""
-        self.closing = True
-        if self.phase is not Phase.DONE:
-            self.phase = Phase.DONE
-            self._pause_reading()
-        if not self.queue and not self.busy:
-            self._queue_done()
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
 
 
 class _Refused(Exception):
