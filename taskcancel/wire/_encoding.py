@@ -9,10 +9,11 @@ string when it can be, and a query that is canonical already is signed as sent.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
-from urllib.parse import quote, unquote_plus, unquote_to_bytes
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 __all__ = [
     "as_utc",
@@ -23,6 +24,7 @@ __all__ = [
     "parse_timestamp",
     "percent_encode",
     "scalar_text",
+    "unquote_form",
 ]
 
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -85,7 +87,11 @@ def canonical_from_raw(query: str, *, without: str = "") -> str | None:
     pieces = query.replace("=", "\0").split("&")
     pieces.sort()
     if without:
-        pieces = [piece for piece in pieces if not piece.startswith(without + "\0")]
+        # Names are unique, so at most one piece is ``without``'s: where the sort put it.
+        prefix = without + "\0"
+        at = bisect_left(pieces, prefix)
+        if at < len(pieces) and pieces[at].startswith(prefix):
+            del pieces[at]
     return "&".join(pieces).replace("\0", "=")
 
 
@@ -100,19 +106,39 @@ def decode_form(data: bytes) -> list[tuple[str, str]] | None:
     except UnicodeDecodeError:
         return _decode_form_bytes(data)
     pairs: list[tuple[str, str]] = []
+    append = pairs.append
     try:
         for piece in text.split("&"):
             if not piece:
                 continue
             name, _, value = piece.partition("=")
-            if "%" in piece or "+" in piece:
-                # Raw characters are whole here, so every escaped run must be whole too.
-                name = unquote_plus(name, errors="strict")
-                value = unquote_plus(value, errors="strict")
-            pairs.append((name, value))
+            # Raw characters are whole here, so every escaped run must be whole too.
+            if "%" in name or "+" in name:
+                name = unquote_form(name)
+            if "%" in value or "+" in value:
+                value = unquote_form(value)
+            append((name, value))
     except UnicodeDecodeError:
         return None
     return pairs
+
+
+def unquote_form(text: str) -> str:
+    """``unquote_plus(text, errors="strict")``, quicker for what the SDKs escape.
+
+    A timestamp's ``%3A``, a base64 signature's ``%2F``, ``%2B`` and ``%3D``: when those
+    are the only escapes, four replacements decode them (none yields a ``%``, so none
+    makes a new escape); anything else left goes to ``unquote``. Raises
+    ``UnicodeDecodeError`` for escapes that are not UTF-8.
+    """
+    if "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    quick = text.replace("%3A", ":").replace("%2F", "/").replace("%2B", "+").replace("%3D", "=")
+    if "%" not in quick:
+        return quick
+    return unquote(text, errors="strict")
 
 
 def _decode_form_bytes(data: bytes) -> list[tuple[str, str]] | None:
@@ -138,7 +164,28 @@ def format_timestamp(moment: datetime) -> str:
 
 
 def parse_timestamp(text: str) -> datetime | None:
-    """Parse ``YYYY-MM-DDThh:mm:ss[.ffffff]Z`` into an aware UTC datetime, or None."""
+    """Parse ``YYYY-MM-DDThh:mm:ss[.ffffff]Z`` into an aware UTC datetime, or None.
+
+    Cached per distinct text: every request stamped in the same second sends the same
+    one. The cache keeps at most :data:`_TIMESTAMP_CACHE_SIZE` texts, then starts over,
+    so no sender can grow it.
+    """
+    cached = _timestamps.get(text, _UNSET)  # one lookup: another thread may clear it
+    if cached is not _UNSET:
+        return cached
+    value = _parse_timestamp(text)
+    if len(_timestamps) >= _TIMESTAMP_CACHE_SIZE:
+        _timestamps.clear()
+    _timestamps[text] = value
+    return value
+
+
+_TIMESTAMP_CACHE_SIZE = 256
+_timestamps: dict[str, datetime | None] = {}
+_UNSET = datetime.min  # naive: never a parsed value
+
+
+def _parse_timestamp(text: str) -> datetime | None:
     match = _TIMESTAMP_RE.fullmatch(text)
     if match is None:
         return None

@@ -57,9 +57,13 @@ class OutgoingRequest:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class DecodedRequest:
     """A request within limits whose parameters decoded, not yet read by its scheme.
+
+    Per-request values (this one, :class:`Call`, ``Response``) are plain slotted
+    dataclasses, read-only by convention: a frozen one would set each field through
+    ``object.__setattr__``, a cost paid on every request.
 
     ``params`` holds every parameter (query and form body); ``query_pairs`` the query's
     alone, in order, and ``raw_query`` the query as sent. ``headers`` maps each
@@ -80,7 +84,7 @@ class DecodedRequest:
     response_format: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Call:
     """A well-formed, not yet authenticated API call.
 

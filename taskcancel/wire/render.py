@@ -32,9 +32,11 @@ JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 XML_CONTENT_TYPE = "text/xml;charset=utf-8"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
-    """A complete response: headers include content-type, content-length, x-acs-request-id."""
+    """A complete response: headers include content-type, content-length, x-acs-request-id.
+
+    Read-only by convention (not frozen: it is made for every request)."""
 
     status: int
     headers: tuple[tuple[str, str], ...]

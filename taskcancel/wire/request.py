@@ -108,29 +108,29 @@ def decode_request(
             repeated.setdefault(name, [header_map[name]]).append(value)
         else:
             header_map[name] = value
-    for what, size, limit in (
-        ("header bytes", header_bytes, limits.max_header_bytes),
-        ("query bytes", len(query), limits.max_query_bytes),
-        ("body bytes", len(body), limits.max_body_bytes),
-    ):
-        if size > limit:
-            return gateway_error("RequestTooLarge", what=what, limit=limit)
-    for name in repeated:
-        if name in _SINGLE_HEADERS or name.startswith("x-acs-"):
-            detail = f"Header {name} is repeated."
-            return gateway_error("InvalidParameter.Format", detail=detail)
-    if method not in ("GET", "POST"):
+    if header_bytes > limits.max_header_bytes:
+        return gateway_error("RequestTooLarge", what="header bytes", limit=limits.max_header_bytes)
+    if len(query) > limits.max_query_bytes:
+        return gateway_error("RequestTooLarge", what="query bytes", limit=limits.max_query_bytes)
+    if len(body) > limits.max_body_bytes:
+        return gateway_error("RequestTooLarge", what="body bytes", limit=limits.max_body_bytes)
+    if repeated:
+        for name in repeated:
+            if name in _SINGLE_HEADERS or name.startswith("x-acs-"):
+                detail = f"Header {name} is repeated."
+                return gateway_error("InvalidParameter.Format", detail=detail)
+    if method != "POST" and method != "GET":
         return GATEWAY_ERRORS["UnsupportedHTTPMethod"]
-    raw_path = path.decode("latin-1") if isinstance(path, bytes) else path
-    if raw_path not in ("", "/"):
-        return GATEWAY_ERRORS["InvalidAction.NotFound"]
+    if path != b"/" and path != "/":
+        raw_path = path.decode("latin-1") if isinstance(path, bytes) else path
+        if raw_path not in ("", "/"):
+            return GATEWAY_ERRORS["InvalidAction.NotFound"]
 
     query_pairs = decode_form(query)
     if query_pairs is None:
         return gateway_error("InvalidParameter.Format", detail="The query is not valid UTF-8.")
     body_pairs: list[tuple[str, str]] = []
-    content_type = header_map.get("content-type", "").split(";", 1)[0].strip().lower()
-    if body and content_type == _FORM_CONTENT_TYPE:
+    if body and _content_type(header_map) == _FORM_CONTENT_TYPE:
         decoded_body = decode_form(body)
         if decoded_body is None:
             detail = "The form body is not valid UTF-8."
@@ -146,9 +146,11 @@ def decode_request(
                 return gateway_error("InvalidParameter.Format", detail=detail)
             seen.add(name)
 
-    response_format = params.get("Format", "JSON").upper()
-    if response_format not in ("JSON", "XML"):
-        return gateway_error("Invalid{name}", name="Format")
+    response_format = params.get("Format", "JSON")
+    if response_format != "JSON":
+        response_format = response_format.upper()
+        if response_format not in ("JSON", "XML"):
+            return gateway_error("Invalid{name}", name="Format")
     acs3_signed = header_map.get("authorization", "").startswith("ACS3-")
     return DecodedRequest(
         method=method,
@@ -162,6 +164,10 @@ def decode_request(
         body=body,
         response_format=response_format,
     )
+
+
+def _content_type(headers: Mapping[str, str]) -> str:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def parse_call(request: DecodedRequest) -> Call | GatewayError:
