@@ -188,19 +188,29 @@ def task_at(task: Task, now: datetime | None) -> Task:
 def cancelled(task: Task, now: datetime | None) -> Task:
     """The task after a successful cancel: ``Deleted``, finished at ``now``."""
     # A hot path (every cancel): copy the already-valid fields instead of re-running
-    # every converter and validator as attrs.evolve would.
-    done = object.__new__(Task)
-    for name in _TASK_FIELDS:
-        object.__setattr__(done, name, getattr(task, name))
-    object.__setattr__(done, "status", TaskStatus.DELETED)
+    # every converter and validator as attrs.evolve would, each through its slot (the
+    # frozen class's __setattr__ refuses; the slot's own __set__ is what attrs uses too).
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=_UTC)  # as in task_at: a naive clock reads UTC
-    object.__setattr__(done, "finished_time", _utc(now))
-    object.__setattr__(done, "schedule", None)
+    done = _new(Task)
+    for get, put in _KEPT_SLOTS:
+        put(done, get(task))
+    _set_status(done, TaskStatus.DELETED)
+    _set_finished(done, _utc(now))
+    _set_schedule(done, None)
     return done
 
 
 _TASK_FIELDS = tuple(field.name for field in attrs.fields(Task))
+_new = object.__new__
+_CHANGED = ("status", "finished_time", "schedule")
+#: (read, write) of each slot a cancel keeps as it was.
+_KEPT_SLOTS = tuple(
+    (Task.__dict__[name].__get__, Task.__dict__[name].__set__)
+    for name in _TASK_FIELDS
+    if name not in _CHANGED
+)
+_set_status, _set_finished, _set_schedule = (Task.__dict__[name].__set__ for name in _CHANGED)
 
 
 @attrs.frozen

@@ -89,7 +89,12 @@ DEFAULT_POLICY = Policy()
 
 
 class World(Protocol):
-    """The read-only view of regions and tasks that :func:`decide` needs."""
+    """The read-only view of regions and tasks that :func:`decide` needs.
+
+    ``find_task`` never returns a task of a region ``has_region`` denies (a task lives
+    in a region of its world): so :func:`decide` looks the task up first, and asks about
+    the region only when no task answers -- a hit costs one call.
+    """
 
     def has_region(self, region_id: str) -> bool: ...
 
@@ -114,6 +119,16 @@ Decision = Accepted | Rejected
 
 # Rejections are immutable values: build each once.
 _REJECTED = {reason: Rejected(reason) for reason in Reason}
+_REJECTED_MISSING_REGION_ID = _REJECTED[Reason.MISSING_REGION_ID]
+_REJECTED_MISSING_TASK_ID = _REJECTED[Reason.MISSING_TASK_ID]
+_REJECTED_REGION_NOT_FOUND = _REJECTED[Reason.REGION_NOT_FOUND]
+_REJECTED_TASK_NOT_FOUND = _REJECTED[Reason.TASK_NOT_FOUND]
+_REJECTED_ACTION_NOT_SUPPORTED = _REJECTED[Reason.ACTION_NOT_SUPPORTED]
+_REJECTED_INCORRECT_TASK_STATUS = _REJECTED[Reason.INCORRECT_TASK_STATUS]
+# Accepted(task) the quick way: a new instance, its one slot set through the slot itself
+# (attrs' frozen __init__ goes through a bound object.__setattr__; same value, tested).
+_new = object.__new__
+_set_task = Accepted.__dict__["task"].__set__
 
 
 def decide(
@@ -132,21 +147,25 @@ def decide(
     region_id = request.region_id
     task_id = request.task_id
     if not isinstance(region_id, str) or not region_id:
-        return _REJECTED[Reason.MISSING_REGION_ID]
+        return _REJECTED_MISSING_REGION_ID
     if not isinstance(task_id, str) or not task_id:
-        return _REJECTED[Reason.MISSING_TASK_ID]
-    if not world.has_region(region_id):
-        return _REJECTED[Reason.REGION_NOT_FOUND]
+        return _REJECTED_MISSING_TASK_ID
+    # The task first: a world holds tasks only in its own regions, so a hit also says the
+    # region exists; on a miss, the region decides which rejection comes first (3 or 4).
     task = world.find_task(region_id, task_id)
     if task is None or task.owner != account or task.region_id != region_id:
-        return _REJECTED[Reason.TASK_NOT_FOUND]
+        if not world.has_region(region_id):
+            return _REJECTED_REGION_NOT_FOUND
+        return _REJECTED_TASK_NOT_FOUND
     if task.schedule is not None:
         task = task_at(task, now)
     if task.action not in policy.cancellable_actions:
-        return _REJECTED[Reason.ACTION_NOT_SUPPORTED]
+        return _REJECTED_ACTION_NOT_SUPPORTED
     if task.status not in policy.cancellable_statuses:
-        return _REJECTED[Reason.INCORRECT_TASK_STATUS]
-    return Accepted(task)
+        return _REJECTED_INCORRECT_TASK_STATUS
+    accepted = _new(Accepted)  # Accepted(task), without attrs' frozen __init__: a hot path
+    _set_task(accepted, task)
+    return accepted
 
 
 def apply_cancel(decision: Decision, now: datetime | None) -> Decision:
@@ -161,7 +180,9 @@ def apply_cancel(decision: Decision, now: datetime | None) -> Decision:
         return decision
     if decision.task.cancel_fails:
         return _REJECTED[Reason.CANCEL_FAILED]
-    return Accepted(cancelled(decision.task, now))
+    accepted = _new(Accepted)  # Accepted(cancelled(...)), the quick way (see decide)
+    _set_task(accepted, cancelled(decision.task, now))
+    return accepted
 
 
 def supports_cancel(task: Task, policy: Policy = DEFAULT_POLICY) -> bool:
