@@ -106,14 +106,20 @@ class _Stamp:
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
+        self._milli = -1  # the millisecond of the last stamp, and the stamp
+        self._last = ""
 
     def __call__(self) -> str:
-        now = time.time()
-        second = int(now)
+        milli = int(time.time() * 1000)
+        if milli == self._milli:  # under load, many lines share a millisecond
+            return self._last
+        second, fraction = divmod(milli, 1000)
         if second != self._second:
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._prefix}.{int((now - second) * 1000):03d}Z"
+        stamp = f"{self._prefix}.{fraction:03d}Z"
+        self._milli, self._last = milli, stamp
+        return stamp
 
 
 def _fields(a: Answer) -> list[tuple[str, str]]:
@@ -133,6 +139,10 @@ def _fields(a: Answer) -> list[tuple[str, str]]:
     return fields
 
 
+#: Escaped values a request log remembers before it starts over.
+_ESCAPED_MAX = 1024
+
+
 class RequestLog:
     """One line per request on ``stream``; ``fmt`` is ``"text"`` or ``"json"``.
 
@@ -148,6 +158,7 @@ class RequestLog:
         self.thread = threading.get_ident()
         self._lines: list[str] = []
         self._stamp = _Stamp()
+        self._escaped: dict[str, str] = {}
 
     def record(self, answer: Answer, seconds: float) -> None:
         line = self._json(answer, seconds) if self.json else self._text(answer, seconds)
@@ -159,7 +170,17 @@ class RequestLog:
                 self.flush()
 
     def _text(self, a: Answer, seconds: float) -> str:
-        fields = " ".join(f"{key}={escape(value)}" for key, value in _fields(a))
+        escaped = self._escaped  # most values repeat (action, region, key, code): escape once
+        tokens = []
+        for key, value in _fields(a):
+            token = escaped.get(value)
+            if token is None:
+                token = escape(value)
+                if len(escaped) >= _ESCAPED_MAX:  # bounded, whatever clients send
+                    escaped.clear()
+                escaped[value] = token
+            tokens.append(f"{key}={token}")
+        fields = " ".join(tokens)
         line = (
             f"{self._stamp()} INFO request RequestId={a.request_id} {fields} "
             f"Status={a.response.status} LatencyMs={seconds * 1000:.2f}"

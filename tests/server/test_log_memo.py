@@ -1,0 +1,61 @@
+"""The request log's shortcuts: escaped values remembered (bounded), stamps per millisecond.
+
+Each line must read exactly as it would without them, whatever the values.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from taskcancel import wire
+from taskcancel.server import Answer, RequestLog, _log
+
+_VALUES = st.sampled_from(["cn-hangzhou", "OK", "a b", 'q"', "x=y", "\\", "é", "\n", ""]) | st.text(
+    max_size=12
+)
+
+
+def _answer(action: str, region: str, task: str, key: str, code: str) -> Answer:
+    response = wire.Response(200, (), b"")
+    return Answer(
+        response, "RID", code=code, action=action, region_id=region, task_id=task, access_key_id=key
+    )
+
+
+def _fresh_line(answer: Answer) -> str:
+    log = RequestLog(io.StringIO())
+    line = log._text(answer, 0.001)
+    return line.split(" ", 1)[1]  # past the stamp
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_VALUES, _VALUES, _VALUES, _VALUES, _VALUES), max_size=8))
+def test_remembered_escapes_give_the_same_lines(rows: list[tuple[str, ...]]) -> None:
+    log = RequestLog(io.StringIO())
+    for row in rows + rows:  # the second time, every value comes from the memo
+        answer = _answer(*row)
+        assert log._text(answer, 0.001).split(" ", 1)[1] == _fresh_line(answer)
+        assert len(log._escaped) <= _log._ESCAPED_MAX
+
+
+def test_memo_stays_bounded() -> None:
+    log = RequestLog(io.StringIO())
+    for index in range(3 * _log._ESCAPED_MAX):
+        log._text(_answer("CancelTask", "cn-hangzhou", f"t-{index}", "testid", "OK"), 0.0)
+        assert len(log._escaped) <= _log._ESCAPED_MAX
+
+
+def test_stamp_is_the_time_to_the_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
+    stamp = _log._Stamp()
+    times = iter([1_800_000_000.1234, 1_800_000_000.1236, 1_800_000_000.9991, 1_800_000_001.0])
+    monkeypatch.setattr(_log.time, "time", lambda: next(times))
+    assert [stamp() for _ in range(4)] == [
+        "2027-01-15T08:00:00.123Z",
+        "2027-01-15T08:00:00.123Z",
+        "2027-01-15T08:00:00.999Z",
+        "2027-01-15T08:00:01.000Z",
+    ]
