@@ -26,7 +26,7 @@ from taskcancel import (
     ThrottlingError,
 )
 from taskcancel.testing import EmulatorServer
-from taskcancel.worldfile._world import (
+from taskcancel.worldfile import (
     Faults,
     WorldFileError,
     WorldSpec,

@@ -24,7 +24,7 @@ from .._store import Store, system_clock
 from .._store._clock import FakeClock
 from ..server import _log
 from ..server._signals import StopSignals
-from ..worldfile._world import WorldFileError, WorldSpec, demo_world, load_world, printable
+from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
 from ._exit import EXIT_OK, EXIT_USAGE
 from ._serve_options import add_options, origin, settle

@@ -20,7 +20,7 @@ import attrs
 from .._core._model import Schedule, Task, TaskStatus, task_at
 from .._store import UNCHANGED, Unchanged
 from .._store._clock import FakeClock
-from ..worldfile._world import Faults, WorldSpec, world_to_json
+from ..worldfile import Faults, WorldSpec, world_to_json
 from ._app import Emulator
 
 __all__ = ["Operations", "TaskChanges"]

@@ -5,7 +5,32 @@ validates a file, :func:`parse_world` a decoded document, :func:`world_to_json` 
 one; :class:`WorldFileError` names the file, the field and the reason.
 """
 
-from . import _world
-from ._world import *  # noqa: F403  (the names of __all__ below)
+from ._demo import demo_world
+from ._world import (
+    DEFAULT_ACCOUNTS,
+    NO_FAULTS,
+    Faults,
+    WorldFileError,
+    WorldSpec,
+    load_world,
+    parse_faults,
+    parse_schedule,
+    parse_world,
+    printable,
+)
+from ._write import world_to_json
 
-__all__ = _world.__all__
+__all__ = [
+    "DEFAULT_ACCOUNTS",
+    "NO_FAULTS",
+    "Faults",
+    "WorldFileError",
+    "WorldSpec",
+    "demo_world",
+    "load_world",
+    "parse_faults",
+    "parse_schedule",
+    "parse_world",
+    "printable",
+    "world_to_json",
+]

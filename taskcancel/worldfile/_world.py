@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import attrs
 
 from .._api._actions import task_from_api
-from .._core._model import ECS_REGIONS, Schedule, Task, TaskAction, TaskStatus, format_time
+from .._core._model import ECS_REGIONS, Schedule, Task, TaskStatus
 from .._core._text import printable, shown
 from ..worldfile._json import WorldFileError, check_values, decode_json
 
@@ -44,13 +44,11 @@ __all__ = [
     "Faults",
     "WorldFileError",
     "WorldSpec",
-    "demo_world",
     "load_world",
     "parse_faults",
     "parse_schedule",
     "parse_world",
     "printable",
-    "world_to_json",
 ]
 
 #: The default account, as in the Alibaba Cloud signature documentation.
@@ -269,129 +267,6 @@ def parse_world_text(
     """
     data = decode_json(text, source)
     return parse_world(data, source=source, now=now)
-
-
-def world_to_json(spec: WorldSpec) -> dict[str, Any]:
-    """The world file for ``spec``.
-
-    ``parse_world(world_to_json(s)) == s`` when every task's owner is one of the
-    accounts and its times are whole seconds (world files carry no fractions).
-    """
-    tasks = []
-    for task in spec.tasks:
-        entry: dict[str, Any] = {
-            "TaskId": task.task_id,
-            "RegionId": task.region_id,
-            "TaskAction": task.action.value,
-            "TaskStatus": task.status.value,
-            "AccessKeyId": task.owner,
-        }
-        if task.creation_time is not None:
-            entry["CreationTime"] = _file_time(task.creation_time)
-        if task.finished_time is not None:
-            entry["FinishedTime"] = _file_time(task.finished_time)
-        if task.resource_id is not None:
-            entry["ResourceId"] = task.resource_id
-        if task.progress is not None:
-            entry["TaskProcess"] = task.progress
-        if task.cancel_fails:
-            entry["CancelFails"] = True
-        if task.schedule is not None:
-            entry["Schedule"] = {
-                "QueuedSeconds": task.schedule.queued_seconds,
-                "ProcessingSeconds": task.schedule.processing_seconds,
-                "Outcome": task.schedule.outcome.value,
-            }
-        tasks.append(entry)
-    result: dict[str, Any] = {
-        "Regions": sorted(spec.regions),
-        "Accounts": [
-            {"AccessKeyId": key, "AccessKeySecret": secret} for key, secret in spec.accounts.items()
-        ],
-        "Tasks": tasks,
-    }
-    if spec.faults != Faults():
-        result["Faults"] = {
-            "ThrottleRate": spec.faults.throttle_rate,
-            "RetryAfterMs": spec.faults.retry_after_ms,
-            "LatencyMs": spec.faults.latency_ms,
-        }
-    return result
-
-
-def _file_time(value: datetime) -> str:
-    """ECS's minute format, or with seconds when the time has them (world files keep them)."""
-    if value.second or value.microsecond:
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return format_time(value)
-
-
-def demo_world(now: datetime) -> WorldSpec:
-    """The world ``taskcancel serve`` starts with: every action and status, every outcome.
-
-    All tasks belong to ``testid``. In ``cn-hangzhou`` there is one task of every
-    action in every status (ids ``t-demo-<action>-<status>``, lower-case), one
-    Processing ImportImage whose cancel fails, and one import that finishes ten
-    minutes after start; a few more live in ``cn-shanghai`` and ``ap-southeast-1``.
-    """
-    created = now.replace(second=0, microsecond=0) - timedelta(minutes=30)
-    tasks: list[Task] = []
-    for action in TaskAction:
-        for status in TaskStatus:
-            done = status.is_terminal
-            tasks.append(
-                Task(
-                    task_id=f"t-demo-{action.value.lower()}-{status.value.lower()}",
-                    region_id="cn-hangzhou",
-                    action=action,
-                    status=status,
-                    owner="testid",
-                    creation_time=created,
-                    finished_time=created + timedelta(minutes=5) if done else None,
-                    resource_id=_resource_for(action),
-                    progress="100%" if status is TaskStatus.FINISHED else "40%",
-                )
-            )
-    extra = [
-        ("t-demo-cancel-fails", "cn-hangzhou", TaskAction.IMPORT_IMAGE, True, None),
-        (
-            "t-demo-finishes-soon",
-            "cn-hangzhou",
-            TaskAction.IMPORT_IMAGE,
-            False,
-            Schedule(queued_seconds=0, processing_seconds=40 * 60),
-        ),
-        ("t-23ym6mvro", "cn-hangzhou", TaskAction.IMPORT_IMAGE, False, None),
-        ("t-demo-shanghai-export", "cn-shanghai", TaskAction.EXPORT_IMAGE, False, None),
-        ("t-demo-shanghai-import", "cn-shanghai", TaskAction.IMPORT_IMAGE, False, None),
-        ("t-demo-singapore-import", "ap-southeast-1", TaskAction.IMPORT_IMAGE, False, None),
-    ]
-    for task_id, region, action, fails, schedule in extra:
-        tasks.append(
-            Task(
-                task_id=task_id,
-                region_id=region,
-                action=action,
-                status=TaskStatus.PROCESSING,
-                owner="testid",
-                creation_time=created,
-                resource_id=_resource_for(action),
-                progress="40%",
-                cancel_fails=fails,
-                schedule=schedule,
-            )
-        )
-    return WorldSpec(tasks=tuple(tasks))
-
-
-def _resource_for(action: TaskAction) -> str:
-    if action in (TaskAction.IMPORT_IMAGE, TaskAction.EXPORT_IMAGE):
-        return "m-demo0image0000000001"
-    if action is TaskAction.REDEPLOY_INSTANCE:
-        return "i-demo0instance000001"
-    if action is TaskAction.MODIFY_DISK_SPEC:
-        return "d-demo0disk0000000001"
-    return "s-demo0snapshot000001"
 
 
 def parse_schedule(value: object, source: str, field: str) -> Schedule:
