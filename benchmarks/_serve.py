@@ -13,8 +13,8 @@ accepts connections, then serves until SIGTERM.
 
 * ``emulator``: :class:`taskcancel.server.Server` over :class:`taskcancel.server.Emulator`,
   set up as ``taskcancel serve`` sets them up (control plane on, the request log at info
-  and debug only, SIGINT and SIGTERM stop it gracefully), on the event loop ``taskcancel
-  serve`` uses (``--loop`` picks another). Its world: ``--tasks N`` Processing ImportImage tasks in
+  and debug only, SIGINT and SIGTERM stop it gracefully), on asyncio's own event loop
+  as ``taskcancel serve``. Its world: ``--tasks N`` Processing ImportImage tasks in
   ``cn-hangzhou``, owned by ``testid``, ids :func:`task_id` (0..N-1), plus
   :data:`PROBE_TASK`; built in-process (a world file of 300,000 tasks takes a while).
 * ``bare``: an ASGI app answering 200 ``{"RequestId": "..."}`` to anything, body read and
@@ -100,10 +100,8 @@ def _store(tasks: int, store_path: str | None) -> Any:
     return SqliteStore(store_path, world, regions=[REGION])
 
 
-def serve_emulator(tasks: int, store_path: str | None, log_level: str, loop: str) -> None:
+def serve_emulator(tasks: int, store_path: str | None, log_level: str) -> None:
     """The emulator as ``taskcancel serve`` runs it (cli/_serve.py), on a built world."""
-    import asyncio
-
     from taskcancel import __version__
     from taskcancel.server import (
         ControlPlane,
@@ -135,12 +133,6 @@ def serve_emulator(tasks: int, store_path: str | None, log_level: str, loop: str
     def ready() -> None:
         print(f"listening on http://127.0.0.1:{port}", flush=True)
 
-    if loop == "uvloop":
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    elif loop == "asyncio":
-        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
     try:
         run(server, sock, ready=ready)
     finally:
@@ -211,16 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--store", metavar="PATH", help="SqliteStore file, replaced if it exists (default: memory)"
     )
-    parser.add_argument(
-        "--loop",
-        default="serve",
-        choices=["serve", "asyncio", "uvloop"],
-        help="the emulator's event loop (default: the one taskcancel serve uses)",
-    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
     if args.app == "emulator":
-        serve_emulator(args.tasks, args.store, args.log_level, args.loop)
+        serve_emulator(args.tasks, args.store, args.log_level)
     elif args.app == "bare":
         serve_bare()
     else:
@@ -234,15 +220,12 @@ def serve_command(
     log_level: str = "warning",
     tasks: int = 0,
     store: str | None = None,
-    loop: str = "serve",
     script: str | None = None,
 ) -> list[str]:
     """The command line that runs this module (or ``script``, an older copy) as a server."""
     command = [sys.executable, script or os.path.join(HERE, "_serve.py"), "--app", app]
     if app == "emulator":
         command += ["--log-level", log_level, "--tasks", str(tasks)]
-        if loop != "serve":
-            command += ["--loop", loop]
         if store:
             command += ["--store", store]
     return command
