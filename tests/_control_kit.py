@@ -112,6 +112,8 @@ class Served:
             sent["Authorization"] = f"Bearer {self.token}"
         if raw is None and body is not _NO_BODY:
             return self.http.request(method, f"/_taskcancel/{route}", json=body, headers=sent)
+        if raw:
+            sent.setdefault("Content-Type", "application/json")
         return self.http.request(method, f"/_taskcancel/{route}", content=raw, headers=sent)
 
     def ok(self, method: str, route: str, body: Any = _NO_BODY, *, status: int = 200) -> Any:

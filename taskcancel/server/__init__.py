@@ -18,13 +18,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from .._store import Store
 from ._app import Emulator
 from ._control import ControlPlane
 from ._log import RequestLog
+from ._net import is_loopback
 from ._nonces import NonceRegistry
 from ._operations import Operations, TaskChanges
 from ._request import Answer, RawRequest
@@ -64,13 +64,3 @@ __all__ = [
 def create_app(store: Store, **options: Any) -> Emulator:
     """The emulator over ``store`` (also an ASGI app); options as :class:`Emulator`."""
     return Emulator(store, **options)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (an address or ``localhost``) is a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

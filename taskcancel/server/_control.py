@@ -34,6 +34,7 @@ from ._control_body import (
     task_changes,
     time_text,
 )
+from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, RawRequest
 
@@ -132,6 +133,25 @@ class ControlPlane:
             raise Refusal(404, "NotFound", _OFF)
         if not self._token_matches(request.headers):
             raise Refusal(403, "Forbidden", _FORBIDDEN)
+        foreign = self._foreign(request.headers)
+        if foreign is not None:
+            raise Refusal(403, "Forbidden", foreign)
+        if request.body and not _is_json(request.headers):
+            raise Refusal(415, "UnsupportedMediaType", "body: send it as application/json")
+
+    def _foreign(self, headers: Sequence[tuple[bytes, bytes]]) -> str | None:
+        """Why an open (tokenless, loopback) plane refuses a request a web page could have
+        sent -- a foreign ``Origin`` (cross-site) or ``Host`` (DNS rebinding) -- or None.
+        With a token the token decides: a page cannot send it."""
+        if self.token is not None:
+            return None
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"host" and not _loopback_authority(value):
+                return "Host: the open control plane answers only loopback names"
+            if lower == b"origin" and not _loopback_origin(value):
+                return "Origin: the open control plane refuses requests from web pages"
+        return None
 
     def _token_matches(self, headers: Sequence[tuple[bytes, bytes]]) -> bool:
         if self.token is None:
@@ -146,7 +166,8 @@ class ControlPlane:
         """The body a control request may send: a world file's size (8 MiB), but only when
         the plane is on and admits the caller -- the token is checked before the body
         is read, so unauthenticated callers cannot make the server buffer megabytes."""
-        return MAX_BODY if self.enabled and self._token_matches(headers) else 0
+        admitted = self._token_matches(headers) and self._foreign(headers) is None
+        return MAX_BODY if self.enabled and admitted else 0
 
     # -- routes ---------------------------------------------------------------------------
 
@@ -213,3 +234,27 @@ class ControlPlane:
                 f"(POST {PREFIX}reset goes back to the start)"
             ) from None
         return 200, {"Now": time_text(now)}
+
+
+def _is_json(headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """A JSON body (which a web page cannot send cross-site without a preflight)."""
+    types = [v for n, v in headers if n.lower() == b"content-type"]
+    return len(types) == 1 and types[0].split(b";")[0].strip().lower() == b"application/json"
+
+
+def _loopback_authority(value: bytes) -> bool:
+    host = value.strip().lower()
+    if host.startswith(b"["):  # [::1]:port
+        host = host[1 : host.find(b"]")] if b"]" in host else b""
+    else:
+        host = host.rsplit(b":", 1)[0] if host.count(b":") == 1 else host
+    try:
+        text = host.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return text == "localhost" or is_loopback(text)
+
+
+def _loopback_origin(value: bytes) -> bool:
+    scheme, sep, rest = value.strip().partition(b"://")
+    return bool(sep) and scheme.lower() in (b"http", b"https") and _loopback_authority(rest)
