@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httptools
 
@@ -76,8 +76,8 @@ class Connection(Responder, asyncio.Protocol):
     # -- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports offer asyncio.Transport's API without subclassing it.
+        self.transport = transport = cast(asyncio.Transport, transport)
         if not self.shared.added(self):
             self.phase = Phase.DONE
             self._write_and_close(self.app.refusal(wire.GATEWAY_ERRORS["ServiceUnavailable"]))

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from .. import wire
 from ._connections import App, ConnectionSet
 from ._log import RequestLog
+from ._loop import new_event_loop
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE",
@@ -156,7 +157,8 @@ class BackgroundServer:
             await self._server.serve(self._sock, self._stop, self._ready.set)
 
         try:
-            asyncio.run(main())
+            with asyncio.Runner(loop_factory=new_event_loop) as runner:
+                runner.run(main())
         except BaseException as exc:  # reported by start(); a thread has no caller
             self._failed = exc
             self._ready.set()

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from ._loop import new_event_loop
 from ._run import Server
 
 __all__ = ["StopSignals"]
@@ -74,7 +75,8 @@ class StopSignals:
 
     def serve(self, server: Server, sock: socket.socket, ready: Callable[[], None]) -> None:
         """Run ``server`` on ``sock`` until a stop signal (one that came earlier included)."""
-        asyncio.run(self._main(server, sock, ready))
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(self._main(server, sock, ready))
 
     async def _main(self, server: Server, sock: socket.socket, ready: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
