@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from .. import wire
 
 __all__ = ["CONTINUE", "malformed", "serialize"]
 
-_REASONS = {
-    200: b"OK",
-    400: b"Bad Request",
-    403: b"Forbidden",
-    404: b"Not Found",
-    408: b"Request Timeout",
-    409: b"Conflict",
-    413: b"Request Entity Too Large",
-    500: b"Internal Server Error",
-    503: b"Service Unavailable",
-}
+#: Every status's reason phrase (the standard library's table), as bytes.
+_REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def serialize(response: wire.Response, close: bool, *, kept: bool = False) -> bytes:
+def serialize(
+    response: wire.Response, close: bool, *, kept: bool = False, head: bool = False
+) -> bytes:
     """The response's bytes; ``close`` says so in a header, and ``kept`` (to an HTTP/1.0
-    client that asked for keep-alive) says the connection stays open."""
+    client that asked for keep-alive) says the connection stays open. The answer to a
+    ``HEAD`` request (``head``) has the headers of the full answer and no body."""
     reason = _REASONS.get(response.status, b"Status")
     parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, reason)]
     parts += [
@@ -34,7 +30,8 @@ def serialize(response: wire.Response, close: bool, *, kept: bool = False) -> by
         parts.append(b"connection: keep-alive\r\n\r\n")
     else:
         parts.append(b"\r\n")
-    parts.append(response.body)
+    if not head:
+        parts.append(response.body)
     return b"".join(parts)
 
 

@@ -109,7 +109,8 @@ class Responder:
         close = not request.keep_alive or (self.closing and not self.queue)
         # An HTTP/1.0 client keeps the connection only when told so.
         kept = not close and request.http_version == "1.0"
-        transport.write(serialize(answer.response, close, kept=kept))
+        head = request.method == "HEAD"
+        transport.write(serialize(answer.response, close, kept=kept, head=head))
         log = self.shared.log
         if log is not None:
             log.record(answer, self.loop.time() - request.started)

@@ -293,3 +293,42 @@ def test_server_run_in_the_foreground_stops_on_sigterm_without_a_traceback() -> 
         process.kill()
     assert process.returncode == 0, err
     assert out == "returned\n" and "Traceback" not in err
+
+
+def test_a_head_request_gets_headers_and_no_body_so_keep_alive_framing_holds() -> None:
+    with EmulatorServer() as server, socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.settimeout(10)
+        s.sendall(
+            b"HEAD / HTTP/1.1\r\nhost: x\r\n\r\n"
+            b"GET /_taskcancel/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    first, _, rest = data.partition(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 403 Forbidden\r\n")  # UnsupportedHTTPMethod
+    assert b"content-length: " in first and int(first.split(b"content-length: ")[1].split()[0]) > 0
+    assert rest.startswith(b"HTTP/1.1 200 OK\r\n"), rest[:80]  # the next answer, not a body
+
+
+def test_status_lines_carry_the_standard_reason_phrase() -> None:
+    with EmulatorServer() as server:
+        body = b'{"Tasks": []}'
+        data = _raw(
+            server.port,
+            b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json"
+            b"\r\ncontent-length: %d\r\n\r\n%s"
+            % (len(body), body)
+            + b"DELETE /_taskcancel/state HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n",
+        )
+    assert data.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert b"HTTP/1.1 405 Method Not Allowed\r\n" in data
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
