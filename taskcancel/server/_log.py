@@ -170,17 +170,20 @@ class RequestLog:
                 self.flush()
 
     def _text(self, a: Answer, seconds: float) -> str:
-        escaped = self._escaped  # most values repeat (action, region, key, code): escape once
-        tokens = []
-        for key, value in _fields(a):
-            token = escaped.get(value)
-            if token is None:
-                token = escape(value)
-                if len(escaped) >= _ESCAPED_MAX:  # bounded, whatever clients send
-                    escaped.clear()
-                escaped[value] = token
-            tokens.append(f"{key}={token}")
-        fields = " ".join(tokens)
+        known = self._escaped.get  # most values repeat (action, region, key, code)
+        remember = self._remember
+        if a.route or not (a.region_id and a.task_id and a.access_key_id):
+            fields = " ".join(
+                f"{key}={known(value) or remember(value)}" for key, value in _fields(a)
+            )
+        else:  # an API call with every field: _fields(a) in one string (a hot path)
+            fields = (
+                f"Action={known(a.action) or remember(a.action)}"
+                f" RegionId={known(a.region_id) or remember(a.region_id)}"
+                f" TaskId={escape(a.task_id)}"  # a new one almost every time
+                f" AccessKeyId={known(a.access_key_id) or remember(a.access_key_id)}"
+                f" Code={known(a.code) or remember(a.code)}"
+            )
         line = (
             f"{self._stamp()} INFO request RequestId={a.request_id} {fields} "
             f"Status={a.response.status} LatencyMs={seconds * 1000:.2f}"
@@ -188,6 +191,15 @@ class RequestLog:
         if self.debug and a.params is not None:
             line += " Params=" + _params_value(a.params)
         return line + "\n"
+
+    def _remember(self, value: str) -> str:
+        """``escape(value)``, kept for the next line that has it (never empty)."""
+        token = escape(value)
+        escaped = self._escaped
+        if len(escaped) >= _ESCAPED_MAX:  # bounded, whatever clients send
+            escaped.clear()
+        escaped[value] = token
+        return token
 
     def _json(self, a: Answer, seconds: float) -> str:
         dumps = json.dumps

@@ -59,3 +59,14 @@ def test_stamp_is_the_time_to_the_millisecond(monkeypatch: pytest.MonkeyPatch) -
         "2027-01-15T08:00:00.999Z",
         "2027-01-15T08:00:01.000Z",
     ]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(_VALUES, _VALUES, _VALUES, _VALUES, _VALUES), max_size=8))
+def test_a_line_holds_exactly_the_fields_in_order(rows: list[tuple[str, ...]]) -> None:
+    log = RequestLog(io.StringIO())
+    for row in rows + rows:
+        answer = _answer(*row)
+        fields = " ".join(f"{key}={_log.escape(value)}" for key, value in _log._fields(answer))
+        tail = f" {fields} Status=200 LatencyMs=1.00\n"
+        assert log._text(answer, 0.001).split(" RequestId=RID", 1)[1] == tail
