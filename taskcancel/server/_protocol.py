@@ -49,6 +49,8 @@ log = logging.getLogger("taskcancel.server")
 
 #: Complete requests a connection may hold unanswered before it stops reading.
 _MAX_QUEUED = 32
+#: Bytes of a body fed to the parser at a time (see data_received).
+_BODY_SLICE = 65536
 
 
 class Connection(Responder, asyncio.Protocol):
@@ -69,6 +71,7 @@ class Connection(Responder, asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.body_bytes = 0
+        self.framing = 0  # bytes of the body phase that were not body (see _framing_over)
         self.body_limit = shared.limits.max_body_bytes
         self.keep_alive = True
         self.timer: asyncio.TimerHandle | None = None  # the connection's one timer
@@ -114,9 +117,13 @@ class Connection(Responder, asyncio.Protocol):
             # Bytes between requests (a stray CRLF) start the next request's clock.
             self.deadline = self.loop.time() + self.shared.request_timeout
         view = memoryview(data)
+        body_before = self.body_bytes
         while view and self.phase is not Phase.DONE:
             if self.phase is Phase.BODY:
-                piece, view = view, view[:0]
+                # A body is fed a slice at a time, and what a slice holds besides body
+                # bytes (chunk sizes, extensions, trailers) counts against the head budget.
+                piece, view = view[:_BODY_SLICE], view[_BODY_SLICE:]
+                body_before = self.body_bytes
             else:
                 # Heads are fed at most a budget's worth at a time, so a chunk of many
                 # small pipelined requests is fine and one endless head is not.
@@ -132,6 +139,8 @@ class Connection(Responder, asyncio.Protocol):
                 self.head_bytes += len(piece)
             try:
                 self.parser.feed_data(piece)
+                if self.phase is Phase.BODY and self._framing_over(piece, body_before):
+                    return
             except httptools.HttpParserCallbackError:
                 return  # a callback refused the request and said why
             except httptools.HttpParserUpgrade as upgrade:
@@ -170,12 +179,14 @@ class Connection(Responder, asyncio.Protocol):
         self.headers = []
         self.body = []
         self.body_bytes = 0
+        self.framing = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if self.phase is Phase.HEAD:  # trailers (after a chunked body) are dropped
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -187,6 +198,7 @@ class Connection(Responder, asyncio.Protocol):
         self.body_limit = self.shared.limits.max_body_bytes
         if self.url.startswith(b"/_taskcancel/"):  # a world file may be larger than a call
             self.body_limit = max(self.body_limit, self.app.control_body_limit(self.headers))
+        expects = False
         for name, value in self.headers:
             lower = name.lower()
             if lower == b"content-length" and value.isdigit():
@@ -194,14 +206,11 @@ class Connection(Responder, asyncio.Protocol):
                     self._refuse_in_callback(
                         wire.gateway_error("RequestTooLarge", what="body", limit=self.body_limit)
                     )
-            elif (
-                lower == b"expect"
-                and value.lower() == b"100-continue"
-                and not self.queue
-                and not self.busy
-                and self.transport is not None
-            ):
-                self.transport.write(CONTINUE)
+            elif lower == b"expect" and value.lower() == b"100-continue":
+                expects = True
+        # Only once every header passed, and only when nothing is answered before it.
+        if expects and not self.queue and not self.busy and self.transport is not None:
+            self.transport.write(CONTINUE)
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
@@ -235,11 +244,27 @@ class Connection(Responder, asyncio.Protocol):
         self._refuse(error)
         raise _Refused  # stops the parser; feed_data raises HttpParserCallbackError
 
+    def _framing_over(self, piece: memoryview, body_before: int) -> bool:
+        """Count what ``piece`` held besides body bytes; refuse once past the budget."""
+        self.framing += len(piece) - (self.body_bytes - body_before)
+        if self.framing <= self.shared.max_head:
+            return False
+        what = "chunk framing and trailers"
+        self._refuse(wire.gateway_error("RequestTooLarge", what=what, limit=self.shared.max_head))
+        return True
+
     def _upgrade(self, data: bytes, upgrade: httptools.HttpParserUpgrade) -> None:
-        """``CONNECT`` is refused; other upgrades are served as the plain requests they are."""
+        """``CONNECT`` is refused; other upgrades are served as the plain requests they are
+        -- but never with a body, which the parser leaves unread at an upgrade: read as
+        the next request, it would be a request smuggled past whatever fronts us."""
         if self.parser.get_method() == b"CONNECT":
             self._refuse(malformed("CONNECT is not supported."))
             return
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower == b"transfer-encoding" or (lower == b"content-length" and value != b"0"):
+                self._refuse(malformed("A request that asks to upgrade may not carry a body."))
+                return
         offset = upgrade.args[0] if upgrade.args else len(data)
         if offset < len(data) and self.phase is not Phase.DONE:
             self.data_received(data[offset:])

@@ -239,7 +239,9 @@ def test_an_unauthenticated_control_body_is_refused_before_it_is_read() -> None:
         (answer,) = _send(server.port, head + b"\r\n")
         assert answer[0] == 413 and json.loads(answer[2])["Code"] == "RequestTooLarge"
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-            sock.sendall(head + b"authorization: Bearer s3cret\r\n\r\n")
+            sock.sendall(
+                head + b"authorization: Bearer s3cret\r\ncontent-type: application/json\r\n\r\n"
+            )
             sock.sendall(b"{" + b" " * 999_998 + b"}")
             sock.shutdown(socket.SHUT_WR)
             (answer,) = _responses(sock)
@@ -332,3 +334,52 @@ def _raw(port: int, request: bytes) -> bytes:
         while chunk := sock.recv(65536):
             data += chunk
     return data
+
+
+def test_endless_chunked_trailers_are_refused_within_the_head_budget() -> None:
+    """After the last chunk, trailers that never end once made memory grow without
+    limit (nothing counted them): now everything in a body that is not body counts
+    against the head budget, and trailers are never taken as headers."""
+    with EmulatorServer() as server, socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.settimeout(10)
+        s.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n0\r\n")
+        trailer = (b"x-t: " + b"a" * 200 + b"\r\n") * 1000
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            for _ in range(50):  # 10 MB, far past the budget
+                s.sendall(trailer)
+        (answer,) = _responses(s)
+    assert answer[0] == 413 and json.loads(answer[2])["Code"] == "RequestTooLarge"
+    assert "trailers" in json.loads(answer[2])["Message"]
+
+
+def test_trailers_never_join_the_headers() -> None:
+    with EmulatorServer() as server:
+        server.app.control = ControlPlane(server.ops, token="T0ken").handle
+        answers = _send(
+            server.port,
+            b"POST /_taskcancel/reset HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n"
+            b"connection: close\r\n\r\n0\r\nauthorization: Bearer T0ken\r\n\r\n",
+        )
+    assert [a[0] for a in answers] == [403]  # the trailer's token is not a header
+
+
+def test_an_upgrade_request_with_a_body_is_refused_not_smuggled() -> None:
+    inner = b"GET /_taskcancel/health HTTP/1.1\r\nhost: inner\r\nconnection: close\r\n\r\n"
+    with EmulatorServer() as server:
+        answers = _send(
+            server.port,
+            b"POST / HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: foo\r\n"
+            b"content-length: %d\r\n\r\n" % len(inner) + inner,
+        )
+    assert [a[0] for a in answers] == [400, 400]  # its own answer, then the refusal
+    assert json.loads(answers[1][2])["Code"] == "InvalidParameter.Format"
+
+
+def test_100_continue_is_not_sent_for_a_request_that_is_refused() -> None:
+    with EmulatorServer() as server:
+        (answer,) = _send(
+            server.port,
+            b"POST / HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n"
+            b"content-length: 5000000\r\n\r\n",
+        )
+    assert answer[0] == 413  # and no 100 Continue before it (it would be parsed first)
