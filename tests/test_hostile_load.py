@@ -221,7 +221,7 @@ def test_a_control_plane_write_past_the_busy_timeout_is_a_clean_503(
     task = {"TaskId": "t-new", "TaskAction": "ImportImage", "TaskStatus": "Processing"}
     body = json.dumps({"Tasks": [{**task, "RegionId": REGION}]}).encode()
     post = (
-        b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
         + f"content-length: {len(body)}\r\n\r\n".encode()
         + body
     )
