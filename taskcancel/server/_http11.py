@@ -10,6 +10,9 @@ __all__ = ["CONTINUE", "malformed", "serialize"]
 
 #: Every status's reason phrase (the standard library's table), as bytes.
 _REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
+_STATUS_LINES = {
+    status: b"HTTP/1.1 %d %s\r\n" % (status, reason) for status, reason in _REASONS.items()
+}
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -19,11 +22,11 @@ def serialize(
     """The response's bytes; ``close`` says so in a header, and ``kept`` (to an HTTP/1.0
     client that asked for keep-alive) says the connection stays open. The answer to a
     ``HEAD`` request (``head``) has the headers of the full answer and no body."""
-    reason = _REASONS.get(response.status, b"Status")
-    parts = [b"HTTP/1.1 %d %s\r\n" % (response.status, reason)]
-    parts += [
-        b"%s: %s\r\n" % (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers
-    ]
+    status = response.status
+    line = _STATUS_LINES.get(status) or b"HTTP/1.1 %d %s\r\n" % (status, b"Status")
+    # The headers as one string, encoded once (a hot path: every answer).
+    fields = "".join([f"{name}: {value}\r\n" for name, value in response.headers])
+    parts = [line, fields.encode("latin-1")]
     if close:
         parts.append(b"connection: close\r\n\r\n")
     elif kept:

@@ -122,6 +122,21 @@ def render_success(
     list repeats its key (``{"TaskSet": {"Task": [a, b]}}`` -> ``<TaskSet><Task>a</Task>
     <Task>b</Task></TaskSet>``), booleans are ``true``/``false``, None is empty.
     """
+    if not data and response_format == "JSON":  # CancelTask's reply: straight to bytes
+        try:
+            body = b'{"RequestId":' + _json_string(request_id).encode("utf-8") + b"}"
+        except UnicodeEncodeError:  # lone surrogates: the encoder's ASCII escapes below
+            pass
+        else:
+            return Response(
+                200,
+                (
+                    ("content-type", JSON_CONTENT_TYPE),
+                    ("content-length", str(len(body))),
+                    ("x-acs-request-id", request_id),
+                ),
+                body,
+            )
     document: dict[str, object] = {"RequestId": request_id}
     if data:
         document.update((k, v) for k, v in data.items() if k != "RequestId")

@@ -105,3 +105,13 @@ def test_canonical_without_drops_exactly_that_name(
     assert decoded is not None
     want = canonical_query((k, v) for k, v in decoded if not without or k != without)
     assert canonical_from_raw(raw, without=without) == want
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_an_empty_json_success_renders_as_the_encoder_would(request_id: str) -> None:
+    from taskcancel.wire import render
+
+    got = render.render_success("CancelTask", {}, request_id=request_id)
+    body = render._json_bytes({"RequestId": request_id})
+    assert got == render._response(200, render.JSON_CONTENT_TYPE, body, request_id)
