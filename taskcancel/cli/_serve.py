@@ -17,6 +17,7 @@ import os
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core._model import parse_time
@@ -61,14 +62,33 @@ def run(args: argparse.Namespace) -> int:
         with _log.configured("error", "json" if fmt == "json" else "text", sys.stderr):
             return _fail(fmt == "json", problem)
     from ..server import RequestLog
+    from ..server._writer import ThreadedWriter
 
-    request_log = None  # request lines are INFO: none at warning and above
-    if args.log_level in ("debug", "info"):
-        debug = args.log_level == "debug"
-        request_log = RequestLog(sys.stderr, fmt=args.log_format, debug=debug)
+    # Every line goes through one writer thread: a stderr nobody reads never stops us.
+    writer = ThreadedWriter(sys.stderr, notice=_dropped_notice(args.log_format))
+    debug = args.log_level == "debug"
+    request_log = RequestLog(sys.stderr, fmt=args.log_format, debug=debug, writer=writer)
     logs = _log.configured(args.log_level, args.log_format, sys.stderr, request_log)
-    with StopSignals() as signals, logs:
-        return _serve(args, signals, request_log)
+    try:
+        with StopSignals() as signals, logs:
+            # Request lines are INFO: none at warning and above.
+            quiet = args.log_level not in ("debug", "info")
+            return _serve(args, signals, None if quiet else request_log)
+    finally:
+        request_log.flush()
+        writer.close()
+
+
+def _dropped_notice(fmt: str) -> Callable[[int], str]:
+    """The line, in the log's format, saying that lines were dropped (a stalled stderr)."""
+    formatter = _log.LineFormatter(fmt)
+
+    def notice(dropped: int) -> str:
+        message = f"{dropped} log lines dropped: the log stream did not drain"
+        record = logging.LogRecord("taskcancel.log", logging.WARNING, "", 0, message, (), None)
+        return formatter.format(record) + "\n"
+
+    return notice
 
 
 def _fail(as_json: bool, message: str) -> int:

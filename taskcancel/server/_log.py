@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from ._request import Answer
+from ._writer import ThreadedWriter
 
 __all__ = [
     "FORMATS",
@@ -151,10 +152,19 @@ class RequestLog:
     other log lines flush the buffer first (see :func:`configured`).
     """
 
-    def __init__(self, stream: TextIO, *, fmt: str = "text", debug: bool = False) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        fmt: str = "text",
+        debug: bool = False,
+        writer: ThreadedWriter | None = None,
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
         self.stream, self.json, self.debug = stream, fmt == "json", debug
+        #: Writes for us from a thread (a stream that may stop draining); None: we write.
+        self.writer = writer
         self.thread = threading.get_ident()
         self._lines: list[str] = []
         self._stamp = _Stamp()
@@ -219,6 +229,9 @@ class RequestLog:
             return
         text = "".join(self._lines)
         self._lines.clear()
+        if self.writer is not None:
+            self.writer.put(text)
+            return
         try:
             self.stream.write(text)
             self.stream.flush()
@@ -260,7 +273,14 @@ class _Handler(logging.StreamHandler[TextIO]):
         requests = self.requests
         if requests is not None and threading.get_ident() == requests.thread:
             requests.flush()
-        super().emit(record)
+        writer = requests.writer if requests is not None else None
+        if writer is None:
+            super().emit(record)
+            return
+        try:
+            writer.put(self.format(record) + "\n")
+        except Exception:  # as logging does: a bad record never breaks the program
+            self.handleError(record)
 
 
 #: The loggers :func:`configure` sends to the stream: ours, and asyncio's (its errors,
