@@ -15,12 +15,12 @@ accepted: aiohttp (the new SDK's async client) adds one after signing.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 
 from ._encoding import canonical_from_raw, canonical_query, format_timestamp
+from ._keyed import mac
 from ._types import ECS_VERSION, MAX_NONCE_LENGTH, Call, DecodedRequest, OutgoingRequest, Scheme
 from .gateway import GatewayError, gateway_error
 
@@ -95,9 +95,7 @@ def string_to_sign(canonical_request: str) -> str:
 
 def signature(string_to_sign: str, secret: str) -> str:
     """Hex HMAC-SHA256 of the string to sign, keyed with the plain secret (no ``&``)."""
-    return hmac.new(
-        secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256
-    ).hexdigest()
+    return mac(secret.encode("utf-8"), string_to_sign.encode("utf-8"), "sha256").hex()
 
 
 def build_request(

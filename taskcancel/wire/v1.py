@@ -9,13 +9,12 @@ flight.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 
 from ._encoding import canonical_from_raw, canonical_query, format_timestamp, percent_encode
+from ._keyed import mac
 from ._types import ECS_VERSION, MAX_NONCE_LENGTH, Call, DecodedRequest, OutgoingRequest, Scheme
 from .gateway import GatewayError, gateway_error
 
@@ -77,9 +76,7 @@ def _from_canonical(method: str, canonical: str) -> str:
 
 def signature(string_to_sign: str, secret: str) -> str:
     """Base64 HMAC-SHA1 of the string to sign, keyed with ``secret + "&"``."""
-    digest = hmac.new(
-        (secret + "&").encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha1
-    ).digest()
+    digest = mac((secret + "&").encode("utf-8"), string_to_sign.encode("utf-8"), "sha1")
     return base64.b64encode(digest).decode("ascii")
 
 

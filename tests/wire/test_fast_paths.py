@@ -115,3 +115,26 @@ def test_an_empty_json_success_renders_as_the_encoder_would(request_id: str) -> 
     got = render.render_success("CancelTask", {}, request_id=request_id)
     body = render._json_bytes({"RequestId": request_id})
     assert got == render._response(200, render.JSON_CONTENT_TYPE, body, request_id)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.binary(max_size=80), min_size=1, max_size=4),
+    st.binary(max_size=300),
+    st.sampled_from(["sha1", "sha256"]),
+)
+def test_keyed_mac_is_hmac(keys: list[bytes], message: bytes, digest: str) -> None:
+    import hmac
+
+    from taskcancel.wire._keyed import mac
+
+    for key in keys + keys:  # the second time from the cache
+        assert mac(key, message, digest) == hmac.new(key, message, digest).digest()
+
+
+def test_keyed_mac_cache_stays_bounded() -> None:
+    from taskcancel.wire import _keyed
+
+    for index in range(3 * _keyed._MAX_KEYS):
+        _keyed.mac(b"key-%d" % index, b"message", "sha1")
+        assert len(_keyed._keyed) <= _keyed._MAX_KEYS
