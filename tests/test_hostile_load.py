@@ -349,3 +349,20 @@ def test_only_a_lock_held_elsewhere_counts_as_busy(tmp_path: Path) -> None:
         other.close()
     assert not is_busy(sqlite3.OperationalError("database or disk is full"))
     assert not is_busy(ValueError("locked"))
+
+
+def test_writes_queued_behind_a_lock_get_the_budget_left_not_a_fresh_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Six cancels while a lock is held elsewhere, two writer threads: the later ones
+    used to wait a whole busy timeout more per pair of earlier ones (the review saw 503s
+    at 30, 60 and 90 s). A write that already waited its budget in the queue is now
+    refused at once, without waiting on SQLite again."""
+    caplog.set_level(logging.WARNING, logger="taskcancel")
+    with watched_server(tmp_path, busy=0.3) as (port, store), write_lock(Path(store.path)):
+        store.go.set()  # writes go straight on to SQLite's busy wait
+        waiting = [send(port, signed("CancelTask", {"TaskId": TASKS[n % 3]})) for n in range(6)]
+        answers = [answer(sock) for sock in waiting]
+    assert [(a[0], a[2]["Code"]) for a in answers] == [(503, "ServiceUnavailable")] * 6
+    queued = [r for r in caplog.records if "queued past" in r.getMessage()]
+    assert len(queued) >= 2  # answered from the queue, not after another busy wait

@@ -151,6 +151,8 @@ class SqliteStore(StoreBase):
         seed_regions = checked_regions(ECS_REGIONS if regions is None else regions)
         seed = checked_tasks(tasks, seed_regions)
         self.clock: Clock = clock or system_clock
+        #: Seconds a write waits for a lock held elsewhere (SQLite's busy timeout).
+        self.timeout = timeout
         self._conns = Connections(self._path, timeout=timeout, synchronous=synchronous)
         #: True if this store created the file and seeded it with ``tasks`` and
         #: ``regions``; False if it opened a store that already held state (kept as is).

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -117,9 +118,13 @@ class Emulator(AsgiAdapter):
         fmt, call, refusal = self._front(request, answer)
         if call is None:
             return self._render(request, answer, fmt, refusal or _INTERNAL)
+        writes = call.action in _WRITES
+        # A write queued behind writers waiting for a lock gets only what is left of the
+        # store's wait budget, not a fresh one (see _back).
+        waited_from = time.monotonic() if writes else None
         return Pending(
-            functools.partial(self._back, request, answer, fmt, call),
-            writes=call.action in _WRITES,
+            functools.partial(self._back, request, answer, fmt, call, waited_from),
+            writes=writes,
         )
 
     def _front(
@@ -149,9 +154,22 @@ class Emulator(AsgiAdapter):
             log.exception("internal error answering request %s", answer.request_id)
             return fmt, None, _INTERNAL
 
-    def _back(self, request: RawRequest, answer: Answer, fmt: str, call: wire.Call) -> Answer:
+    def _back(
+        self,
+        request: RawRequest,
+        answer: Answer,
+        fmt: str,
+        call: wire.Call,
+        waited_from: float | None = None,
+    ) -> Answer:
         """Run an admitted call over the store (one world per request) and render it."""
         outcome: dict[str, Any] | ErrorSpec
+        budget: float | None = getattr(self.store, "timeout", None)
+        queued = None if waited_from is None else time.monotonic() - waited_from
+        if queued is not None and budget is not None and queued > budget:
+            # It waited its whole budget in the queue behind writers held by a lock.
+            log.warning("store busy answering %s: queued past %gs", answer.request_id, budget)
+            return self._render(request, answer, fmt, STORE_BUSY)
         try:
             with self.gate:  # a control-plane reset or load waits for it
                 outcome = self._reply(call)
