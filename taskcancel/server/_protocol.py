@@ -82,7 +82,9 @@ class Connection(Responder, asyncio.Protocol):
         # uvloop's transports offer asyncio.Transport's API without subclassing it.
         self.transport = transport = cast(asyncio.Transport, transport)
         if not self.shared.added(self):
-            self.phase = Phase.DONE
+            # Over the cap: answer and close at once (no lingering: that would hold on to
+            # the very file descriptors the cap is there to save).
+            self.phase, self.peer_done = Phase.DONE, True
             self._write_and_close(self.app.refusal(wire.GATEWAY_ERRORS["ServiceUnavailable"]))
             return
         transport.set_write_buffer_limits(high=65536)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -40,6 +41,11 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
 #: Seconds an idle keep-alive connection stays open.
 DEFAULT_KEEP_ALIVE = 5.0
+#: Bytes of kernel send buffer per connection (the kernel doubles it for bookkeeping).
+SEND_BUFFER = 128 * 1024
+#: File descriptors kept free of connections (the store, logs, the listener, accept()).
+_FD_RESERVE = 64
+
 #: Seconds a stopping server waits for open connections to finish their answers.
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 
@@ -51,6 +57,10 @@ def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     # and without it each response waits ~40 ms for delayed ACKs.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit a small send buffer: a client that stops reading is
+    # seen (and cut off) soon, and holds ~256 KiB of kernel memory, not the ~3 MiB that
+    # loopback's autotuning grows to.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     try:
         sock.bind((host, port))
         sock.listen(2048)
@@ -94,12 +104,13 @@ class Server:
     ) -> None:
         """Serve on ``sock`` until ``stop`` is set, then stop gracefully."""
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_fd_exhaustion(loop.get_exception_handler()))
         connections = ConnectionSet(
             self.app,
             limits=self.limits,
             request_timeout=self.request_timeout,
             keep_alive=self.keep_alive,
-            max_connections=self.max_connections,
+            max_connections=connection_cap(self.max_connections),
             log=self.log,
         )
         listener = await loop.create_server(connections.protocol, sock=sock, backlog=2048)
@@ -170,3 +181,51 @@ class BackgroundServer:
                 loop.call_soon_threadsafe(stop.set)
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+
+def connection_cap(wanted: int) -> int:
+    """``wanted``, or fewer if the process may not open that many files.
+
+    The soft limit on open files is raised towards the hard one first; past what is left
+    (minus a reserve), a new connection is answered ``ServiceUnavailable`` instead of
+    ``accept()`` failing over and over with nobody answered.
+    """
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + _FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    cap = max(1, soft - _FD_RESERVE)
+    log.warning("at most %d connections: the process may open only %d files", cap, soft)
+    return cap
+
+
+def _quiet_fd_exhaustion(
+    previous: Callable[[asyncio.AbstractEventLoop, dict[str, object]], object] | None,
+) -> Callable[[asyncio.AbstractEventLoop, dict[str, object]], None]:
+    """An exception handler that reports running out of file descriptors (``accept()``
+    failing) in one line a second at most, instead of a traceback per attempt."""
+    last = [0.0]
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            now = loop.time()
+            if now - last[0] >= 1.0:
+                last[0] = now
+                log.warning("out of file descriptors: new connections wait (%s)", exc.strerror)
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    return handle
