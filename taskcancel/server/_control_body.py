@@ -6,13 +6,13 @@ Every refusal is a :class:`Refusal`: an HTTP status, a code, and a message
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from .._core._model import TaskStatus, check_progress, parse_time
 from .._store import UNCHANGED, DuplicateTaskError, TaskNotFoundError, UnknownRegionError
+from ..worldfile._json import check_values, decode_json
 from ..worldfile._world import WorldFileError, parse_schedule
 from ._operations import TaskChanges
 from ._request import RawRequest
@@ -51,13 +51,18 @@ def bad(message: str) -> Refusal:
 
 
 def read_json(request: RawRequest) -> Any:
-    """The body as JSON (an empty body is ``null``)."""
+    """The body as JSON (an empty body is ``null``), checked as a world file is: no
+    nesting past what a world file needs, no lone surrogate, no number longer than 30
+    digits -- each refused naming the field, never in Python's own words."""
     if len(request.body) > MAX_BODY:
         raise Refusal(413, "RequestTooLarge", f"body: larger than {MAX_BODY} bytes")
     try:
-        return json.loads(request.body or b"null")
-    except (ValueError, RecursionError) as exc:
-        raise bad(f"body: not JSON: {exc}") from None
+        data = decode_json(request.body or b"null", "body")
+        check_values(data, "body")
+    except WorldFileError as exc:
+        message = str(exc).replace("body: (file): ", "body: ", 1)
+        raise bad(message) from None
+    return data
 
 
 def parsed(parse: Callable[[], Any]) -> Any:

@@ -85,3 +85,22 @@ def test_with_a_token_the_token_decides() -> None:
             b"authorization: Bearer T\r\ncontent-type: application/json\r\n"
         )
         assert _exchange(server.port, head, BODY)[0] == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"AdvanceSeconds": 1' + b"0" * 5000 + b"}", "body: AdvanceSeconds: "),
+        (b"[" * 100_000 + b"]" * 100_000, "body: JSON nested too deeply"),
+        (b'{"Now": "\\ud800"}', "body: Now: "),
+    ],
+    ids=["5000-digit-number", "deep-nesting", "lone-surrogate"],
+)
+def test_hostile_json_is_refused_in_the_plane_s_words_not_python_s(body: bytes, says: str) -> None:
+    with EmulatorServer() as server:
+        head = b"POST /_taskcancel/clock HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        status, answer = _exchange(server.port, head, body)
+    assert (status, answer["Code"]) == (400, "InvalidParameter")
+    assert answer["Message"].startswith(says), answer["Message"]
+    assert "sys.set_int_max_str_digits" not in answer["Message"]
+    assert "recursion" not in answer["Message"]
