@@ -306,8 +306,9 @@ def _no_body(headers: Sequence[tuple[bytes, bytes]]) -> int:
 def _host_id(request: RawRequest) -> str:
     for name, value in request.headers:
         if name.lower() == b"host":
-            text = value.decode("latin-1")
+            # A host name is ASCII (IDNA); anything else is not echoed back.
+            text = value.decode("ascii", "replace")
             host = text.rsplit(":", 1)[0] if text.count(":") == 1 else text
-            if host and host.isprintable() and len(host) <= 255:
+            if host and host.isascii() and host.isprintable() and len(host) <= 255:
                 return host
     return wire.DEFAULT_HOST_ID
