@@ -1,13 +1,13 @@
 """Logs: one line per request, cheap, in text or JSON; the server's other lines alike.
 
 A request line is formatted at once (fields a client controls are escaped, so no value can
-forge or break a line), kept in a buffer, and written once per event-loop iteration in one
-``write`` -- never through the ``logging`` module's per-record machinery. :meth:`flush`
-writes what is left; the server calls it when it stops, so no line is lost on a clean stop.
-Other lines (startup, shutdown, errors, asyncio's) go through ``logging`` with
-:class:`LineFormatter`, in the same format and to the same stream (:func:`configured`);
-on the request log's thread they first flush the request lines buffered before them, so
-the stream stays in order.
+forge or break a line), kept in a buffer, and written at most 20 ms later (or once 512
+wait), many lines in one ``write`` -- never through the ``logging`` module's per-record
+machinery. :meth:`flush` writes what is left; the server calls it when it stops, so no
+line is lost on a clean stop. Other lines (startup, shutdown, errors, asyncio's) go
+through ``logging`` with :class:`LineFormatter`, in the same format and to the same stream
+(:func:`configured`); on the request log's thread they first flush the request lines
+buffered before them, so the stream stays in order.
 
 Text lines are ``TIME LEVEL request Key=value ...`` (logfmt): a value with a space,
 ``"``, ``=``, ``\\`` or anything but printable ASCII is double-quoted with Python-style
@@ -142,14 +142,17 @@ def _fields(a: Answer) -> list[tuple[str, str]]:
 
 #: Escaped values a request log remembers before it starts over.
 _ESCAPED_MAX = 1024
+#: Request lines wait at most this long (seconds), or until this many wait, to be written.
+_FLUSH_SECONDS = 0.02
+_FLUSH_LINES = 512
 
 
 class RequestLog:
     """One line per request on ``stream``; ``fmt`` is ``"text"`` or ``"json"``.
 
-    :meth:`record` is called on the event loop's thread (it buffers and schedules one
-    :meth:`flush` per loop iteration); ``thread`` is the thread that made the log, whose
-    other log lines flush the buffer first (see :func:`configured`).
+    :meth:`record` is called on the event loop's thread (it buffers, and has the buffer
+    flushed 20 ms later or once 512 lines wait); ``thread`` is the thread that made the
+    log, whose other log lines flush the buffer first (see :func:`configured`).
     """
 
     def __init__(
@@ -172,12 +175,17 @@ class RequestLog:
 
     def record(self, answer: Answer, seconds: float) -> None:
         line = self._json(answer, seconds) if self.json else self._text(answer, seconds)
-        self._lines.append(line)
-        if len(self._lines) == 1:
+        lines = self._lines
+        lines.append(line)
+        if len(lines) == 1:
+            # Written a little later, many lines at once: a write (and the writer thread's
+            # wake-up) per loop iteration cost more than the lines themselves under load.
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                asyncio.get_running_loop().call_later(_FLUSH_SECONDS, self.flush)
             except RuntimeError:  # no loop (an embedding caller): write now
                 self.flush()
+        elif len(lines) >= _FLUSH_LINES:
+            self.flush()
 
     def _text(self, a: Answer, seconds: float) -> str:
         known = self._escaped.get  # most values repeat (action, region, key, code)

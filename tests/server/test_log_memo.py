@@ -70,3 +70,30 @@ def test_a_line_holds_exactly_the_fields_in_order(rows: list[tuple[str, ...]]) -
         fields = " ".join(f"{key}={_log.escape(value)}" for key, value in _log._fields(answer))
         tail = f" {fields} Status=200 LatencyMs=1.00\n"
         assert log._text(answer, 0.001).split(" RequestId=RID", 1)[1] == tail
+
+
+def test_lines_are_written_in_batches_soon_after() -> None:
+    import asyncio
+
+    stream = io.StringIO()
+    log = RequestLog(stream)
+    answer = _answer("CancelTask", "cn-hangzhou", "t-1", "testid", "OK")
+
+    async def main() -> list[int]:
+        seen = []
+        for _ in range(_log._FLUSH_LINES - 1):
+            log.record(answer, 0.001)
+        await asyncio.sleep(0)  # a loop iteration writes nothing yet: the lines wait
+        seen.append(stream.getvalue().count("\n"))
+        log.record(answer, 0.001)  # the 512th: written at once, whatever the time
+        seen.append(stream.getvalue().count("\n"))
+        log.record(answer, 0.001)  # one more waits for the timer, then is written
+        seen.append(stream.getvalue().count("\n"))
+        for _ in range(2000):  # polled: at most 10 s
+            if stream.getvalue().count("\n") > _log._FLUSH_LINES:
+                break
+            await asyncio.sleep(0.005)
+        seen.append(stream.getvalue().count("\n"))
+        return seen
+
+    assert asyncio.run(main()) == [0, 512, 512, 513]
