@@ -98,7 +98,10 @@ def test_with_a_token_the_token_decides() -> None:
 )
 def test_hostile_json_is_refused_in_the_plane_s_words_not_python_s(body: bytes, says: str) -> None:
     with EmulatorServer() as server:
-        head = b"POST /_taskcancel/clock HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        head = (
+            b"POST /_taskcancel/clock HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+            b"content-type: application/json\r\n"
+        )
         status, answer = _exchange(server.port, head, body)
     assert (status, answer["Code"]) == (400, "InvalidParameter")
     assert answer["Message"].startswith(says), answer["Message"]
