@@ -1,13 +1,13 @@
 """Logs: one line per request, cheap, in text or JSON; the server's other lines alike.
 
-A request line is formatted at once (fields a client controls are escaped, so no value can
-forge or break a line), kept in a buffer, and written at most 20 ms later (or once 512
-wait), many lines in one ``write`` -- never through the ``logging`` module's per-record
-machinery. :meth:`flush` writes what is left; the server calls it when it stops, so no
-line is lost on a clean stop. Other lines (startup, shutdown, errors, asyncio's) go
-through ``logging`` with :class:`LineFormatter`, in the same format and to the same stream
-(:func:`configured`); on the request log's thread they first flush the request lines
-buffered before them, so the stream stays in order.
+A request's line waits in a buffer (its answer, latency and time) and is formatted and
+written at most 20 ms later (or once 512 wait), many lines in one ``write`` -- never
+through the ``logging`` module's per-record machinery. Fields a client controls are
+escaped, so no value can forge or break a line. :meth:`flush` writes what is left; the
+server calls it when it stops, so no line is lost on a clean stop. Other lines (startup,
+shutdown, errors, asyncio's) go through ``logging`` with :class:`LineFormatter`, in the
+same format and to the same stream (:func:`configured`); on the request log's thread they
+first flush the request lines buffered before them, so the stream stays in order.
 
 Text lines are ``TIME LEVEL request Key=value ...`` (logfmt): a value with a space,
 ``"``, ``=``, ``\\`` or anything but printable ASCII is double-quoted with Python-style
@@ -110,8 +110,9 @@ class _Stamp:
         self._milli = -1  # the millisecond of the last stamp, and the stamp
         self._last = ""
 
-    def __call__(self) -> str:
-        milli = int(time.time() * 1000)
+    def __call__(self, now: float | None = None) -> str:
+        """The stamp of ``now`` (seconds since the epoch; default: the current time)."""
+        milli = int((time.time() if now is None else now) * 1000)
         if milli == self._milli:  # under load, many lines share a millisecond
             return self._last
         second, fraction = divmod(milli, 1000)
@@ -169,14 +170,19 @@ class RequestLog:
         #: Writes for us from a thread (a stream that may stop draining); None: we write.
         self.writer = writer
         self.thread = threading.get_ident()
-        self._lines: list[str] = []
+        # What each waiting line says: its answer, latency and time. Lines are formatted
+        # when written, many in a row: cheaper than one at a time between requests.
+        self._lines: list[tuple[Answer, float, float]] = []
         self._stamp = _Stamp()
         self._escaped: dict[str, str] = {}
 
     def record(self, answer: Answer, seconds: float) -> None:
-        line = self._json(answer, seconds) if self.json else self._text(answer, seconds)
+        """A line for ``answer``, answered in ``seconds``, stamped now, written soon.
+
+        The answer must not change any more (the connection layer is done with it).
+        """
         lines = self._lines
-        lines.append(line)
+        lines.append((answer, seconds, time.time()))
         if len(lines) == 1:
             # Written a little later, many lines at once: a write (and the writer thread's
             # wake-up) per loop iteration cost more than the lines themselves under load.
@@ -187,7 +193,7 @@ class RequestLog:
         elif len(lines) >= _FLUSH_LINES:
             self.flush()
 
-    def _text(self, a: Answer, seconds: float) -> str:
+    def _text(self, a: Answer, seconds: float, now: float | None = None) -> str:
         known = self._escaped.get  # most values repeat (action, region, key, code)
         remember = self._remember
         if a.route or not (a.region_id and a.task_id and a.access_key_id):
@@ -203,7 +209,7 @@ class RequestLog:
                 f" Code={known(a.code) or remember(a.code)}"
             )
         line = (
-            f"{self._stamp()} INFO request RequestId={a.request_id} {fields} "
+            f"{self._stamp(now)} INFO request RequestId={a.request_id} {fields} "
             f"Status={a.response.status} LatencyMs={seconds * 1000:.2f}"
         )
         if self.debug and a.params is not None:
@@ -219,11 +225,11 @@ class RequestLog:
         escaped[value] = token
         return token
 
-    def _json(self, a: Answer, seconds: float) -> str:
+    def _json(self, a: Answer, seconds: float, now: float | None = None) -> str:
         dumps = json.dumps
         fields = "".join(f'"{key}": {dumps(value)}, ' for key, value in _fields(a))
         line = (
-            f'{{"time": "{self._stamp()}", "level": "INFO", "logger": "taskcancel.request", '
+            f'{{"time": "{self._stamp(now)}", "level": "INFO", "logger": "taskcancel.request", '
             f'"RequestId": {dumps(a.request_id)}, {fields}"Status": {a.response.status}, '
             f'"LatencyMs": {round(seconds * 1000, 3)}'
         )
@@ -235,7 +241,8 @@ class RequestLog:
         """Write the buffered lines now (in one ``write``)."""
         if not self._lines:
             return
-        text = "".join(self._lines)
+        line = self._json if self.json else self._text
+        text = "".join([line(answer, seconds, now) for answer, seconds, now in self._lines])
         self._lines.clear()
         if self.writer is not None:
             self.writer.put(text)
