@@ -204,6 +204,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "TASKCANCEL_LOG_FORMAT": ("xml", "TASKCANCEL_LOG_FORMAT='xml': must be one of text, json"),
     "TASKCANCEL_SEED": ("seven", "TASKCANCEL_SEED='seven': must be an integer"),
     "TASKCANCEL_STORE_TIMEOUT": ("0", "TASKCANCEL_STORE_TIMEOUT='0': must be more than 0 and at"),
+    "TASKCANCEL_NO_CONTROL": ("maybe", "TASKCANCEL_NO_CONTROL='maybe': must be 1/true/yes/on or"),
     "TASKCANCEL_CLOCK": ("fake=soon", "TASKCANCEL_CLOCK='fake=soon': fake clock start 'soon' "),
     "TASKCANCEL_CONTROL_TOKEN": ("", "TASKCANCEL_CONTROL_TOKEN='': must not be empty"),
     "TASKCANCEL_ACCESS_KEYS": (
@@ -247,14 +248,14 @@ def test_a_bad_variable_is_not_read_when_its_flag_is_given(tmp_path: Path) -> No
 HELP = {
     "--host": ("127.0.0.1", "TASKCANCEL_HOST"),
     "--port": ("8080", "TASKCANCEL_PORT"),
-    "--world": ("none", "TASKCANCEL_WORLD"),
-    "--store": ("none", "TASKCANCEL_STORE"),
+    "--world": ("the demo world", "TASKCANCEL_WORLD"),
+    "--store": ("in memory", "TASKCANCEL_STORE"),
     "--store-timeout": ("5.0", "TASKCANCEL_STORE_TIMEOUT"),
     "--profile": ("2017", "TASKCANCEL_PROFILE"),
     "--log-level": ("info", "TASKCANCEL_LOG_LEVEL"),
     "--log-format": ("text", "TASKCANCEL_LOG_FORMAT"),
     "--seed": ("none", "TASKCANCEL_SEED"),
-    "--clock": ("system", "TASKCANCEL_CLOCK"),
+    "--clock": ("system (fake starts at 2026-01-01T00:00:00Z)", "TASKCANCEL_CLOCK"),
     "--control-token": ("none", "TASKCANCEL_CONTROL_TOKEN"),
     "--access-key": ("none", "TASKCANCEL_ACCESS_KEYS"),
 }
@@ -264,8 +265,10 @@ def test_help_lists_each_flag_with_its_default_and_its_variable() -> None:
     result = run_serve("--help", env=serve_env(COLUMNS="100"))
     assert result.returncode == 0
     text = " ".join(result.stdout.split())  # argparse wraps help lines
+    assert "--no-control turn the /_taskcancel/ control plane off" in text
+    assert "(env TASKCANCEL_NO_CONTROL=1)" in text
     for flag, (default, variable) in HELP.items():
-        pattern = rf" {flag} [A-Z_:]+ ((?:(?! --).)*?)\(default: ([^;]*); env (\w+)\)"
+        pattern = rf" {flag} \S+ ((?:(?! --).)*?)\(default: ([^;]*); env (\w+)\)"
         match = re.search(pattern, text)
         assert match is not None, flag
         assert (match[2], match[3]) == (default, variable), flag
@@ -357,3 +360,10 @@ def test_with_json_logs_a_bad_variable_is_one_json_line(json_from: str) -> None:
         "ERROR",
         "TASKCANCEL_SEED='seven': must be an integer",
     )
+
+
+@pytest.mark.parametrize(("value", "off"), [("1", True), ("true", True), ("0", False)])
+def test_the_no_control_variable_turns_the_control_plane_off(value: str, off: bool) -> None:
+    with ServeProcess(["--port", "0"], env=serve_env(TASKCANCEL_NO_CONTROL=value)) as served:
+        line = next(line for line in served.banner if line.startswith("control plane:"))
+        assert ("off (--no-control)" in line) is off, line

@@ -49,11 +49,6 @@ def add_parser(commands: Any) -> None:
         "(TASKCANCEL_*); a flag beats its variable. SIGINT or SIGTERM stops it.",
     )
     add_options(serve)
-    serve.add_argument(
-        "--no-control",
-        action="store_true",
-        help="turn the /_taskcancel/ control plane off (health stays)",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -88,6 +88,15 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _switch(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be 1/true/yes/on or 0/false/no/off")
+
+
 def _text(text: str) -> str:
     if not text:
         raise ValueError("must not be empty")
@@ -128,6 +137,12 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
         None,
         "require 'Authorization: Bearer TOKEN' on the control plane (and allow it off loopback)",
     ),
+    "no_control": (
+        "TASKCANCEL_NO_CONTROL",
+        _switch,
+        False,
+        "turn the /_taskcancel/ control plane off (health stays)",
+    ),
     "access_keys": (
         "TASKCANCEL_ACCESS_KEYS",
         _access_keys,
@@ -144,18 +159,43 @@ def _flag(dest: str) -> str:
     return "--access-key" if dest == "access_keys" else "--" + dest.replace("_", "-")
 
 
+#: How each option's value is shown in ``--help``.
+_METAVARS = {
+    "world": "FILE",
+    "store": "PATH",
+    "store_timeout": "SECONDS",
+    "profile": "2017|current",
+    "log_level": "LEVEL",
+    "log_format": "text|json",
+    "seed": "N",
+    "clock": "system|fake[=START]",
+    "control_token": "TOKEN",
+    "access_keys": "ID:SECRET",
+}
+#: Defaults that are not a value of the option.
+_SHOWN = {"world": "the demo world", "store": "in memory", "clock": "system (fake starts at "
+          "2026-01-01T00:00:00Z)"}  # fmt: skip
+
+
 def add_options(serve: argparse.ArgumentParser) -> None:
     """Declare every option of :data:`OPTIONS` on the ``serve`` parser."""
     for dest, (variable, convert, default, text) in OPTIONS.items():
-        shown = "none" if default is None else default
+        shown = _SHOWN.get(dest, "none" if default is None else default)
+        help_text = f"{text} (default: {shown}; env {variable})"
+        if convert is _switch:  # a flag without a value; its variable takes 1 or 0
+            serve.add_argument(
+                _flag(dest), dest=dest, action="store_const", const=True, default=None,
+                help=f"{text} (env {variable}=1)",
+            )  # fmt: skip
+            continue
         serve.add_argument(
             _flag(dest),
             dest=dest,
-            metavar="ID:SECRET" if dest == "access_keys" else dest.upper(),
+            metavar=_METAVARS.get(dest, dest.upper()),
             action="append" if dest == "access_keys" else "store",
             type=_argtype(dest, convert),
             default=None,
-            help=f"{text} (default: {shown}; env {variable})",
+            help=help_text,
         )
 
 
