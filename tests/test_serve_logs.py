@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,3 +229,18 @@ def test_pipelined_requests_queued_when_sigterm_comes_are_answered_and_logged(
     log = _stopped_log(served)
     assert len(answered) == count
     assert set(answered) == set(text_request_lines(log))
+
+
+def test_latency_is_logged_below_the_millisecond() -> None:
+    """uvloop's loop clock counts whole milliseconds: latency is measured with
+    ``time.perf_counter`` instead, so a fast answer is not logged as 0.00 or 1.00."""
+    with ServeProcess(["--port", "0"]) as served:
+        for _ in range(20):
+            httpx.get(f"{served.endpoint}/_taskcancel/health", timeout=10)
+        deadline = time.monotonic() + 10
+        while served.log_text().count("Path=/_taskcancel/health") < 20:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        values = [float(v) for v in re.findall(r"LatencyMs=([\d.]+)", served.log_text())]
+    assert len(values) >= 20
+    assert any(value != int(value) for value in values), values

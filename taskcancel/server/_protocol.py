@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import perf_counter
 from typing import TYPE_CHECKING, cast
 
 import httptools
@@ -66,6 +67,7 @@ class Connection(Responder, asyncio.Protocol):
         # The request arriving: its parts, and when it must be complete.
         self.deadline: float | None = None
         self.started = 0.0
+        self.begun = 0.0  # perf_counter() at the first byte: the logged latency
         self.head_bytes = 0
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -174,6 +176,7 @@ class Connection(Responder, asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.started = self.loop.time()
+        self.begun = perf_counter()
         if self.deadline is None:
             self.deadline = self.started + self.shared.request_timeout
         self.phase = Phase.HEAD
@@ -232,6 +235,7 @@ class Connection(Responder, asyncio.Protocol):
             self.keep_alive,
             self.started,
             self.parser.get_http_version(),
+            self.begun,
         )
         self.phase, self.deadline, self.head_bytes = Phase.IDLE, None, 0
         self.queue.append(request)

@@ -15,7 +15,9 @@ class RawRequest:
     """One complete HTTP request as received: nothing decoded yet.
 
     ``target`` is the request-target as sent (path and query); ``started`` is the
-    connection layer's clock reading (``loop.time()``) when the request was due to start.
+    connection layer's clock reading (``loop.time()``) when the request was due to start,
+    for its deadline; ``begun`` is ``time.perf_counter()`` then, for its logged latency
+    (uvloop's loop clock counts whole milliseconds).
     """
 
     method: str
@@ -25,6 +27,7 @@ class RawRequest:
     keep_alive: bool = True
     started: float = 0.0
     http_version: str = "1.1"
+    begun: float = 0.0
 
 
 @dataclass(slots=True)

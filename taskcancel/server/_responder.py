@@ -12,6 +12,7 @@ import asyncio
 import enum
 import functools
 from collections import deque
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 from .. import wire
@@ -113,7 +114,7 @@ class Responder:
         transport.write(serialize(answer.response, close, kept=kept, head=head))
         log = self.shared.log
         if log is not None:
-            log.record(answer, self.loop.time() - request.started)
+            log.record(answer, perf_counter() - request.begun)
         if close:
             self.phase = Phase.DONE
             self.queue.clear()
