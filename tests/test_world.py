@@ -542,3 +542,12 @@ def test_the_demo_world_round_trips() -> None:
 def test_times_with_seconds_round_trip(world: dict[str, Any]) -> None:
     spec = parse_world(world, now=NOW + timedelta(seconds=42))
     assert parse_world(world_to_json(spec)) == spec
+
+
+def test_a_saved_state_with_now_loads_as_a_world_file(tmp_path: Path) -> None:
+    """``taskcancel state --json > saved.json`` then ``serve --world saved.json``."""
+    path = tmp_path / "saved.json"
+    path.write_text(
+        json.dumps({"Regions": ["cn-hangzhou"], "Tasks": [], "Now": "2026-01-01T00:00:00Z"})
+    )
+    assert load_world(path).regions == frozenset({"cn-hangzhou"})

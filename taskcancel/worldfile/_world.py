@@ -71,7 +71,9 @@ _TASK_KEYS = frozenset(
     }
 )
 _SCHEDULE_KEYS = frozenset({"QueuedSeconds", "ProcessingSeconds", "Outcome"})
-_TOP_KEYS = frozenset({"Regions", "Accounts", "Tasks", "Faults"})
+#: ``Now`` is what ``GET /_taskcancel/state`` (and ``taskcancel state --json``) adds: a
+#: saved state loads as a world file; only ``PUT /_taskcancel/world`` reads it.
+_TOP_KEYS = frozenset({"Regions", "Accounts", "Tasks", "Faults", "Now"})
 _FAULT_KEYS = frozenset({"ThrottleRate", "RetryAfterMs", "LatencyMs"})
 
 
