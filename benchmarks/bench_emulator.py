@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import shutil
@@ -195,9 +196,12 @@ def plan(args: argparse.Namespace, workdir: str) -> list[Spec]:
         old = os.path.join(workdir, "before")
         os.mkdir(old)
         root = os.path.dirname(_serve.HERE)  # git archive in a subfolder takes only that
-        archive = subprocess.run(
-            ["git", "archive", BEFORE], capture_output=True, check=True, cwd=root
-        )
+        archive = subprocess.run(["git", "archive", BEFORE], capture_output=True, cwd=root)
+        if archive.returncode != 0:  # an sdist, a shallow clone: no commit to compare with
+            why = archive.stderr.decode(errors="replace").strip()
+            print(f"before rows skipped: git archive {BEFORE} failed: {why}")
+            args.no_before = True
+            return plan_rest(specs, args)
         subprocess.run(["tar", "-x", "-C", old], input=archive.stdout, check=True)
         # PYTHONSAFEPATH: no current folder on sys.path (python -m would put this repo first).
         env = clean_env(PYTHONPATH=old, PYTHONSAFEPATH="1")
@@ -228,10 +232,24 @@ def plan(args: argparse.Namespace, workdir: str) -> list[Spec]:
                 "old-emu", f"before ({BEFORE}): _serve.py, warning", "emulator", old_emulator, env
             ),
         ]
-    if not args.no_moto:
-        specs.append(
-            Spec("moto", "moto server, CancelSpotInstanceRequests", "moto", command("moto"))
+    return plan_rest(specs, args)
+
+
+def plan_rest(specs: list[Spec], args: argparse.Namespace) -> list[Spec]:
+    """The moto server row, when moto's server mode can run here."""
+    if args.no_moto:
+        return specs
+    missing = [
+        name for name in ("moto", "flask", "boto3") if importlib.util.find_spec(name) is None
+    ]
+    if missing:
+        print(f"moto row skipped: {', '.join(missing)} not installed (the bench extra)")
+        return specs
+    specs.append(
+        Spec(
+            "moto", "moto server, CancelSpotInstanceRequests", "moto", _serve.serve_command("moto")
         )
+    )
     return specs
 
 
