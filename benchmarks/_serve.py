@@ -13,10 +13,11 @@ accepts connections, then serves until SIGTERM.
 
 * ``emulator``: :class:`taskcancel.server.Server` over :class:`taskcancel.server.Emulator`,
   set up as ``taskcancel serve`` sets them up (control plane on, the request log at info
-  and debug only, SIGINT and SIGTERM stop it gracefully), on asyncio's own event loop
-  as ``taskcancel serve``. Its world: ``--tasks N`` Processing ImportImage tasks in
-  ``cn-hangzhou``, owned by ``testid``, ids :func:`task_id` (0..N-1), plus
-  :data:`PROBE_TASK`; built in-process (a world file of 300,000 tasks takes a while).
+  and debug only, SIGINT and SIGTERM stop it gracefully, what it loaded frozen out of the
+  cyclic collector), on the event loop ``taskcancel serve`` runs (uvloop when installed).
+  Its world: ``--tasks N`` Processing ImportImage tasks in ``cn-hangzhou``, owned by
+  ``testid``, ids :func:`task_id` (0..N-1), plus :data:`PROBE_TASK`; built in-process (a
+  world file of 300,000 tasks takes a while).
 * ``bare``: an ASGI app answering 200 ``{"RequestId": "..."}`` to anything, body read and
   ignored, under uvicorn at its best (httptools parser, uvloop, access log off): the
   ceiling for a Python app server on this machine.
