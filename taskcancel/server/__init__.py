@@ -2,15 +2,25 @@
 
 ::
 
-    _request     RawRequest, Answer: what crosses between the layers below
-    _app         Emulator.handle(RawRequest) -> Answer  (sync, sans-IO: parse, gate, act, render)
-    _nonces      NonceRegistry: replay protection (state with a lock)
-    _operations  Operations: reset, load, add/change tasks, faults, clock, state
-    _control     ControlPlane: the /_taskcancel/ routes over Operations
-    _protocol    Connection: HTTP/1.1 on httptools' public parser (an asyncio.Protocol)
-    _run         Server, run (signals, graceful stop), BackgroundServer (a thread)
-    _asgi        the same Emulator as an ASGI app, for embedding
-    _log         RequestLog: one cheap line per request, text or JSON
+    _request      RawRequest, Answer, Pending: what crosses between the layers below
+    _app          Emulator.handle / stage (sync, sans-IO: parse, gate, act, render)
+    _nonces       NonceRegistry: replay protection (state with a lock)
+    _gate         WorldGate: one world per request while the control plane changes it
+    _operations   Operations: reset, load, add/change tasks, faults, clock, state
+    _control      ControlPlane: the /_taskcancel/ routes over Operations
+    _control_body reading and checking the control plane's JSON bodies
+    _net          which addresses are loopback
+    _connections  ConnectionSet: open connections, shared limits, worker pools
+    _protocol     Connection: reads -- HTTP/1.1 on httptools' public parser, budgets
+    _responder    answers in arrival order, refusals after them, a lingering close
+    _watchdog     a connection's one timer: deadlines, idle keep-alive
+    _http11       the bytes of status lines and headers
+    _run          Server, run, BackgroundServer; file-descriptor and send-buffer limits
+    _signals      SIGINT/SIGTERM: a graceful stop whenever they come
+    _loop         uvloop when installed, asyncio's loop otherwise
+    _asgi         the same Emulator as an ASGI app, for embedding
+    _log          RequestLog: one cheap line per request, text or JSON
+    _writer       ThreadedWriter: log text that never blocks the loop
 
 ``taskcancel serve`` and :class:`~taskcancel.testing.EmulatorServer` run the same
 :class:`Server` over the same :class:`Emulator`.
