@@ -24,6 +24,10 @@ import taskcancel
 
 PACKAGE = Path(taskcancel.__file__).parent
 
+#: The library below the facade: what the top-level namespace may import.
+_LIBRARY = {"_core", "_api", "_store", "wire", "worldfile", "_client", "_ids", "_lazy"}
+_NAMESPACES = {"api", "catalogue"}
+
 #: layer -> the layers it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "_core": set(),
@@ -37,43 +41,10 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"_api"},
     "_client": {"_core", "_api", "_store", "wire", "_ids"},
     "server": {"_core", "_api", "_store", "wire", "worldfile", "_ids"},
-    "__init__": {
-        "_core",
-        "_api",
-        "_store",
-        "wire",
-        "worldfile",
-        "_client",
-        "_ids",
-        "api",
-        "catalogue",
-        "_lazy",
-    },
-    "cli": {
-        "__init__",
-        "_core",
-        "_api",
-        "_store",
-        "wire",
-        "worldfile",
-        "_client",
-        "server",
-        "_ids",
-    },
-    "testing": {
-        "__init__",
-        "_core",
-        "_api",
-        "_store",
-        "wire",
-        "worldfile",
-        "_client",
-        "server",
-        "_ids",
-        "api",
-        "catalogue",
-        "_lazy",
-    },
+    "__init__": _LIBRARY | _NAMESPACES,
+    # The outer layers: the command and the testing kit use everything but each other.
+    "cli": _LIBRARY | _NAMESPACES | {"__init__", "server"},
+    "testing": _LIBRARY | _NAMESPACES | {"__init__", "server"},
     "__main__": {"cli"},
 }
 #: Layers that must stay pure: standard library and attrs only, no I/O, clock or randomness.
