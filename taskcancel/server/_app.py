@@ -120,11 +120,12 @@ class Emulator(AsgiAdapter):
             return self._render(request, answer, fmt, refusal or _INTERNAL)
         writes = call.action in _WRITES
         # A write queued behind writers waiting for a lock gets only what is left of the
-        # store's wait budget, not a fresh one (see _back).
-        waited_from = time.monotonic() if writes else None
+        # store's wait budget, not a fresh one (see _back). A store that never waits (in
+        # memory) has no budget: no clock read on its hot path.
+        budget: float | None = getattr(self.store, "timeout", None) if writes else None
+        due = None if budget is None else time.monotonic() + budget
         return Pending(
-            functools.partial(self._back, request, answer, fmt, call, waited_from),
-            writes=writes,
+            functools.partial(self._back, request, answer, fmt, call, due), writes=writes
         )
 
     def _front(
@@ -160,15 +161,14 @@ class Emulator(AsgiAdapter):
         answer: Answer,
         fmt: str,
         call: wire.Call,
-        waited_from: float | None = None,
+        due: float | None = None,
     ) -> Answer:
-        """Run an admitted call over the store (one world per request) and render it."""
+        """Run an admitted call over the store (one world per request) and render it;
+        ``due`` (``time.monotonic()``) is when a write's wait budget runs out."""
         outcome: dict[str, Any] | ErrorSpec
-        budget: float | None = getattr(self.store, "timeout", None)
-        queued = None if waited_from is None else time.monotonic() - waited_from
-        if queued is not None and budget is not None and queued > budget:
+        if due is not None and time.monotonic() > due:
             # It waited its whole budget in the queue behind writers held by a lock.
-            log.warning("store busy answering %s: queued past %gs", answer.request_id, budget)
+            log.warning("store busy answering %s: queued past its wait", answer.request_id)
             return self._render(request, answer, fmt, STORE_BUSY)
         try:
             with self.gate:  # a control-plane reset or load waits for it
