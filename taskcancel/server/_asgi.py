@@ -22,7 +22,6 @@ class AsgiAdapter:
     """Mixin: ``await app(scope, receive, send)`` answers like the connection layer does."""
 
     limits: wire.Limits
-    handle: Callable[[RawRequest], Answer]
     stage: Callable[[RawRequest], Answer | Pending]
     refusal: Callable[[wire.GatewayError], Answer]
 
@@ -52,14 +51,13 @@ class AsgiAdapter:
                 list(scope.get("headers") or []),
                 body,
             )
-            if self.blocking:  # the store's part in a worker thread, the rest here
-                staged = self.stage(request)
-                if isinstance(staged, Answer):
-                    answer = staged
-                else:
-                    answer = await asyncio.get_running_loop().run_in_executor(None, staged.run)
+            staged = self.stage(request)
+            if isinstance(staged, Answer):
+                answer = staged
+            elif self.blocking:  # the store's part in a worker thread, the rest here
+                answer = await asyncio.get_running_loop().run_in_executor(None, staged.run)
             else:
-                answer = self.handle(request)
+                answer = staged.run()
             if answer.delay > 0:
                 await asyncio.sleep(answer.delay)
         response = answer.response

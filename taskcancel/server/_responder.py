@@ -66,14 +66,11 @@ class Responder:
             if transport is None or transport.is_closing():
                 return
             request = self.queue.popleft()
-            if not self.app.blocking:
-                self._answered(request, self.app.handle(request))
-                continue
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
-            if isinstance(staged, Answer):
-                self._answered(request, staged)
+            if isinstance(staged, Answer) or not self.app.blocking:
+                self._answered(request, staged if isinstance(staged, Answer) else staged.run())
                 continue
-            self.busy = True
+            self.busy = True  # the store's part, in a worker thread
             pool = self.shared.pool(staged)
             future = self.loop.run_in_executor(pool, staged.run)
             future.add_done_callback(functools.partial(self._handled, request))
