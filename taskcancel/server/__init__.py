@@ -30,13 +30,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._store import Store
+from .._store import Store, TaskChanges
 from ._app import Emulator
 from ._control import ControlPlane
 from ._log import RequestLog
 from ._net import is_loopback
 from ._nonces import NonceRegistry
-from ._operations import Operations, TaskChanges
+from ._operations import Operations
 from ._request import Answer, RawRequest
 from ._run import (
     DEFAULT_KEEP_ALIVE,

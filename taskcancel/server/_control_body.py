@@ -11,10 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from .._core._model import TaskStatus, check_progress, parse_time
-from .._store import UNCHANGED, DuplicateTaskError, TaskNotFoundError, UnknownRegionError
+from .._store import (
+    UNCHANGED,
+    DuplicateTaskError,
+    TaskChanges,
+    TaskNotFoundError,
+    UnknownRegionError,
+)
 from ..worldfile._json import check_values, decode_json
 from ..worldfile._world import WorldFileError, parse_schedule
-from ._operations import TaskChanges
 from ._request import RawRequest
 
 __all__ = [

@@ -15,25 +15,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-import attrs
-
-from .._core._model import Schedule, Task, TaskStatus, task_at
-from .._store import UNCHANGED, Unchanged
+from .._core._model import Schedule, Task, task_at
+from .._store import TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, world_to_json
 from ._app import Emulator
 
-__all__ = ["Operations", "TaskChanges"]
-
-
-@attrs.frozen
-class TaskChanges:
-    """What ``PATCH /_taskcancel/tasks/{RegionId}/{TaskId}`` may change (None: keep)."""
-
-    status: TaskStatus | None = None
-    cancel_fails: bool | None = None
-    progress: str | None = None
-    schedule: Schedule | Unchanged | None = UNCHANGED  # None removes it
+__all__ = ["Operations"]
 
 
 class Operations:
@@ -132,21 +120,14 @@ class Operations:
         ``ValueError`` for a ``Schedule`` on a task without a ``CreationTime`` to count from.
         """
         with self.app.gate.exclusive():
-            if isinstance(changes.schedule, Schedule):
+            if isinstance(changes.get("schedule"), Schedule):
                 task = self.app.store.find_task(region_id, task_id)
                 if task is not None and task.creation_time is None:
                     raise ValueError(
                         f"Schedule: task {task_id!r} has no CreationTime for a Schedule to "
                         "count from (give it one when it is seeded)"
                     )
-            return self.app.store.update_task(
-                region_id,
-                task_id,
-                status=changes.status,
-                cancel_fails=changes.cancel_fails,
-                progress=changes.progress,
-                schedule=changes.schedule,
-            )
+            return self.app.store.update_task(region_id, task_id, **changes)
 
     def set_faults(self, faults: Faults) -> None:
         with self.app.gate.exclusive():
