@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from .. import wire
 from .._store.sqlite import is_busy
-from ..worldfile._world import WorldFileError, parse_faults, parse_world
+from ..worldfile import WorldFileError, faults_to_json, parse_faults, parse_world
 from ._app import STORE_BUSY
 from ._control_body import (
     MAX_BODY,
@@ -210,11 +210,7 @@ class ControlPlane:
         except WorldFileError as exc:
             raise bad(f"body: {exc.field.removeprefix('(top level).')}: {exc.reason}") from None
         self.ops.set_faults(faults)
-        return 200, {
-            "ThrottleRate": faults.throttle_rate,
-            "RetryAfterMs": faults.retry_after_ms,
-            "LatencyMs": faults.latency_ms,
-        }
+        return 200, faults_to_json(faults)
 
     def _post_clock(self, request: RawRequest) -> tuple[int, Any]:
         seconds, to = clock_move(read_json(request))

@@ -11,14 +11,14 @@ reset puts back the store, clock, accounts, faults and nonces in one step).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from .._core._model import Schedule, Task, task_at
 from .._store import TaskChanges
 from .._store._clock import FakeClock
-from ..worldfile import Faults, WorldSpec, world_to_json
+from ..worldfile import Faults, WorldSpec, faults_to_json, world_to_json
 from ._app import Emulator
 
 __all__ = ["Operations"]
@@ -65,7 +65,7 @@ class Operations:
             faults=faults,
         )
         document = world_to_json(spec)
-        document["Faults"] = _faults_json(faults)
+        document["Faults"] = faults_to_json(faults)
         document["Now"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         return document
 
@@ -144,11 +144,3 @@ class Operations:
             if to is not None:
                 return self.clock.set(to)
             return self.clock.advance(seconds or 0.0)
-
-
-def _faults_json(faults: Faults) -> Mapping[str, float | int]:
-    return {
-        "ThrottleRate": faults.throttle_rate,
-        "RetryAfterMs": faults.retry_after_ms,
-        "LatencyMs": faults.latency_ms,
-    }

@@ -18,7 +18,7 @@ from ._world import (
     parse_world,
     printable,
 )
-from ._write import world_to_json
+from ._write import faults_to_json, world_to_json
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -27,6 +27,7 @@ __all__ = [
     "WorldFileError",
     "WorldSpec",
     "demo_world",
+    "faults_to_json",
     "load_world",
     "parse_faults",
     "parse_schedule",

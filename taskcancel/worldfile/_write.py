@@ -8,7 +8,7 @@ from typing import Any
 from .._core._model import format_time
 from ._world import Faults, WorldSpec
 
-__all__ = ["world_to_json"]
+__all__ = ["faults_to_json", "world_to_json"]
 
 
 def world_to_json(spec: WorldSpec) -> dict[str, Any]:
@@ -51,12 +51,17 @@ def world_to_json(spec: WorldSpec) -> dict[str, Any]:
         "Tasks": tasks,
     }
     if spec.faults != Faults():
-        result["Faults"] = {
-            "ThrottleRate": spec.faults.throttle_rate,
-            "RetryAfterMs": spec.faults.retry_after_ms,
-            "LatencyMs": spec.faults.latency_ms,
-        }
+        result["Faults"] = faults_to_json(spec.faults)
     return result
+
+
+def faults_to_json(faults: Faults) -> dict[str, Any]:
+    """A world file's ``Faults`` object (what ``parse_faults`` reads back)."""
+    return {
+        "ThrottleRate": faults.throttle_rate,
+        "RetryAfterMs": faults.retry_after_ms,
+        "LatencyMs": faults.latency_ms,
+    }
 
 
 def _file_time(value: datetime) -> str:
