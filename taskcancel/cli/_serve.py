@@ -177,7 +177,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     app.debug = args.log_level == "debug"
     start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)
     kind = "sqlite" if args.store else "memory"
-    ops = Operations(app, start, clock=clock, version=__version__, store_kind=kind)
+    ops = Operations(app, start, clock=clock, version=__version__)
     loopback = is_loopback(sock.getsockname()[0])
     enabled = not args.no_control and (loopback or args.control_token is not None)
     app.control = ControlPlane(ops, enabled=enabled, token=args.control_token).handle

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from .._core._model import Schedule, Task, task_at
-from .._store import TaskChanges
+from .._store import MemoryStore, TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, faults_to_json, world_to_json
 from ._app import Emulator
@@ -34,10 +34,9 @@ class Operations:
         *,
         clock: FakeClock | None = None,
         version: str = "",
-        store_kind: str = "memory",
     ) -> None:
         self.app, self.start, self.clock = app, start, clock
-        self.version, self.store_kind = version, store_kind
+        self.version = version
         self._start_time = clock() if clock is not None else None
 
     def now(self) -> datetime:
@@ -48,7 +47,7 @@ class Operations:
             "Status": "ready",
             "Version": self.version,
             "Profile": self.app.profile.name,
-            "Store": self.store_kind,
+            "Store": "memory" if isinstance(self.app.store, MemoryStore) else "sqlite",
             "Clock": "fake" if self.clock is not None else "system",
         }
 

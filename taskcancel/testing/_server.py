@@ -91,7 +91,6 @@ class EmulatorServer:
             start,
             clock=clock if isinstance(clock, FakeClock) else None,
             version=__version__,
-            store_kind="memory" if isinstance(self.store, MemoryStore) else "sqlite",
         )
         self.app.control = ControlPlane(self.ops).handle
         self._server = Server(
