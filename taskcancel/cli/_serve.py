@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .._core._model import parse_time
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
-from ..server import _log
+from ..server import _log, _logging
 from ..server._signals import StopSignals
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if problem is not None:
         # In JSON when the format itself was given right: every stderr line is JSON then.
         fmt = args.log_format or os.environ.get("TASKCANCEL_LOG_FORMAT", "").lower()
-        with _log.configured("error", "json" if fmt == "json" else "text", sys.stderr):
+        with _logging.configured("error", "json" if fmt == "json" else "text", sys.stderr):
             return _fail(fmt == "json", problem)
     from ..server import RequestLog
     from ..server._writer import ThreadedWriter
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         writer = ThreadedWriter(sys.stderr, notice=_dropped_notice(args.log_format))
     debug = args.log_level == "debug"
     request_log = RequestLog(sys.stderr, fmt=args.log_format, debug=debug, writer=writer)
-    logs = _log.configured(args.log_level, args.log_format, sys.stderr, request_log)
+    logs = _logging.configured(args.log_level, args.log_format, sys.stderr, request_log)
     try:
         with StopSignals() as signals, logs:
             # Request lines are INFO: none at warning and above.
@@ -91,7 +91,7 @@ def _is_regular_file(stream: TextIO) -> bool:
 
 def _dropped_notice(fmt: str) -> Callable[[int], str]:
     """The line, in the log's format, saying that lines were dropped (a stalled stderr)."""
-    formatter = _log.LineFormatter(fmt)
+    formatter = _logging.LineFormatter(fmt)
 
     def notice(dropped: int) -> str:
         message = f"{dropped} log lines dropped: the log stream did not drain"

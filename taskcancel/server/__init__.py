@@ -20,6 +20,7 @@
     _loop         uvloop when installed, asyncio's loop otherwise
     _asgi         the same Emulator as an ASGI app, for embedding
     _log          RequestLog: one cheap line per request, text or JSON
+    _logging      the other lines (start, stop, errors) through logging, same format
     _writer       ThreadedWriter: log text that never blocks the loop
 
 ``taskcancel serve`` and :class:`~taskcancel.testing.EmulatorServer` run the same

@@ -5,8 +5,8 @@ written at most 20 ms later (or once 512 wait), many lines in one ``write`` -- n
 through the ``logging`` module's per-record machinery. Fields a client controls are
 escaped, so no value can forge or break a line. :meth:`flush` writes what is left; the
 server calls it when it stops, so no line is lost on a clean stop. Other lines (startup,
-shutdown, errors, asyncio's) go through ``logging`` with :class:`LineFormatter`, in the
-same format and to the same stream (:func:`configured`); on the request log's thread they
+shutdown, errors, asyncio's) go through ``logging`` (:mod:`._logging`), in the
+same format and to the same stream; on the request log's thread they
 first flush the request lines buffered before them, so the stream stays in order.
 
 Text lines are ``TIME LEVEL request Key=value ...`` (logfmt): a value with a space,
@@ -18,13 +18,11 @@ quoted the same way. JSON lines are one object each, ASCII only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TextIO
 
 from ._request import Answer
@@ -33,10 +31,8 @@ from ._writer import ThreadedWriter
 __all__ = [
     "FORMATS",
     "LEVELS",
-    "LineFormatter",
     "RequestLog",
-    "configure",
-    "configured",
+    "Stamp",
     "escape",
     "escape_lines",
     "redacted",
@@ -101,7 +97,7 @@ def _params_value(params: Mapping[str, str]) -> str:
     return escape(json.dumps(redacted(params), separators=(",", ":")))
 
 
-class _Stamp:
+class Stamp:
     """``2026-11-29T12:00:00.123Z`` for now, formatting the date part once per second."""
 
     def __init__(self) -> None:
@@ -173,7 +169,7 @@ class RequestLog:
         # What each waiting line says: its answer, latency and time. Lines are formatted
         # when written, many in a row: cheaper than one at a time between requests.
         self._lines: list[tuple[Answer, float, float]] = []
-        self._stamp = _Stamp()
+        self._stamp = Stamp()
         self._escaped: dict[str, str] = {}
 
     def record(self, answer: Answer, seconds: float) -> None:
@@ -252,88 +248,3 @@ class RequestLog:
             self.stream.flush()
         except (OSError, ValueError):  # the stream is gone (a closed pipe): drop the lines
             pass
-
-
-class LineFormatter(logging.Formatter):
-    """The server's other log lines in the request log's format, each on one line."""
-
-    def __init__(self, fmt: str = "text") -> None:
-        super().__init__()
-        self.json = fmt == "json"
-        self._stamp = _Stamp()
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if record.exc_info and record.levelno >= logging.ERROR:
-            message += "\n" + self.formatException(record.exc_info)
-        if self.json:
-            entry = {
-                "time": self._stamp(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": message,
-            }
-            return json.dumps(entry)
-        return f"{self._stamp()} {record.levelname} {record.name}: {escape_lines(message)}"
-
-
-class _Handler(logging.StreamHandler[TextIO]):
-    """A stream handler that first writes the request lines buffered before its record."""
-
-    def __init__(self, stream: TextIO, requests: RequestLog | None) -> None:
-        super().__init__(stream)
-        self.requests = requests
-
-    def emit(self, record: logging.LogRecord) -> None:
-        requests = self.requests
-        if requests is not None and threading.get_ident() == requests.thread:
-            requests.flush()
-        writer = requests.writer if requests is not None else None
-        if writer is None:
-            super().emit(record)
-            return
-        try:
-            writer.put(self.format(record) + "\n")
-        except Exception:  # as logging does: a bad record never breaks the program
-            self.handleError(record)
-
-
-#: The loggers :func:`configure` sends to the stream: ours, and asyncio's (its errors,
-#: such as an exception in a callback, would otherwise reach stderr in another format).
-_LOGGERS = ("taskcancel", "asyncio")
-
-
-def configure(
-    level: str, fmt: str, stream: TextIO, requests: RequestLog | None = None
-) -> logging.Handler:
-    """Send the ``taskcancel`` loggers' lines to ``stream`` in ``fmt`` at ``level``, and
-    asyncio's (warning and up) too; ``requests`` is the request log on the same stream,
-    flushed before each line. For a process that keeps it so; else :func:`configured`."""
-    if fmt not in FORMATS:
-        raise ValueError(f"log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    handler = _Handler(stream, requests)
-    handler.setFormatter(LineFormatter(fmt))
-    ours = logging.getLevelName(level.upper())
-    for name in _LOGGERS:
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
-        logger.setLevel(ours if name == "taskcancel" else max(logging.WARNING, ours))
-        logger.propagate = False
-    return handler
-
-
-@contextlib.contextmanager
-def configured(
-    level: str, fmt: str, stream: TextIO, requests: RequestLog | None = None
-) -> Iterator[logging.Handler]:
-    """:func:`configure` within the block; the loggers are put back as they were after it
-    (``serve`` may run inside another program: a test, say)."""
-    loggers = [logging.getLogger(name) for name in _LOGGERS]
-    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    try:
-        yield configure(level, fmt, stream, requests)
-    finally:
-        for logger, handlers, old_level, propagate in saved:
-            logger.handlers[:] = handlers
-            logger.setLevel(old_level)
-            logger.propagate = propagate

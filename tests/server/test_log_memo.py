@@ -50,7 +50,7 @@ def test_memo_stays_bounded() -> None:
 
 
 def test_stamp_is_the_time_to_the_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
-    stamp = _log._Stamp()
+    stamp = _log.Stamp()
     times = iter([1_800_000_000.1234, 1_800_000_000.1236, 1_800_000_000.9991, 1_800_000_001.0])
     monkeypatch.setattr(_log.time, "time", lambda: next(times))
     assert [stamp() for _ in range(4)] == [
