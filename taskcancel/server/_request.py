@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from .. import wire
 
-__all__ = ["Answer", "Pending", "RawRequest"]
+__all__ = ["Answer", "Deferred", "Pending", "RawRequest", "WireFault"]
+
+#: What a fault rule may do to the connection instead of answering normally
+#: (design §12): ``reset`` closes it before the action (nothing done), ``reset-after``
+#: closes it after the action ran (done, no answer), ``stall`` sends nothing for
+#: ``Answer.stall_seconds`` then closes, ``truncate`` sends part of the answer then closes.
+WireFault = str
 
 
 @dataclass(slots=True)
@@ -48,6 +54,8 @@ class Answer:
     delay: float = 0.0
     params: Mapping[str, str] | None = None
     route: str = ""  # the control plane's path, for its log lines
+    fault: WireFault | None = None  # None: write ``response`` as usual
+    stall_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -60,3 +68,20 @@ class Pending:
 
     run: Callable[[], Answer]
     writes: bool
+
+
+@dataclass(slots=True)
+class Deferred:
+    """An answer that waits for something to happen (a journal long-poll) holding no thread.
+
+    The connection layer calls ``poll()``: an :class:`Answer` when ready, else ``None``.
+    It then calls ``subscribe(wake)``, which returns an unsubscribe function; ``wake`` may
+    be called from any thread whenever the answer may have become ready (the connection
+    layer moves it onto its loop and polls again). After ``timeout`` seconds, or when the
+    connection is going away, ``expire()`` gives the final answer.
+    """
+
+    poll: Callable[[], Answer | None]
+    expire: Callable[[], Answer]
+    subscribe: Callable[[Callable[[], None]], Callable[[], None]]
+    timeout: float
