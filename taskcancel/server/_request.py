@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .. import wire
 
-__all__ = ["Answer", "Deferred", "Pending", "RawRequest", "WireFault"]
+__all__ = ["Answer", "Decision", "Deferred", "Pending", "RawRequest", "WireFault"]
 
 #: What a fault rule may do to the connection instead of answering normally
 #: (design §12): ``reset`` closes it before the action (nothing done), ``reset-after``
@@ -36,6 +37,24 @@ class RawRequest:
     begun: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Why a call got its answer (design §11, the journal's ``Decision``).
+
+    ``step``: ``"gateway"`` | ``"fault"`` | ``"rules"`` | ``"store"`` | ``"ok"``; ``check``
+    names what decided (``"signature"``, ``"timestamp"``, ``"nonce"``, ``"throttle"``, a
+    fault rule's ``Name``, a ``Reason`` name such as ``"REGION_NOT_FOUND"``); ``rule`` is
+    the contract table's row 1-7 for a CancelTask decision; ``task`` the task as the rules
+    saw it (world-file fields) or ``None``.
+    """
+
+    step: str
+    check: str
+    rule: int | None = None
+    reason: str | None = None
+    task: Mapping[str, Any] | None = None
+
+
 @dataclass(slots=True)
 class Answer:
     """The app's answer, with what the request log says about it.
@@ -56,6 +75,7 @@ class Answer:
     route: str = ""  # the control plane's path, for its log lines
     fault: WireFault | None = None  # None: write ``response`` as usual
     stall_seconds: float = 0.0
+    decision: Decision | None = None  # why (the journal); None for refusals before parsing
 
 
 @dataclass(slots=True)
