@@ -366,4 +366,4 @@ def test_with_json_logs_a_bad_variable_is_one_json_line(json_from: str) -> None:
 def test_the_no_control_variable_turns_the_control_plane_off(value: str, off: bool) -> None:
     with ServeProcess(["--port", "0"], env=serve_env(TASKCANCEL_NO_CONTROL=value)) as served:
         line = next(line for line in served.banner if line.startswith("control plane:"))
-        assert ("off (--no-control)" in line) is off, line
+        assert ("off (TASKCANCEL_NO_CONTROL)" in line) is off, line

@@ -33,6 +33,18 @@ __all__ = [
 ]
 
 
+def _not_a_member(enum_class: type[enum.Enum], value: object) -> ValueError:
+    """The error for ``value`` that names ``enum_class``'s valid values (wire strings), and
+    the right spelling when only the case was wrong."""
+    values = [str(member.value) for member in enum_class]
+    message = f"{value!r} is not a valid {enum_class.__name__}"
+    if isinstance(value, str):
+        same = [v for v in values if v.lower() == value.lower()]
+        if same:
+            return ValueError(f"{message} (values are case-sensitive: did you mean {same[0]!r}?)")
+    return ValueError(f"{message}; valid values: {', '.join(values)}")
+
+
 class TaskAction(enum.Enum):
     """The operation that produced a task (DescribeTasks ``TaskAction``)."""
 
@@ -41,6 +53,10 @@ class TaskAction(enum.Enum):
     REDEPLOY_INSTANCE = "RedeployInstance"
     MODIFY_DISK_SPEC = "ModifyDiskSpec"
     ARCHIVE_SNAPSHOT = "ArchiveSnapshot"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskAction:
+        raise _not_a_member(cls, value)
 
     # Members are singletons compared by identity; identity hashing keeps policy-set
     # lookups in decide() fast (Enum's own __hash__ is written in Python).
@@ -61,6 +77,10 @@ class TaskStatus(enum.Enum):
     FAILED = "Failed"
     DELETED = "Deleted"
     PAUSED = "Paused"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskStatus:
+        raise _not_a_member(cls, value)
 
     __hash__ = object.__hash__
 

@@ -18,18 +18,20 @@ Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats
 Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KEY_SECRET``,
 print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
-exits 3. ``state`` and ``reset`` use the emulator's control plane (``/_taskcancel/``),
-with the same exit statuses. Each command lives in its own module: :mod:`._serve`,
-:mod:`._client` and :mod:`._control`.
+exits 3; Ctrl-C exits 130 with one line. ``state`` and ``reset`` use the emulator's control
+plane (``/_taskcancel/``), with the same exit statuses. Each command lives in its own
+module: :mod:`._serve`, :mod:`._client` and :mod:`._control`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from .. import __version__
 from . import _client, _control, _serve
+from ._exit import EXIT_INTERRUPTED
 
 __all__ = ["main"]
 
@@ -52,8 +54,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``taskcancel`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    if args.command == "serve":
+    if args.command == "serve":  # stops gracefully on SIGINT itself
         return _serve.run(args)
-    if args.command in _control.COMMANDS:
-        return _control.run(args)
-    return _client.run(args)
+    try:  # any client command: Ctrl-C while it waits is one line, not a traceback
+        if args.command in _control.COMMANDS:
+            return _control.run(args)
+        return _client.run(args)
+    except KeyboardInterrupt:
+        print(f"taskcancel: {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

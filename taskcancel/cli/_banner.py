@@ -13,8 +13,9 @@ import socket
 from .._core._rules import supports_cancel
 from .._store import Store
 from ..worldfile._world import WorldSpec, printable
+from ._serve_options import origin
 
-__all__ = ["banner", "endpoint"]
+__all__ = ["banner", "endpoint", "reachable"]
 
 
 def endpoint(sock: socket.socket) -> str:
@@ -22,6 +23,12 @@ def endpoint(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     return f"http://{shown_host}:{port}"
+
+
+def reachable(url: str) -> str:
+    """``url`` as a client on this machine reaches it: an unspecified bind address
+    (``0.0.0.0``, ``[::]``) is not one to connect to, so loopback stands in for it."""
+    return url.replace("//0.0.0.0:", "//127.0.0.1:", 1).replace("//[::]:", "//[::1]:", 1)
 
 
 def banner(
@@ -34,6 +41,7 @@ def banner(
     enabled: bool,
 ) -> str:
     url = endpoint(sock)
+    client_url = reachable(url)
     key_id, secret = next(iter(accounts.items()))
     key_id_p, secret_p = printable(key_id), printable(secret)
     source = printable(args.world) if args.world else "demo world"
@@ -54,17 +62,19 @@ def banner(
     if example is not None:
         lines.append(
             f"try: ALIBABA_CLOUD_ACCESS_KEY_ID={key_id_p} ALIBABA_CLOUD_ACCESS_KEY_SECRET="
-            f"{secret_p} taskcancel cancel --endpoint {url} --region "
+            f"{secret_p} taskcancel cancel --endpoint {client_url} --region "
             f"{printable(example[0])} --task {printable(example[1])}"
         )
+    # Without it, cancel/describe in another shell call the real cloud.
+    lines.append(f"shell: export TASKCANCEL_ENDPOINT={client_url}")
     if args.no_control:
-        control = "off (--no-control)"
+        control = f"off ({origin(args, 'no_control') or '--no-control'})"
     elif not enabled:
         control = "off (not a loopback address; give --control-token to turn it on)"
     elif args.control_token is not None:
-        control = f"{url}/_taskcancel/ (needs Authorization: Bearer TOKEN)"
+        control = f"{client_url}/_taskcancel/ (needs Authorization: Bearer TOKEN)"
     else:
-        control = f"{url}/_taskcancel/ (open: loopback only)"
+        control = f"{client_url}/_taskcancel/ (open: loopback only)"
     lines.append(f"control plane: {control}")
     lines.append(f"listening on {url}")
     return "\n".join(lines)

@@ -89,6 +89,14 @@ def _is_regular_file(stream: TextIO) -> bool:
         return False
 
 
+def _both_terminals() -> bool:
+    """Whether stdout and stderr are both terminals (a person reading both at once)."""
+    try:
+        return sys.stdout.isatty() and sys.stderr.isatty()
+    except (ValueError, AttributeError):  # closed or replaced streams
+        return False
+
+
 def _dropped_notice(fmt: str) -> Callable[[int], str]:
     """The line, in the log's format, saying that lines were dropped (a stalled stderr)."""
     formatter = _logging.LineFormatter(fmt)
@@ -185,16 +193,13 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     lines = banner(args, world, store, sock, accounts, enabled=enabled)
     url = endpoint(sock)
 
+    # In a terminal showing both streams the banner already says it: say it once.
+    said = "ready" if _both_terminals() else f"listening on {url}"
+
     def ready() -> None:
         with contextlib.suppress(OSError, ValueError):  # stdout closed: the log says it
             print(lines, flush=True)
-        log.info(
-            "listening on %s (taskcancel %s, profile %s, %s store)",
-            url,
-            __version__,
-            args.profile,
-            kind,
-        )
+        log.info("%s (taskcancel %s, profile %s, %s store)", said, __version__, args.profile, kind)
 
     # Everything loaded stays for the whole run: keep the cyclic collector off it (full
     # collections over a large world stalled every connection for tens of milliseconds).

@@ -92,8 +92,9 @@ def _switch(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
-    if lowered in ("0", "false", "no", "off", ""):
+    if lowered in ("0", "false", "no", "off"):
         return False
+    # Empty is refused like every other empty variable, not read as "off".
     raise ValueError("must be 1/true/yes/on or 0/false/no/off")
 
 

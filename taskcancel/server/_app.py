@@ -143,6 +143,8 @@ class Emulator(AsgiAdapter):
             fmt = decoded.response_format
             parsed = wire.parse_call(decoded)
             if not isinstance(parsed, wire.Call):
+                if parsed.code == "MissingAction":  # e.g. a browser's GET /: say what answers
+                    parsed = attrs.evolve(parsed, message=parsed.message + _MISSING_ACTION_HINT)
                 return fmt, None, parsed
             fmt = self._describe(parsed, answer)
             refusal = self._gate(parsed)
@@ -286,6 +288,12 @@ class Emulator(AsgiAdapter):
 
 _NO_RESPONSE = wire.Response(500, (), b"")  # replaced before an Answer leaves handle()
 _INTERNAL = wire.GATEWAY_ERRORS["InternalError"]
+#: Appended to MissingAction's message (code and status stay the real service's): a person
+#: who opened the endpoint in a browser learns what answered and where to look.
+_MISSING_ACTION_HINT = (
+    " (This is the taskcancel ECS emulator: send an ECS API call, e.g. Action=CancelTask;"
+    " its control plane is under /_taskcancel/.)"
+)
 _HEALTH = _CONTROL_PREFIX + b"health"
 #: Actions that write to the store (their store work runs in the writers' pool).
 _WRITES = frozenset(

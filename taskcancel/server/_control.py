@@ -72,6 +72,7 @@ class ControlPlane:
             ("PUT", "faults"): self._put_faults,
             ("POST", "clock"): self._post_clock,
         }
+        self._routes[("GET", "")] = self._index  # every route, for a person who looks
 
     def handle(self, request: RawRequest, request_id: str) -> Answer:
         path = request.target.partition(b"?")[0].decode("latin-1")
@@ -170,6 +171,13 @@ class ControlPlane:
         return MAX_BODY if self.enabled and admitted else 0
 
     # -- routes ---------------------------------------------------------------------------
+
+    def _index(self, request: RawRequest) -> tuple[int, Any]:
+        routes = sorted(
+            {f"{method} {PREFIX}{name}" for method, name in self._routes if name}
+            | {f"PATCH {PREFIX}tasks/{{RegionId}}/{{TaskId}}"}
+        )
+        return 200, {"Routes": routes, "Ui": f"{PREFIX}ui"}
 
     def _put_world(self, request: RawRequest) -> tuple[int, Any]:
         data = read_json(request)

@@ -1,0 +1,45 @@
+"""What a person who opens the emulator in a browser gets: the control plane's routes at
+``GET /_taskcancel/``, and a ``MissingAction`` at ``GET /`` that says what answered."""
+
+from __future__ import annotations
+
+import json
+
+from taskcancel import MemoryStore
+from taskcancel.server import ControlPlane, Emulator, Operations
+from taskcancel.server._request import RawRequest
+from taskcancel.worldfile import WorldSpec
+
+
+def _emulator() -> Emulator:
+    app = Emulator(MemoryStore())
+    start = WorldSpec()
+    app.control = ControlPlane(Operations(app, start)).handle
+    return app
+
+
+def _get(app: Emulator, target: bytes) -> tuple[int, dict[str, object]]:
+    answer = app.handle(RawRequest("GET", target, [(b"host", b"127.0.0.1:8080")], b""))
+    response = answer.response
+    return response.status, json.loads(response.body)
+
+
+def test_the_control_plane_root_lists_its_routes_and_the_page() -> None:
+    status, body = _get(_emulator(), b"/_taskcancel/")
+    assert status == 200
+    routes = body["Routes"]
+    assert isinstance(routes, list)
+    for route in ("GET /_taskcancel/health", "GET /_taskcancel/state", "POST /_taskcancel/reset",
+                  "PATCH /_taskcancel/tasks/{RegionId}/{TaskId}"):  # fmt: skip
+        assert route in routes
+    assert "GET /_taskcancel/" not in routes  # the index itself is not a route to list
+    assert body["Ui"] == "/_taskcancel/ui"
+
+
+def test_a_bare_get_of_the_root_says_this_is_the_taskcancel_emulator() -> None:
+    status, body = _get(_emulator(), b"/")
+    # The real service's code and status, with a hint a person can act on.
+    assert (status, body["Code"]) == (400, "MissingAction")
+    message = str(body["Message"])
+    assert message.startswith("Action is mandatory for this action.")
+    assert "taskcancel ECS emulator" in message and "/_taskcancel/" in message
