@@ -1,0 +1,52 @@
+"""mkdocs hooks: pages that must not drift from the code are generated from it.
+
+``<!-- serve-options -->`` in a page becomes the table of every ``taskcancel serve`` flag
+and ``TASKCANCEL_*`` variable, read from the CLI's own option table
+(:data:`taskcancel.cli._serve_options.OPTIONS`, the one ``serve`` parses with), so an
+option added there appears here on the next build, with its default and help text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SERVE_OPTIONS_MARKER = "<!-- serve-options -->"
+
+
+def _cell(text: str) -> str:
+    """Pipes outside code spans would split the cell (inside them they are kept)."""
+    parts = text.split("`")
+    return "`".join(p if i % 2 else p.replace("|", "\\|") for i, p in enumerate(parts))
+
+
+def serve_options_table() -> str:
+    """A Markdown table: flag, variable, default, what it does; one row per option."""
+    from taskcancel.cli import _serve_options as options
+
+    rows = [
+        "| flag | variable | default | what it does |",
+        "|---|---|---|---|",
+    ]
+    for dest, (variable, convert, default, text) in options.OPTIONS.items():
+        flag = options._flag(dest)
+        if convert is options._switch:
+            shown_flag = f"`{flag}`"
+            shown_default = "off"
+            what = f"{text}; the variable takes 1/true/yes/on or 0/false/no/off"
+        else:
+            shown_flag = f"`{flag} {options._METAVARS.get(dest, dest.upper())}`"
+            shown_default = str(options._SHOWN.get(dest, "none" if default is None else default))
+            what = text
+        if dest == "access_keys":
+            shown_flag += " (repeatable)"
+        rows.append(
+            f"| {_cell(shown_flag)} | `{variable}` | {_cell(shown_default)} | {_cell(what)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """mkdocs' hook: put the generated tables where their markers are."""
+    if SERVE_OPTIONS_MARKER in markdown:
+        markdown = markdown.replace(SERVE_OPTIONS_MARKER, serve_options_table())
+    return markdown
