@@ -324,10 +324,11 @@ def test_the_ecs_mock_fixture(ecs_mock: EmulatorServer) -> None:
     assert status_on(ecs_mock, old_task) is TaskStatus.DELETED
 
 
-def test_the_readme_example_passes_in_a_pytest_run_of_its_own(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("### Code that builds its own SDK client: `mock_ecs`")
-    section = readme[start : readme.index("\n### ", start + 1)]
+def test_the_docs_example_passes_in_a_pytest_run_of_its_own(tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
+    readme = page.read_text(encoding="utf-8")
+    start = readme.index("## Code that builds its own SDK client: `mock_ecs`")
+    section = readme[start : readme.index("\n## ", start + 1)]
     (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
     (tmp_path / "test_readme_mock_ecs.py").write_text(example, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

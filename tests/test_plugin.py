@@ -302,8 +302,9 @@ def test_the_marker_is_registered(pytestconfig: pytest.Config) -> None:
     assert any(line.startswith("real_cloud:") for line in markers)
 
 
-def test_the_readme_shows_exactly_the_examples_tested_here() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+def test_the_testing_kit_page_shows_exactly_the_examples_tested_here() -> None:
+    page = Path(__file__).resolve().parents[1] / "docs" / "testing.md"
+    readme = page.read_text(encoding="utf-8")
     examples = (
         README_MEMORY,
         README_SDK,
