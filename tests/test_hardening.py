@@ -10,20 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskcancel import (
-    ApiError,
-    Client,
-    Faults,
-    InMemoryTransport,
-    MemoryStore,
-    Task,
-    TaskStatus,
-    WorldFileError,
-    parse_world,
-    wire,
-)
+from taskcancel import ApiError, Client, InMemoryTransport, MemoryStore, Task, TaskStatus, wire
 from taskcancel.server import RawRequest, RequestLog, create_app
 from taskcancel.testing import EmulatorServer, ServeProcess
+from taskcancel.worldfile import Faults, WorldFileError, parse_world
 
 RUNNING = Task(
     task_id="t-hardening0000000001",
@@ -72,7 +62,7 @@ def test_reset_restores_the_faults_the_server_started_with() -> None:
     with EmulatorServer([RUNNING], faults=Faults(latency_ms=5)) as server:
         server.set_faults(throttle_rate=1.0)
         server.reset()
-        assert server.app.faults == Faults(latency_ms=5)
+        assert server.faults == Faults(latency_ms=5)
 
 
 def test_an_internal_error_answers_in_the_format_asked_for() -> None:
