@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+import attrs
+
 from .. import wire
 from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch
 from .._core._catalogue import ErrorSpec

@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import json
 
-from taskcancel import MemoryStore
-from taskcancel.server import ControlPlane, Emulator, Operations
-from taskcancel.server._request import RawRequest
-from taskcancel.worldfile import WorldSpec
+from taskcancel.server import Emulator, RawRequest, create_app
 
 
 def _emulator() -> Emulator:
-    app = Emulator(MemoryStore())
-    start = WorldSpec()
-    app.control = ControlPlane(Operations(app, start)).handle
-    return app
+    return create_app()  # its control plane open, as on loopback
 
 
 def _get(app: Emulator, target: bytes) -> tuple[int, dict[str, object]]:
