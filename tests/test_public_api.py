@@ -94,7 +94,7 @@ FIXED = [
     "TransportError",
 ]
 
-CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions"]
+CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions", "_core._time"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:
