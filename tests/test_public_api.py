@@ -15,6 +15,7 @@ import pytest
 import taskcancel
 
 PUBLIC = [
+    "DEFAULT_ENDPOINT",
     "DEFAULT_POLICY",
     "ECS_REGIONS",
     "Accepted",

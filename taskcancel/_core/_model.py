@@ -226,8 +226,8 @@ class CancelRequest:
     task_id: str | None = None
 
 
-#: The ECS region ids of the official endpoint list (Alibaba Cloud ECS "Endpoints" page,
-#: https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-endpoint), as data.
+#: The ECS region ids of the official endpoint list, as data (Alibaba Cloud ECS
+#: "Endpoints" page: alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-endpoint).
 ECS_REGIONS: frozenset[str] = frozenset(
     {
         # Asia Pacific (endpoint page, 2026)
