@@ -37,3 +37,19 @@ def test_a_bare_get_of_the_root_says_this_is_the_taskcancel_emulator() -> None:
     message = str(body["Message"])
     assert message.startswith("Action is mandatory for this action.")
     assert "taskcancel ECS emulator" in message and "/_taskcancel/" in message
+
+
+def test_a_control_plane_body_with_an_unknown_status_lists_the_valid_ones() -> None:
+    task = {"TaskId": "t-1", "RegionId": "cn-hangzhou", "TaskAction": "ImportImage"}
+    body = json.dumps({"Tasks": [{**task, "TaskStatus": "running"}]})
+    headers = [(b"host", b"127.0.0.1:8080"), (b"content-type", b"application/json")]
+    app = _emulator()
+    answer = app.handle(RawRequest("POST", b"/_taskcancel/tasks", headers, body.encode()))
+    document = json.loads(answer.response.body)
+    assert answer.response.status == 400
+    assert "Tasks[0].TaskStatus: 'running' is not a valid TaskStatus" in document["Message"]
+    assert "did you mean 'Processing'?" not in document["Message"]  # 'running' is no case slip
+    assert (
+        "valid values: Waiting, Processing, Finished, Failed, Deleted, Paused"
+        in (document["Message"])
+    )
