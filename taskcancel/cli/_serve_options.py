@@ -16,9 +16,14 @@ from typing import Any
 
 from .._core._catalogue import PROFILES
 from .._core._model import parse_time
-from ..server import _log
 
-__all__ = ["OPTIONS", "add_options", "origin", "settle"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPTIONS", "add_options", "origin", "settle"]
+
+#: The values of --log-level and --log-format: those of ``taskcancel.server._log``, which
+#: is not imported here (that would import the whole server, and asyncio, for every
+#: command); a unit test holds the two equal.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def _access_keys(text: str) -> list[tuple[str, str]]:
@@ -119,13 +124,13 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
     "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
     "log_level": (
         "TASKCANCEL_LOG_LEVEL",
-        _choice(*_log.LEVELS),
+        _choice(*LOG_LEVELS),
         "info",
-        f"{', '.join(_log.LEVELS)}: request lines at info, with their parameters at debug",
+        f"{', '.join(LOG_LEVELS)}: request lines at info, with their parameters at debug",
     ),
     "log_format": (
         "TASKCANCEL_LOG_FORMAT",
-        _choice(*_log.FORMATS),
+        _choice(*LOG_FORMATS),
         "text",
         "text, or json: one object per line (on stderr)",
     ),
