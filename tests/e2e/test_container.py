@@ -159,12 +159,14 @@ def _debootstrap(tarball: Path) -> None:
 
 @pytest.fixture(scope="module")
 def image(
-    podman: Podman, base_image: str, tmp_path_factory: pytest.TempPathFactory
+    podman: Podman,
+    base_image: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
 ) -> Iterator[str]:
     """The image, built from a fresh wheel of this checkout on ``base_image``."""
     context = tmp_path_factory.mktemp("image-context")
     build_wheel(context / "dist")
-    (context / "sdist-left-out.tar.gz").write_bytes(b"")  # the ignore file keeps it out
     shutil.copyfile(REPO / ".containerignore", context / ".containerignore")
     tag = f"localhost/taskcancel-test:{uuid.uuid4().hex[:12]}"
     build = ["build", "--format", "docker", "--network", "host", "--build-arg",
@@ -174,7 +176,12 @@ def image(
     podman(*build, str(context), timeout=900)
     try:
         size = int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
-        print(f"\nimage {tag} on {base_image}: {size / 1e6:.1f} MB")  # shown with -s / -rA
+        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+        line = f"image {tag} on {base_image}: {size / 1e6:.1f} MB"
+        if reporter is not None:  # in the run's output, not only when a test fails
+            reporter.write_line(f"\n{line}")
+        else:
+            print(line)
         yield tag
     finally:
         podman("rmi", "--force", tag, check=False)
