@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -176,12 +177,10 @@ def image(
     podman(*build, str(context), timeout=900)
     try:
         size = int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip())
-        reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
         line = f"image {tag} on {base_image}: {size / 1e6:.1f} MB"
-        if reporter is not None:  # in the run's output, not only when a test fails
-            reporter.write_line(f"\n{line}")
-        else:
-            print(line)
+        capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            print(f"\n{line}")  # in the run's output, not only when a test fails
         yield tag
     finally:
         podman("rmi", "--force", tag, check=False)
@@ -451,8 +450,9 @@ def test_a_bad_variable_is_the_same_one_line_error_with_exit_2_in_the_image(
 def test_a_store_it_cannot_open_is_the_same_one_line_error_as_outside(
     podman: Podman, image: str, where: str, tmp_path: Path
 ) -> None:
+    options: tuple[str, ...] = ()
     if where == "a missing directory":
-        path, options = "/data/missing/store.db", ()
+        path = "/data/missing/store.db"
         outside_path = tmp_path / "missing" / "store.db"
     else:  # a host directory owned by root, mode 0755: the image's user cannot write it
         mount = tmp_path / "root-owned"
@@ -469,3 +469,21 @@ def test_a_store_it_cannot_open_is_the_same_one_line_error_as_outside(
         outside = _outside("--store", str(outside_path))
         assert outside.returncode == 2
         assert outside.stderr == errors[0].replace(path, str(outside_path)) + "\n"
+
+
+def test_the_image_runs_as_its_own_user_with_the_server_extra_and_no_test_tools(
+    podman: Podman, image: str
+) -> None:
+    probe = (
+        "import json, os, importlib.metadata as m; print(json.dumps({'uid': os.getuid(), "
+        "'data': os.stat('/data').st_uid, 'writable': os.access('/data', os.W_OK), "
+        "'dists': sorted(d.metadata['Name'].lower() for d in m.distributions())}))"
+    )
+    done = podman("run", "--rm", "--entrypoint", "python", image, "-c", probe)
+    seen = json.loads(done.stdout.splitlines()[-1])
+
+    assert seen["uid"] != 0 and seen["data"] == seen["uid"] and seen["writable"], seen
+    assert {"taskcancel", "attrs", "httptools", "uvloop"} <= set(seen["dists"]), seen
+    assert not {"pytest", "hypothesis", "mypy", "ruff", "build"} & set(seen["dists"]), seen
+    config = podman("image", "inspect", "--format", "{{json .Config}}", image).stdout
+    assert json.loads(config)["Entrypoint"] == ["taskcancel", "serve"], config
