@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import signal
 import statistics
 import subprocess
@@ -90,11 +91,17 @@ def serve_to_listening() -> float:
         process.communicate(timeout=30)
 
 
-def wall(*args: str) -> float:
-    """Seconds from exec to exit of ``python ARGS``."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall(*args: str) -> tuple[float, float]:
+    """Seconds from exec to exit of ``python ARGS``: wall, and CPU (user + system)."""
+    cpu = _children_cpu()
     began = time.perf_counter()
     subprocess.run([sys.executable, *args], env=_env(), check=True, capture_output=True)
-    return time.perf_counter() - began
+    return time.perf_counter() - began, _children_cpu() - cpu
 
 
 def cli_import() -> tuple[float, list[tuple[float, str]]]:
@@ -124,8 +131,10 @@ def main() -> None:
     _cpu.clear()
     listening = statistics.median(serve_to_listening() for _ in range(runs))
     listening_cpu = statistics.median(_cpu)
-    version = statistics.median(wall("-m", "taskcancel", "--version") for _ in range(runs))
-    bare = statistics.median(wall("-c", "pass") for _ in range(runs))
+    versions = [wall("-m", "taskcancel", "--version") for _ in range(runs)]
+    version = statistics.median(seconds for seconds, _ in versions)
+    version_cpu = statistics.median(cpu for _, cpu in versions)
+    bare = statistics.median(seconds for seconds, _ in (wall("-c", "pass") for _ in range(runs)))
     imports = [cli_import() for _ in range(runs)]
     cli = statistics.median(total for total, _ in imports)
     slowest = sorted(imports[-1][1], reverse=True)[:10]
@@ -136,6 +145,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs, median of {runs} runs")
     print(f"  python -c pass (interpreter alone)          {bare * 1000:8.1f} ms")
     print(f"  taskcancel --version, exec to exit          {version * 1000:8.1f} ms")
+    print(f"    ... CPU time (user + system)              {version_cpu * 1000:8.1f} ms")
     print(f"  import taskcancel.cli (-X importtime)       {cli * 1000:8.1f} ms")
     print(f"  taskcancel serve, exec to 'listening on'    {listening * 1000:8.1f} ms")
     print(f"    ... CPU time (user + system) by then      {listening_cpu * 1000:8.1f} ms")
