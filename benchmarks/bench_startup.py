@@ -35,6 +35,9 @@ _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
 
 
 _PYCACHE = tempfile.mkdtemp(prefix="taskcancel-bench-pycache-")
+#: The children's working directory: not the checkout, whose ``taskcancel`` would shadow
+#: the one on PYTHONPATH (``-m`` and ``-c`` put the working directory first on sys.path).
+_CWD = tempfile.gettempdir()
 _BYTECODE = True
 
 
@@ -73,6 +76,7 @@ def serve_to_listening() -> float:
     process = subprocess.Popen(
         command,
         env=_env(),
+        cwd=_CWD,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -100,7 +104,7 @@ def wall(*args: str) -> tuple[float, float]:
     """Seconds from exec to exit of ``python ARGS``: wall, and CPU (user + system)."""
     cpu = _children_cpu()
     began = time.perf_counter()
-    subprocess.run([sys.executable, *args], env=_env(), check=True, capture_output=True)
+    subprocess.run([sys.executable, *args], env=_env(), cwd=_CWD, check=True, capture_output=True)
     return time.perf_counter() - began, _children_cpu() - cpu
 
 
@@ -109,6 +113,7 @@ def cli_import() -> tuple[float, list[tuple[float, str]]]:
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import taskcancel.cli"],
         env=_env(),
+        cwd=_CWD,
         check=True,
         capture_output=True,
         text=True,

@@ -26,6 +26,7 @@ def _loaded_by(*argv: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, *argv],
         env=dict(os.environ, PYTHONPATH=str(REPO)),
+        cwd=REPO,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
