@@ -11,8 +11,9 @@ names another base instead (e.g. ``docker.io/library/python:3.12-slim``).
 podman runs as ``podman --runtime runc`` with ``CONTAINERS_CONF=.ci/containers.conf``
 (crun cannot set rlimits on these hosts). The container's port is published with ``-p``;
 where that does not work (or with ``TASKCANCEL_TEST_NETWORK=host``) it shares the host's
-network, on a free port (``TASKCANCEL_PORT``). Without podman the tests are skipped, saying so, except under CI
-(``CI`` set), where that is a failure (``.ci/run`` installs podman, runc, debootstrap).
+network, on a free port (``TASKCANCEL_PORT``). Without podman the tests are skipped,
+saying so, except under CI (``CI`` set), where that is a failure (``.ci/run`` installs
+podman, runc, debootstrap).
 """
 
 from __future__ import annotations
