@@ -498,3 +498,19 @@ def test_the_image_runs_as_its_own_user_with_the_server_extra_and_no_test_tools(
     assert not {"pytest", "hypothesis", "mypy", "ruff", "build"} & set(seen["dists"]), seen
     config = podman("image", "inspect", "--format", "{{json .Config}}", image).stdout
     assert json.loads(config)["Entrypoint"] == ["taskcancel", "serve"], config
+
+
+def test_sigterm_while_it_starts_still_stops_it_with_exit_0(podman: Podman, image: str) -> None:
+    name = f"taskcancel-test-{uuid.uuid4().hex[:12]}"
+    podman("run", "-d", "--name", name, "--health-interval", "disable", image)
+    try:
+        # Right after the start: the interpreter is most likely still importing.
+        podman("stop", "--time", "5", name)
+        state = podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+        logs = podman("logs", name, check=False)
+        text = logs.stdout + logs.stderr
+        # 137 would be SIGKILL after 5 s: the SIGTERM was lost.
+        assert state == "0", text
+        assert "stopped" in text, text
+    finally:
+        podman("rm", "--force", "--time", "0", name, check=False)
