@@ -13,15 +13,23 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from time import perf_counter
 from typing import Any
 
 import attrs
 
 from .. import wire
-from .._api._actions import ACTIONS, DEFAULT_NEW_TASK_SCHEDULE, ActionContext, IdGenerator, dispatch
+from .._api._actions import (
+    ACTIONS,
+    DEFAULT_NEW_TASK_SCHEDULE,
+    ActionContext,
+    IdGenerator,
+    dispatch_explained,
+)
 from .._core._catalogue import ErrorSpec, Profile, get_profile
 from .._core._model import Schedule
 from .._core._rules import DEFAULT_POLICY, Policy
@@ -31,8 +39,9 @@ from .._store.sqlite import is_busy
 from ..worldfile._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 from ._asgi import AsgiAdapter
 from ._gate import WorldGate
+from ._journal import DEFAULT_JOURNAL_SIZE, Entry, Journal, TaskFields
 from ._nonces import FULL, REPLAY, NonceRegistry
-from ._request import Answer, Pending, RawRequest
+from ._request import Answer, Decision, Deferred, Pending, RawRequest
 
 __all__ = ["Emulator"]
 
@@ -61,6 +70,7 @@ class Emulator(AsgiAdapter):
         ids: Callable[[str], str] | None = None,
         new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
         max_tasks_per_account: int = 10_000,
+        journal: Journal | None = None,
     ) -> None:
         self.store = store
         self.accounts = dict(accounts)
@@ -84,6 +94,13 @@ class Emulator(AsgiAdapter):
         # How large a body a control-plane request may send (the plane sets it; 0: none).
         self.control_body_limit: Callable[[Sequence[tuple[bytes, bytes]]], int] = _no_body
         self.debug = False  # put each request's parameters in its Answer (for the log)
+        #: The request journal (design §11); ``Journal(0)`` records nothing.
+        self.journal = journal or Journal(DEFAULT_JOURNAL_SIZE, clock=self._now)
+        #: The control plane's long-polls (``GET requests?WaitSeconds=``): the plane sets it.
+        self.control_wait: Callable[[RawRequest, str], Answer | Deferred] | None = None
+
+    def _now(self) -> Any:
+        return self.store.clock()
 
     @property
     def blocking(self) -> bool:
@@ -101,9 +118,13 @@ class Emulator(AsgiAdapter):
     def handle(self, request: RawRequest) -> Answer:
         """The answer to one complete request. Never raises."""
         staged = self.stage(request)
-        return staged if isinstance(staged, Answer) else staged.run()
+        if isinstance(staged, Answer):
+            return staged
+        if isinstance(staged, Deferred):
+            return wait_for(staged)
+        return staged.run()
 
-    def stage(self, request: RawRequest) -> Answer | Pending:
+    def stage(self, request: RawRequest) -> Answer | Pending | Deferred:
         """The answer, when the store is not needed for it (refusals, health); otherwise
         the store's part as :class:`Pending` work, which a connection layer serving a
         store on disk runs in a worker thread. Never raises."""
@@ -113,11 +134,23 @@ class Emulator(AsgiAdapter):
             run = functools.partial(self.control, request, request_id)
             if target.startswith(_HEALTH):
                 return run()
+            if (
+                self.control_wait is not None
+                and target.startswith(_WAIT)
+                and b"WaitSeconds" in target
+                and request.method == "GET"
+            ):
+                return self.control_wait(request, request_id)
             return Pending(run, writes=request.method != "GET")
         answer = Answer(_NO_RESPONSE, request_id)
+        if self.journal.enabled and not request.begun:
+            request.begun = perf_counter()  # the journal's LatencyMs (ASGI, handle())
         fmt, call, refusal = self._front(request, answer)
-        if call is None:
-            return self._render(request, answer, fmt, refusal or _INTERNAL)
+        if call is None or refusal is not None:
+            rendered = self._render(request, answer, fmt, refusal or _INTERNAL)
+            if self.journal.enabled:
+                self._record(request, rendered, call)
+            return rendered
         writes = call.action in _WRITES
         # A write queued behind writers waiting for a lock gets only what is left of the
         # store's wait budget, not a fresh one (see _back). A store that never waits (in
@@ -131,7 +164,8 @@ class Emulator(AsgiAdapter):
     def _front(
         self, request: RawRequest, answer: Answer
     ) -> tuple[str, wire.Call | None, ErrorSpec | None]:
-        """Parse and pass the gateway: the call to run, or the refusal to answer."""
+        """Parse and pass the gateway: the call to run, or the refusal to answer (with the
+        call, when it parsed: the journal records what was refused)."""
         fmt = "JSON"
         try:
             path, _, query = request.target.partition(b"?")
@@ -145,9 +179,9 @@ class Emulator(AsgiAdapter):
             if not isinstance(parsed, wire.Call):
                 return fmt, None, parsed
             fmt = self._describe(parsed, answer)
-            refusal = self._gate(parsed)
+            refusal = self._gate(parsed, answer)
             if refusal is not None:
-                return fmt, None, refusal
+                return fmt, parsed, refusal
             if self.faults.latency_ms > 0:
                 answer.delay = self.faults.latency_ms / 1000
             return fmt, parsed, None
@@ -172,15 +206,39 @@ class Emulator(AsgiAdapter):
             return self._render(request, answer, fmt, STORE_BUSY)
         try:
             with self.gate:  # a control-plane reset or load waits for it
-                outcome = self._reply(call)
+                outcome = self._reply(call, answer)
         except Exception as exc:
             if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", answer.request_id, exc)
                 outcome = STORE_BUSY
+                answer.decision = _STORE_BUSY_DECISION
             else:
                 log.exception("internal error answering request %s", answer.request_id)
                 outcome = _INTERNAL
-        return self._render(request, answer, fmt, outcome)
+                answer.decision = _INTERNAL_DECISION
+        rendered = self._render(request, answer, fmt, outcome)
+        if self.journal.enabled:
+            self._record(request, rendered, call)
+        return rendered
+
+    def _record(self, request: RawRequest, answer: Answer, call: wire.Call | None) -> None:
+        """Journal one ECS call, once its answer is rendered."""
+        self.journal.append(
+            Entry.ecs(
+                request_id=answer.request_id,
+                method=request.method,
+                target=request.target,
+                body_size=len(request.body),
+                status=answer.response.status,
+                code=answer.code,
+                latency_ms=(perf_counter() - request.begun) * 1000 if request.begun else 0.0,
+                action=None if call is None else call.action,
+                signature=None if call is None else _SCHEMES.get(call.scheme),
+                access_key_id=None if call is None else call.access_key_id,
+                params=None if call is None else call.params,
+                decision=answer.decision,
+            )
+        )
 
     def _render(
         self, request: RawRequest, answer: Answer, fmt: str, outcome: dict[str, Any] | ErrorSpec
@@ -217,13 +275,21 @@ class Emulator(AsgiAdapter):
         answer.region_id = params.get("RegionId", "")
         answer.task_id = params.get("TaskId", "")
         answer.access_key_id = call.access_key_id
-        if self.debug:
+        if self.debug or self.journal.enabled:
             answer.params = params
         return call.response_format
 
-    def _gate(self, call: wire.Call) -> ErrorSpec | None:
-        """The gateway's refusal of ``call`` (authentication, throttling), if any."""
-        return self.authenticate(call) or self._throttle()
+    def _gate(self, call: wire.Call, answer: Answer) -> ErrorSpec | None:
+        """The gateway's refusal of ``call`` (authentication, throttling), if any; its
+        ``Decision`` goes in ``answer``."""
+        refusal = self.authenticate(call)
+        if refusal is not None:
+            answer.decision = _gateway_decision(refusal.code)
+            return refusal
+        refusal = self._throttle()
+        if refusal is not None:
+            answer.decision = _THROTTLE_FAULT
+        return refusal
 
     def authenticate(self, call: wire.Call) -> ErrorSpec | None:
         """The gateway checks, in order: action/version, key, timestamp, signature, nonce."""
@@ -252,11 +318,15 @@ class Emulator(AsgiAdapter):
             return wire.gateway_error("Throttling.User", retry_after_ms=self.faults.retry_after_ms)
         return None
 
-    def _reply(self, call: wire.Call) -> dict[str, Any] | ErrorSpec:
-        """Run an admitted call's action over the store."""
-        reply = dispatch(self._context(call.access_key_id), call.action, call.params)
-        if reply is None:  # authenticate() already refused unknown actions
+    def _reply(self, call: wire.Call, answer: Answer) -> dict[str, Any] | ErrorSpec:
+        """Run an admitted call's action over the store; why goes in ``answer``."""
+        explained = dispatch_explained(self._context(call.access_key_id), call.action, call.params)
+        if explained is None:  # authenticate() already refused unknown actions
             return wire.GATEWAY_ERRORS["InvalidAction.NotFound"]
+        reply, (step, check, rule, reason, task) = explained
+        answer.decision = Decision(
+            step, check, rule, reason, None if task is None else TaskFields(task)
+        )
         return reply
 
     def _context(self, account: str) -> ActionContext:
@@ -297,6 +367,49 @@ STORE_BUSY = attrs.evolve(
     wire.GATEWAY_ERRORS["ServiceUnavailable"],
     headers=(("x-acs-retry-after", "1000"), ("retry-after", "1")),
 )
+
+
+#: The journal's ``Signature`` of each scheme.
+_SCHEMES = {wire.Scheme.ACS3: "ACS3", wire.Scheme.V1: "V1"}
+_WAIT = _CONTROL_PREFIX + b"requests?"
+_STORE_BUSY_DECISION = Decision("store", "busy")
+_INTERNAL_DECISION = Decision("store", "internal-error")
+_THROTTLE_FAULT = Decision("fault", "throttle")
+#: The gateway check that gives each refusal (design §11's ``Check``).
+_GATEWAY_CHECKS = {
+    "InvalidAction.NotFound": "action",
+    "InvalidVersion": "action",
+    "InvalidAccessKeyId.NotFound": "access-key",
+    "SignatureNonceUsed": "nonce",
+    "Throttling.User": "nonce",  # the nonce registry is full: the caller is too fast
+}
+
+
+def _gateway_decision(code: str) -> Decision:
+    check = _GATEWAY_CHECKS.get(code)
+    if check is None:
+        check = "timestamp" if "TimeStamp" in code or "Timestamp" in code else "signature"
+    return Decision("gateway", check)
+
+
+def wait_for(deferred: Deferred) -> Answer:
+    """A :class:`Deferred`'s answer, waiting in this thread (the in-process path)."""
+    answer = deferred.poll()
+    if answer is not None:
+        return answer
+    woken = threading.Event()
+    unsubscribe = deferred.subscribe(woken.set)
+    try:
+        due = time.monotonic() + deferred.timeout
+        while (left := due - time.monotonic()) > 0:
+            woken.wait(left)
+            woken.clear()
+            answer = deferred.poll()
+            if answer is not None:
+                return answer
+    finally:
+        unsubscribe()
+    return deferred.expire()
 
 
 def _no_body(headers: Sequence[tuple[bytes, bytes]]) -> int:

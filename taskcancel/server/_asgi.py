@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .. import wire
-from ._request import Answer, Pending, RawRequest
+from ._request import Answer, Deferred, Pending, RawRequest
 
 __all__ = ["AsgiAdapter"]
 
@@ -22,7 +22,7 @@ class AsgiAdapter:
     """Mixin: ``await app(scope, receive, send)`` answers like the connection layer does."""
 
     limits: wire.Limits
-    stage: Callable[[RawRequest], Answer | Pending]
+    stage: Callable[[RawRequest], Answer | Pending | Deferred]
     refusal: Callable[[wire.GatewayError], Answer]
 
     if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class AsgiAdapter:
             staged = self.stage(request)
             if isinstance(staged, Answer):
                 answer = staged
+            elif isinstance(staged, Deferred):
+                answer = await _deferred(staged)
             elif self.blocking:  # the store's part in a worker thread, the rest here
                 answer = await asyncio.get_running_loop().run_in_executor(None, staged.run)
             else:
@@ -71,6 +73,34 @@ class AsgiAdapter:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+
+async def _deferred(deferred: Deferred) -> Answer:
+    """A long-poll's answer: woken by its subscription, holding no thread."""
+    answer = deferred.poll()
+    if answer is not None:
+        return answer
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    def wake() -> None:  # from any thread
+        loop.call_soon_threadsafe(woken.set)
+
+    unsubscribe = deferred.subscribe(wake)
+    try:
+        due = loop.time() + deferred.timeout
+        while (left := due - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(woken.wait(), left)
+            except TimeoutError:
+                break
+            woken.clear()
+            answer = deferred.poll()
+            if answer is not None:
+                return answer
+    finally:
+        unsubscribe()
+    return deferred.expire()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

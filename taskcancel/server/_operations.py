@@ -105,6 +105,7 @@ class Operations:
             app.accounts = dict(self.start.accounts)
             app.faults = self.start.faults
             app.nonces.clear()
+            app.journal.clear()  # Seq keeps counting (design §11)
 
     def add_tasks(self, tasks: Iterable[Task]) -> list[Task]:
         """Add every task or none (duplicate or unknown region: nothing added)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import wire
 from ._http11 import serialize
-from ._request import Answer, RawRequest
+from ._request import Answer, Deferred, RawRequest
 
 if TYPE_CHECKING:
     from ._connections import App, ConnectionSet
@@ -67,6 +67,8 @@ class Responder:
                 return
             request = self.queue.popleft()
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
+            if isinstance(staged, Deferred):  # long-polls: answered at once until held here
+                staged = staged.poll() or staged.expire()
             if isinstance(staged, Answer) or not self.app.blocking:
                 self._answered(request, staged if isinstance(staged, Answer) else staged.run())
                 continue

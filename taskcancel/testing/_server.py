@@ -7,6 +7,7 @@ that change the world are the control plane's operations, called directly.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,7 +33,9 @@ from ..server import (
     TaskChanges,
     bind_socket,
 )
+from ..server._request import RawRequest
 from ..worldfile import DEFAULT_ACCOUNTS, Faults, WorldSpec
+from ._journal import filters_query
 
 __all__ = ["EmulatorServer"]
 
@@ -200,6 +203,21 @@ class EmulatorServer:
                 latency_ms=current.latency_ms if latency_ms is None else latency_ms,
             )
         )
+
+    def requests(self, **filters: object) -> list[dict[str, Any]]:
+        """The request journal's entries, oldest first (design §11): ``GET
+        /_taskcancel/requests``' ``Requests``. ``filters`` take the route's names
+        (``Action="CancelTask"``) or Python's (``action=``, ``task_id=``, ``code=``,
+        ``region_id=``, ``access_key_id=``, ``kind=``, ``since=``, ``limit=``,
+        ``wait_seconds=``); a bad one raises ``ValueError`` with the route's message."""
+        query = filters_query(filters).encode()
+        target = b"/_taskcancel/requests" + (b"?" + query if query else b"")
+        answer = self.app.handle(RawRequest("GET", target, [(b"host", b"127.0.0.1")], b""))
+        document = json.loads(answer.response.body)
+        if answer.response.status != 200:
+            raise ValueError(f"{document['Code']}: {document['Message']}")
+        entries: list[dict[str, Any]] = document["Requests"]
+        return entries
 
     # -- clients ------------------------------------------------------------------------
 
