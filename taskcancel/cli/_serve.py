@@ -122,6 +122,8 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     from ..server import (
         ControlPlane,
         Emulator,
+        Journal,
+        JournalFile,
         Operations,
         Server,
         bind_socket,
@@ -175,6 +177,16 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
         ids=IdGenerator(args.seed),
     )
     app.debug = args.log_level == "debug"
+    try:
+        sink = JournalFile(args.journal_file) if args.journal_file else None
+    except OSError as exc:
+        sock.close()
+        store.close()
+        return _fail(
+            json_logs,
+            f"{_from(args, 'journal_file')}{printable(args.journal_file)}: cannot open ({exc})",
+        )
+    app.journal = Journal(args.journal_size, clock=lambda: app.store.clock(), sink=sink)
     start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)
     kind = "sqlite" if args.store else "memory"
     ops = Operations(app, start, clock=clock, version=__version__)
@@ -205,6 +217,8 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     finally:
         sock.close()
         store.close()
+        if sink is not None:
+            sink.close()  # every entry written and flushed
     log.info("stopped")
     return EXIT_OK
 

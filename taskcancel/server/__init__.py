@@ -8,6 +8,7 @@
     _gate         WorldGate: one world per request while the control plane changes it
     _operations   Operations: reset, load, add/change tasks, faults, clock, state
     _control      ControlPlane: the /_taskcancel/ routes over Operations
+    _journal      Journal: the request journal (every call, why it got its answer)
     _control_body reading and checking the control plane's JSON bodies
     _net          which addresses are loopback
     _connections  ConnectionSet: open connections, shared limits, worker pools
@@ -34,6 +35,7 @@ from typing import Any
 from .._store import Store, TaskChanges
 from ._app import Emulator
 from ._control import ControlPlane
+from ._journal import DEFAULT_JOURNAL_SIZE, Journal, JournalFile
 from ._log import RequestLog
 from ._net import is_loopback
 from ._nonces import NonceRegistry
@@ -51,6 +53,7 @@ from ._run import (
 )
 
 __all__ = [
+    "DEFAULT_JOURNAL_SIZE",
     "DEFAULT_KEEP_ALIVE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_REQUEST_TIMEOUT",
@@ -59,6 +62,8 @@ __all__ = [
     "BackgroundServer",
     "ControlPlane",
     "Emulator",
+    "Journal",
+    "JournalFile",
     "NonceRegistry",
     "Operations",
     "RawRequest",
