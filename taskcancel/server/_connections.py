@@ -33,7 +33,7 @@ class App(Protocol):
         """The largest body this control-plane request (``/_taskcancel/...``) may send."""
         ...
 
-    def stage(self, request: RawRequest) -> Answer | Pending | Deferred:
+    def stage(self, request: RawRequest) -> Answer | Deferred | Pending:
         """The answer now, or the store's part of it to run in a worker thread."""
         ...
 

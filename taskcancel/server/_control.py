@@ -20,9 +20,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
-from .._store.sqlite import is_busy
 from ..worldfile import WorldFileError, faults_to_json, parse_faults, parse_world
-from ._app import STORE_BUSY
+from ._app import CONTROL_PREFIX
 from ._control_body import (
     MAX_BODY,
     Refusal,
@@ -35,17 +34,18 @@ from ._control_body import (
     task_changes,
     time_text,
 )
-from ._journal import Entry, parse_filters
+from ._journal import Entry, Filters, parse_filters
 from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, Deferred, RawRequest
+from ._world import STORE_BUSY, store_busy
 
 __all__ = ["PREFIX", "ControlPlane"]
 
 log = logging.getLogger("taskcancel.server")
 
 #: Where the control plane's routes live.
-PREFIX = "/_taskcancel/"
+PREFIX = CONTROL_PREFIX
 
 _OFF = (
     "the control plane is off: the server was started with --no-control, or on a "
@@ -62,8 +62,6 @@ class ControlPlane:
 
     def __init__(self, ops: Operations, *, enabled: bool = True, token: str | None = None) -> None:
         self.ops, self.enabled, self.token = ops, enabled, token
-        # The connection layer reads a world file's size only for a caller admitted here.
-        ops.app.control_body_limit = self.body_limit
         self._routes: dict[tuple[str, str], Callable[[RawRequest], tuple[int, Any]]] = {
             ("GET", "health"): lambda _: (200, ops.health()),
             ("HEAD", "health"): lambda _: (200, ops.health()),
@@ -76,43 +74,22 @@ class ControlPlane:
             ("GET", "requests"): self._get_requests,
             ("DELETE", "requests"): self._delete_requests,
         }
-        ops.app.control_wait = self.wait
 
-    def wait(self, request: RawRequest, request_id: str) -> Answer | Deferred:
-        """``GET requests?...WaitSeconds=N``: a :class:`Deferred` answer that is ready once
-        an entry matching the filters exists (or when the wait is up); refusals at once."""
-        path = request.target.partition(b"?")[0].decode("latin-1")
-        try:
-            self._authorize(request)
-            filters = parse_filters(request.target.partition(b"?")[2])
-        except Refusal as refusal:
-            document = {"Code": refusal.code, "Message": refusal.message}
-            return self._answer(request, request_id, refusal.status, refusal.code, document, path)
-        journal = self.ops.app.journal
-
-        def poll() -> Answer | None:
-            if not journal.entries(filters):
-                return None
-            return expire()
-
-        def expire() -> Answer:
-            return self._answer(request, request_id, 200, "OK", journal.answer(filters), path)
-
-        if filters.wait_seconds <= 0:
-            return expire()
-        return Deferred(poll, expire, journal.subscribe, filters.wait_seconds)
-
-    def handle(self, request: RawRequest, request_id: str) -> Answer:
+    def handle(self, request: RawRequest, request_id: str) -> Answer | Deferred:
+        """The route's answer; ``GET requests?...WaitSeconds=N`` (N > 0) is a
+        :class:`Deferred` one, ready once an entry matching the filters exists."""
         begun = request.begun or perf_counter()
         path = request.target.partition(b"?")[0].decode("latin-1")
         try:
             status, document = self._dispatch(request, path[len(PREFIX) :])
             code = "OK"
+            if isinstance(document, Filters):
+                return self._long_poll(request, request_id, document)
         except Refusal as refusal:
             status, code = refusal.status, refusal.code
             document = {"Code": refusal.code, "Message": refusal.message}
         except Exception as exc:  # the last line of defence: a JSON answer, never a drop
-            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
+            if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", request_id, exc)
                 status, code = 503, "ServiceUnavailable"
                 document = {"Code": code, "Message": f"the store is busy, try again: {exc}"}
@@ -120,9 +97,9 @@ class ControlPlane:
                 log.exception("internal error answering control request %s", request_id)
                 status, code = 500, "InternalError"
                 document = {"Code": code, "Message": f"internal error; see the log ({request_id})"}
-        answer = self._answer(request, request_id, status, code, document, path)
+        answer = self._answer(request, request_id, status, code, document)
         route = path[len(PREFIX) :]
-        journal = self.ops.app.journal
+        journal = self.ops.journal
         if journal.enabled and (
             (request.method, route) in _CHANGES
             or (request.method == "PATCH" and route.startswith("tasks/"))
@@ -141,14 +118,9 @@ class ControlPlane:
         return answer
 
     def _answer(
-        self,
-        request: RawRequest,
-        request_id: str,
-        status: int,
-        code: str,
-        document: Any,
-        path: str,
+        self, request: RawRequest, request_id: str, status: int, code: str, document: Any
     ) -> Answer:
+        path = request.target.partition(b"?")[0].decode("latin-1")
         full = json.dumps(document).encode()
         headers: tuple[tuple[str, str], ...] = (
             ("content-type", "application/json;charset=utf-8"),
@@ -168,7 +140,7 @@ class ControlPlane:
         method = request.method
         if route.startswith("requests/") and method == "GET":
             wanted = unquote(route[len("requests/") :])
-            entry = self.ops.app.journal.find(wanted)
+            entry = self.ops.journal.find(wanted)
             if entry is None:
                 raise Refusal(404, "NotFound", f"RequestId: no journal entry {wanted!r}")
             return 200, entry.to_json()
@@ -249,10 +221,23 @@ class ControlPlane:
 
     def _get_requests(self, request: RawRequest) -> tuple[int, Any]:
         filters = parse_filters(request.target.partition(b"?")[2])
-        return 200, self.ops.app.journal.answer(filters)
+        if filters.wait_seconds > 0:
+            return 200, filters  # handle() makes the long-poll (it has the request id)
+        return 200, self.ops.journal.answer(filters)
+
+    def _long_poll(self, request: RawRequest, request_id: str, filters: Filters) -> Deferred:
+        journal = self.ops.journal
+
+        def poll() -> Answer | None:
+            return expire() if journal.entries(filters) else None
+
+        def expire() -> Answer:
+            return self._answer(request, request_id, 200, "OK", journal.answer(filters))
+
+        return Deferred(poll, expire, journal.subscribe, filters.wait_seconds)
 
     def _delete_requests(self, request: RawRequest) -> tuple[int, Any]:
-        return 200, {"Cleared": self.ops.app.journal.clear()}
+        return 200, {"Cleared": self.ops.journal.clear()}
 
     def _reset(self, request: RawRequest) -> tuple[int, Any]:
         self.ops.reset()
@@ -265,10 +250,12 @@ class ControlPlane:
         unknown = sorted(set(data) - {"Tasks"})
         if unknown:
             raise bad(f"body: {unknown[0]}: unknown field; known: Tasks")
-        app = self.ops.app
+        current = self.ops.live.current
         world = {  # checked as a world file of the regions and accounts there are now
-            "Regions": sorted(app.store.regions()),
-            "Accounts": [{"AccessKeyId": k, "AccessKeySecret": s} for k, s in app.accounts.items()],
+            "Regions": sorted(current.store.regions()),
+            "Accounts": [
+                {"AccessKeyId": k, "AccessKeySecret": s} for k, s in current.accounts.items()
+            ],
             "Tasks": data["Tasks"],
         }
         spec = parsed(lambda: parse_world(world, source="body", now=self.ops.now()))
@@ -306,13 +293,7 @@ class ControlPlane:
 
 #: The control routes that change something: each is a journal entry (design §11).
 _CHANGES = frozenset(
-    {
-        ("PUT", "world"),
-        ("POST", "reset"),
-        ("POST", "tasks"),
-        ("PUT", "faults"),
-        ("POST", "clock"),
-    }
+    {("PUT", "world"), ("POST", "reset"), ("POST", "tasks"), ("PUT", "faults"), ("POST", "clock")}
 )
 
 

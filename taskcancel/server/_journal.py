@@ -351,10 +351,11 @@ def parse_filters(query: str | bytes) -> Filters:
 
 
 class Journal:
-    """The newest ``size`` entries; ``size=0`` records nothing (``enabled`` is false).
+    """The newest ``size`` entries; ``size=0`` keeps none.
 
     ``clock`` stamps each entry's ``Time`` (the emulator's clock); ``sink``, when given,
-    receives every entry after it is numbered (a :class:`JournalFile`).
+    receives every entry after it is numbered (a :class:`JournalFile`), whatever ``size``.
+    ``enabled`` is false when there is neither a ring nor a sink: nothing is recorded.
     """
 
     def __init__(
@@ -362,12 +363,12 @@ class Journal:
         size: int = DEFAULT_JOURNAL_SIZE,
         *,
         clock: Callable[[], datetime] | None = None,
-        sink: Callable[[Entry], None] | None = None,
+        sink: JournalFile | None = None,
     ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValueError(f"journal size must be a whole number >= 0, got {size!r}")
         self.size = size
-        self.enabled = size > 0
+        self.enabled = size > 0 or sink is not None
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sink = sink
         self._entries: deque[Entry] = deque(maxlen=size or 1)
@@ -395,10 +396,11 @@ class Journal:
             self._seq += 1
             entry.seq = self._seq
             entry.time = now
-            entries = self._entries
-            if len(entries) == self.size:
-                self._dropped += 1
-            entries.append(entry)
+            if self.size:
+                entries = self._entries
+                if len(entries) == self.size:
+                    self._dropped += 1
+                entries.append(entry)
             wakers = self._wakers
         if self._sink is not None:
             self._sink(entry)
@@ -448,6 +450,11 @@ class Journal:
             "Requests": [entry.to_json() for entry in self.entries(filters)],
             "Dropped": self._dropped,
         }
+
+    def close(self) -> None:
+        """Write out and close the file sink, if any (a clean stop loses no entry)."""
+        if self._sink is not None:
+            self._sink.close()
 
     def subscribe(self, wake: Callable[[], None]) -> Callable[[], None]:
         """Call ``wake()`` (from any thread) after each append until the returned function

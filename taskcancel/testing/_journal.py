@@ -10,11 +10,16 @@ the same task under another action -- like a diff.
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-__all__ = ["FILTER_NAMES", "RequestJournal", "filters_query"]
+from ..server import Answer, Deferred, Emulator, RawRequest
+
+__all__ = ["FILTER_NAMES", "RequestJournal", "filters_query", "journal_request"]
 
 #: Python keyword -> the query parameter of ``GET /_taskcancel/requests``; the query
 #: names themselves (``Action=...``) are accepted as they are.
@@ -43,6 +48,41 @@ def filters_query(filters: Mapping[str, object]) -> str:
             continue
         pairs.append((FILTER_NAMES.get(name, name), str(value)))
     return urlencode(pairs)
+
+
+def journal_request(app: Emulator, filters: Mapping[str, object]) -> list[dict[str, Any]]:
+    """``GET /_taskcancel/requests`` with ``filters``, in-process (a long-poll waits in
+    this thread); ``ValueError`` with the route's message for a bad filter."""
+    query = filters_query(filters).encode()
+    target = b"/_taskcancel/requests" + (b"?" + query if query else b"")
+    answer = app.handle(RawRequest("GET", target, [(b"host", b"127.0.0.1")], b""))
+    if isinstance(answer, Deferred):
+        answer = _settle(answer)
+    document = json.loads(answer.response.body)
+    if answer.response.status != 200:
+        raise ValueError(f"{document['Code']}: {document['Message']}")
+    entries: list[dict[str, Any]] = document["Requests"]
+    return entries
+
+
+def _settle(deferred: Deferred) -> Answer:
+    """A long-poll's answer, waiting in this thread until it is ready or expires."""
+    answer = deferred.poll()
+    if answer is not None:
+        return answer
+    woken = threading.Event()
+    unsubscribe = deferred.subscribe(woken.set)
+    try:
+        due = time.monotonic() + deferred.timeout
+        while (left := due - time.monotonic()) > 0:
+            woken.wait(left)
+            woken.clear()
+            answer = deferred.poll()
+            if answer is not None:
+                return answer
+    finally:
+        unsubscribe()
+    return deferred.expire()
 
 
 def _matches(entry: Entry, params: Mapping[str, object]) -> bool:
@@ -89,7 +129,7 @@ class RequestJournal:
     @classmethod
     def of_server(cls, server: Any) -> RequestJournal:
         """The journal of an :class:`~taskcancel.testing.EmulatorServer`."""
-        return cls(server.requests, server.app.journal.clear)
+        return cls(server.requests, server.ops.journal.clear)
 
     @classmethod
     def of_url(cls, endpoint: str, *, token: str | None = None) -> RequestJournal:

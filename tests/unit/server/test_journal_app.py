@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from taskcancel import MemoryStore, Task, TaskAction, TaskStatus, wire
-from taskcancel.server import ControlPlane, Emulator, Journal, Operations, RawRequest
+from taskcancel.server import AsgiApp, Deferred, Emulator, RawRequest, Settings, build
+from taskcancel.testing._journal import _settle
 from taskcancel.worldfile import WorldSpec
 
 HZ = "cn-hangzhou"
@@ -34,10 +35,8 @@ def make_app(size: int = 100) -> Emulator:
              status=TaskStatus.PROCESSING, owner="testid", cancel_fails=True),
     ]  # fmt: skip
     store = MemoryStore(tasks)
-    app = Emulator(store, journal=Journal(size, clock=lambda: store.clock()))
-    ops = Operations(app, WorldSpec(regions=store.regions(), accounts=dict(app.accounts)))
-    app.control = ControlPlane(ops).handle
-    return app
+    start = WorldSpec(regions=store.regions(), accounts={"testid": "testsecret"})
+    return build(Settings(journal_size=size), store, start).app
 
 
 def signed(
@@ -66,6 +65,8 @@ def control(app: Emulator, method: str, target: str, body: Any = None) -> tuple[
         data = json.dumps(body).encode()
         headers.append((b"content-type", b"application/json"))
     answer = app.handle(RawRequest(method, target.encode(), headers, data))
+    if isinstance(answer, Deferred):
+        answer = _settle(answer)
     return answer.response.status, json.loads(answer.response.body)
 
 
@@ -98,6 +99,7 @@ def test_each_cancel_names_its_contract_row_and_the_task(
     app = make_app()
     answer = app.handle(signed("CancelTask", params))
     entry = last(app)
+    assert not isinstance(answer, Deferred)
     assert entry["Code"] == answer.code
     decision = entry["Decision"]
     assert (decision["Step"], decision["Check"], decision["Rule"]) == (step, check, rule)
@@ -252,7 +254,7 @@ def test_a_long_poll_over_asgi_holds_no_thread_and_wakes_on_a_call() -> None:
     app = make_app()
 
     async def scenario() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=AsgiApp(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             poll = asyncio.ensure_future(
                 client.get("/_taskcancel/requests", params={"Since": "0", "WaitSeconds": "30"})
