@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl
 
 from .._api._actions import ignored_parameters
 from .._core._model import Task
+from ..wire._encoding import decode_form
 from ..worldfile import task_to_json
 from ._control_body import Refusal
 from ._request import Decision
@@ -124,6 +125,7 @@ class Entry:
         "method",
         "params",
         "path",
+        "raw",
         "region_id",
         "request_id",
         "seq",
@@ -160,6 +162,9 @@ class Entry:
         self.action, self.signature, self.access_key_id = action, signature, access_key_id
         self.region_id, self.task_id, self.params = region_id, task_id, params
         self.decision, self.truncated = decision, truncated
+        #: A small request's target as sent: its parameters are decoded again when read
+        #: (one bytes object the request already made, instead of a dict of strings).
+        self.raw: bytes | None = None
 
     @classmethod
     def ecs(
@@ -186,14 +191,17 @@ class Entry:
         if len(path) > MAX_VALUE:
             path, truncated = path[:MAX_VALUE], True
         region_id = task_id = None
+        raw = None
         if params is not None:
             region_id = params.get("RegionId")
             task_id = params.get("TaskId")
+            if not truncated and body_size == 0:
+                raw, params = target, None  # every parameter is in the query
         if action is not None and len(action) > MAX_VALUE:
             action, truncated = action[:MAX_VALUE], True
         if access_key_id is not None and len(access_key_id) > MAX_VALUE:
             access_key_id, truncated = access_key_id[:MAX_VALUE], True
-        return cls(
+        entry = cls(
             kind="ecs",
             request_id=request_id,
             method=method,
@@ -210,6 +218,14 @@ class Entry:
             decision=decision,
             truncated=truncated,
         )
+        entry.raw = raw
+        return entry
+
+    def sent(self) -> Mapping[str, str]:
+        """The parameters as decoded (secrets included: :meth:`to_json` hides them)."""
+        if self.raw is not None:
+            return dict(decode_form(self.raw.partition(b"?")[2]) or ())
+        return self.params or {}
 
     def to_json(self) -> dict[str, Any]:
         """The entry as design §11 shows it (secrets as ``"***"``)."""
@@ -221,8 +237,9 @@ class Entry:
             "Method": self.method,
             "Path": self.path,
         }
+        params: Mapping[str, str] = {}
         if self.kind == "ecs":
-            params = self.params or {}
+            params = self.sent()
             data.update(
                 Action=self.action,
                 Signature=self.signature,
@@ -233,7 +250,7 @@ class Entry:
             )
         data.update(Status=self.status, Code=self.code, LatencyMs=round(self.latency_ms, 3))
         if self.kind == "ecs":
-            data["Ignored"] = ignored_parameters(self.action or "", (self.params or {}).keys())
+            data["Ignored"] = ignored_parameters(self.action or "", params.keys())
             decision = self.decision
             data["Decision"] = None if decision is None else _decision_json(decision)
         if self.truncated:

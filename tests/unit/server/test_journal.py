@@ -7,6 +7,7 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -31,10 +32,13 @@ def ecs(
     action: str = "CancelTask",
     code: str = "OK",
     params: dict[str, str] | None = None,
-    target: bytes = b"/?x",
+    target: bytes | None = None,
     request_id: str = "",
 ) -> Entry:
+    """An entry as the app records it: ``params`` decoded from ``target``'s query."""
     sent = params if params is not None else {"RegionId": "cn-hangzhou", "TaskId": task_id}
+    if target is None:
+        target = b"/?" + urlencode(sent).encode()
     return Entry.ecs(
         request_id=request_id or f"req-{task_id}",
         method="POST",
@@ -155,13 +159,16 @@ def test_a_large_request_keeps_a_bounded_cut_and_says_so() -> None:
     assert sum(len(k) + len(v) for k, v in kept.items()) <= MAX_PARAMS_CHARS
 
 
-def test_a_small_request_is_kept_whole() -> None:
-    params = {"TaskId": "t" * 1000}
-    assert "Truncated" not in ecs(params=params, target=b"/?" + b"x" * 1100).to_json()
+def test_a_small_request_is_kept_whole_and_decoded_again_when_read() -> None:
+    params = {"TaskId": "t" * 1000, "Name": "a b+c%/é"}
+    entry = ecs(params=params)
+    assert entry.params is None and entry.raw is not None  # kept as the bytes sent
+    data = entry.to_json()
+    assert "Truncated" not in data and data["Params"] == params
 
 
 def test_a_long_path_is_cut() -> None:
-    data = ecs(target=b"/" + b"p" * 5000).to_json()
+    data = ecs(target=b"/" + b"p" * 5000, params={}).to_json()
     assert len(data["Path"]) == MAX_VALUE and data["Truncated"] is True
 
 
