@@ -157,7 +157,8 @@ class Entry:
     ) -> None:
         self.seq = 0
         self.time: datetime | None = None
-        self.kind, self.request_id, self.method, self.path = kind, request_id, method, path
+        self.kind, self.request_id, self.method = kind, request_id, method
+        self.path: str | None = path  # None: the path of ``raw``
         self.status, self.code, self.latency_ms = status, code, latency_ms
         self.action, self.signature, self.access_key_id = action, signature, access_key_id
         self.region_id, self.task_id, self.params = region_id, task_id, params
@@ -184,6 +185,23 @@ class Entry:
         decision: Decision | None,
     ) -> Entry:
         """An ECS call's entry, bounded: a large request keeps only a cut of its parameters."""
+        if (
+            params is not None
+            and body_size == 0
+            and len(target) <= SMALL_REQUEST
+            and (action is None or len(action) <= MAX_VALUE)
+            and len(access_key_id or "") <= MAX_VALUE
+        ):
+            # The common case, on every call: keep the target as sent (its parameters and
+            # path are decoded again when read) and set the slots directly.
+            entry = _new(cls)
+            entry.seq, entry.time, entry.kind, entry.request_id = 0, None, "ecs", request_id
+            entry.method, entry.path, entry.status, entry.code = method, None, status, code
+            entry.latency_ms, entry.action, entry.signature = latency_ms, action, signature
+            entry.access_key_id, entry.params, entry.decision = access_key_id, None, decision
+            entry.region_id, entry.task_id = params.get("RegionId"), params.get("TaskId")
+            entry.truncated, entry.raw = False, target
+            return entry
         path = target.partition(b"?")[0].decode("latin-1")
         truncated = False
         if params is not None and len(target) + body_size > SMALL_REQUEST:
@@ -221,6 +239,9 @@ class Entry:
         entry.raw = raw
         return entry
 
+    def _raw_path(self) -> str:
+        return (self.raw or b"").partition(b"?")[0].decode("latin-1")
+
     def sent(self) -> Mapping[str, str]:
         """The parameters as decoded (secrets included: :meth:`to_json` hides them)."""
         if self.raw is not None:
@@ -235,7 +256,7 @@ class Entry:
             "RequestId": self.request_id,
             "Kind": self.kind,
             "Method": self.method,
-            "Path": self.path,
+            "Path": self.path if self.path is not None else self._raw_path(),
         }
         params: Mapping[str, str] = {}
         if self.kind == "ecs":
@@ -256,6 +277,9 @@ class Entry:
         if self.truncated:
             data["Truncated"] = True
         return data
+
+
+_new = object.__new__
 
 
 def _bounded(params: Mapping[str, str]) -> tuple[dict[str, str], bool]:
