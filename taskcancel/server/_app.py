@@ -33,8 +33,7 @@ __all__ = ["CONTROL_PREFIX", "ControlRoutes", "Emulator"]
 
 log = logging.getLogger("taskcancel.server")
 
-#: Where the control plane's routes live (design §10): the one definition of the prefix.
-CONTROL_PREFIX = "/_taskcancel/"
+CONTROL_PREFIX = wire.CONTROL_PREFIX
 _CONTROL_PREFIX = CONTROL_PREFIX.encode()
 
 
