@@ -12,6 +12,7 @@
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel requests [--endpoint URL] [--action A] [--task T] [--code C] [--follow] [--json]
     taskcancel --version
 
 Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
@@ -30,7 +31,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _serve
+from . import _client, _control, _requests, _serve
 from ._exit import EXIT_INTERRUPTED
 
 __all__ = ["main"]
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve.add_parser(commands)
     _client.add_parsers(commands)
     _control.add_parsers(commands)
+    _requests.add_parser(commands)
     return parser
 
 
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":  # stops gracefully on SIGINT itself
         return _serve.run(args)
     try:  # any client command: Ctrl-C while it waits is one line, not a traceback
+        if args.command == "requests":
+            return _requests.run(args)
         if args.command in _control.COMMANDS:
             return _control.run(args)
         return _client.run(args)
