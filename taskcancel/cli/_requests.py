@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        return EXIT_OK if args.follow else EXIT_INTERRUPTED
+        if args.follow:  # the way a tail ends
+            return EXIT_OK
+        raise  # taskcancel.cli.main: one line, exit 130, as every client command
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ CLIENT_COMMANDS = {
     "describe": ["describe", "--region", "cn-hangzhou"],
     "state": ["state"],
     "reset": ["reset"],
+    "requests": ["requests"],
 }
 
 

@@ -40,7 +40,7 @@ PAGES = sorted(
     [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")],
     key=lambda path: str(path.relative_to(ROOT)),
 )
-RUNNABLE = {"python", "sh", "js", "json"}
+RUNNABLE = {"python", "sh", "js", "json", "yaml"}
 _FENCE = re.compile(r"^```([A-Za-z]*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 _MARKER = re.compile(r"<!-- docs-test: (skip|pending) (.+?) -->\s*$")
 _DEMO_ADDRESS = "127.0.0.1:8080"
@@ -236,6 +236,8 @@ def _run(block: Block, code: str, endpoint: str, scratch: Path, node_path: str |
         _run_node(block, code, scratch, node_path)
     elif block.language == "json":
         _check_json(block, code)
+    elif block.language == "yaml":
+        _check_yaml(block, code)
 
 
 def _shell_env(endpoint: str, shims: Path) -> dict[str, str]:
@@ -288,6 +290,29 @@ def _check_json(block: Block, code: str) -> None:
         from taskcancel.worldfile import parse_faults
 
         parse_faults(document, block.where, "Faults")
+
+
+#: Variables a client (not ``serve``) reads.
+_CLIENT_VARIABLES = {
+    "TASKCANCEL_ENDPOINT",
+    "TASKCANCEL_REAL_CLOUD",
+    "TASKCANCEL_REAL_CLOUD_ENDPOINT",
+}
+
+
+def _check_yaml(block: Block, code: str) -> None:
+    """Parsed; every ``TASKCANCEL_*`` name it sets is one that taskcancel reads."""
+    import yaml
+
+    from taskcancel.cli._serve_options import OPTIONS
+
+    try:
+        document = yaml.safe_load(code)
+    except yaml.YAMLError as exc:
+        pytest.fail(f"{block.where}: not YAML: {exc}")
+    known = {variable for variable, *_ in OPTIONS.values()} | _CLIENT_VARIABLES
+    named = set(re.findall(r"\bTASKCANCEL_[A-Z_]+\b", json.dumps(document)))
+    assert named <= known, f"{block.where}: unknown variables {sorted(named - known)}"
 
 
 def _run_pytest(tests: list[tuple[Block, str]], folder: Path) -> None:
