@@ -4,6 +4,8 @@
 and ``TASKCANCEL_*`` variable, read from the CLI's own option table
 (:data:`taskcancel.cli._serve_options.OPTIONS`, the one ``serve`` parses with), so an
 option added there appears here on the next build, with its default and help text.
+``<!-- common-parameters -->`` becomes the list of the RPC protocol's common parameters
+(:data:`taskcancel._api._actions.COMMON_PARAMETERS`, the journal's table too).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 SERVE_OPTIONS_MARKER = "<!-- serve-options -->"
+COMMON_PARAMETERS_MARKER = "<!-- common-parameters -->"
 
 
 def _cell(text: str) -> str:
@@ -45,8 +48,17 @@ def serve_options_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def common_parameters() -> str:
+    """The common parameters, as a comma-separated list of code spans."""
+    from taskcancel._api._actions import COMMON_PARAMETERS
+
+    return ", ".join(f"`{name}`" for name in sorted(COMMON_PARAMETERS))
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """mkdocs' hook: put the generated tables where their markers are."""
     if SERVE_OPTIONS_MARKER in markdown:
         markdown = markdown.replace(SERVE_OPTIONS_MARKER, serve_options_table())
+    if COMMON_PARAMETERS_MARKER in markdown:
+        markdown = markdown.replace(COMMON_PARAMETERS_MARKER, common_parameters())
     return markdown
