@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from _serve import clean_env, taskcancel_command
+from support.serve import clean_env, taskcancel_command
 
 import taskcancel
 from taskcancel import Task

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _serve import start_serve, stop_serve, write_world
+from support.serve import start_serve, stop_serve, write_world
 
 from taskcancel import Client, HttpTransport, TaskStatus
 from taskcancel.server import ControlPlane

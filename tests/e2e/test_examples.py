@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from _serve import clean_env, start_serve, stop_serve, taskcancel_command
+from support.serve import clean_env, start_serve, stop_serve, taskcancel_command
 
 from taskcancel import TaskAction, TaskStatus, load_world
 from taskcancel.worldfile._world import _FAULT_KEYS, _SCHEDULE_KEYS, _TASK_KEYS, _TOP_KEYS

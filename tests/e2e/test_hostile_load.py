@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serve import fresh_id, start_serve, stop_serve, write_world
+from support.serve import fresh_id, start_serve, stop_serve, write_world
 
 from taskcancel import DEFAULT_POLICY, CancelRequest, Decision, Policy, SqliteStore, Task, wire
 from taskcancel._store.sqlite import is_busy

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serve import REQUEST_ID, ServedEmulator, start_serve, stop_serve
 from alibabacloud_ecs20140526 import models as ecs
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config
+from support.serve import REQUEST_ID, ServedEmulator, start_serve, stop_serve
 
 from taskcancel import Client, HttpTransport, IdGenerator, TaskNotFound
 from taskcancel.testing import EmulatorServer

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serve import ServedEmulator, start_serve, stop_serve
+from support.serve import ServedEmulator, start_serve, stop_serve
 
 from taskcancel import (
     Client,

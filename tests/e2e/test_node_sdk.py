@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from _serve import ServedEmulator, clean_env, start_serve, stop_serve
+from support.serve import ServedEmulator, clean_env, start_serve, stop_serve
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "examples" / "node"
 PROGRAM = NODE_DIR / "cancel-task.js"

@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from _serve import (
+from alibabacloud_ecs20140526 import models as ecs
+from alibabacloud_ecs20140526.client import Client as EcsClient
+from alibabacloud_tea_openapi.exceptions import ClientException
+from alibabacloud_tea_openapi.models import Config
+from support.serve import (
     EXPECTED,
     HANGZHOU,
     KEY_ID,
@@ -26,10 +30,6 @@ from _serve import (
     WEIRD,
     ServedEmulator,
 )
-from alibabacloud_ecs20140526 import models as ecs
-from alibabacloud_ecs20140526.client import Client as EcsClient
-from alibabacloud_tea_openapi.exceptions import ClientException
-from alibabacloud_tea_openapi.models import Config
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")
 

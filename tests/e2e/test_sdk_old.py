@@ -12,7 +12,14 @@ import xml.etree.ElementTree as ElementTree
 from typing import Any
 
 import pytest
-from _serve import (
+from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.client import AcsClient
+from aliyunsdkecs.request.v20140526.CancelTaskRequest import CancelTaskRequest
+from aliyunsdkecs.request.v20140526.DescribeTaskAttributeRequest import (
+    DescribeTaskAttributeRequest,
+)
+from aliyunsdkecs.request.v20140526.DescribeTasksRequest import DescribeTasksRequest
+from support.serve import (
     EXPECTED,
     HANGZHOU,
     KEY_ID,
@@ -28,13 +35,6 @@ from _serve import (
     WEIRD,
     ServedEmulator,
 )
-from aliyunsdkcore.acs_exception.exceptions import ServerException
-from aliyunsdkcore.client import AcsClient
-from aliyunsdkecs.request.v20140526.CancelTaskRequest import CancelTaskRequest
-from aliyunsdkecs.request.v20140526.DescribeTaskAttributeRequest import (
-    DescribeTaskAttributeRequest,
-)
-from aliyunsdkecs.request.v20140526.DescribeTasksRequest import DescribeTasksRequest
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _serve_calls import (
+from support.calls import (
     HANGZHOU,
     call,
     json_request_lines,

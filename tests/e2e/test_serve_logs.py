@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from _serve_calls import (
+from support.calls import (
     HANGZHOU,
     SECRET,
     Reply,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _serve_calls import HANGZHOU, call, serve_env
+from support.calls import HANGZHOU, call, serve_env
 
 from taskcancel.testing import ServeProcess
 

@@ -1,9 +1,12 @@
-"""What the control-plane tests share: a real ``taskcancel serve`` over a small world, and calls.
+"""What the control-plane tests share: an emulator over a small world, and calls.
 
-:func:`serving` starts ``taskcancel serve --port 0 --clock fake --world ...`` (plus any
-flags) as a subprocess, and yields a :class:`Served` that calls it over real HTTP: the
-control plane (:meth:`Served.control`, :meth:`Served.ok`, :meth:`Served.refused`) and
-signed ECS calls (:meth:`Served.ecs`, :meth:`Served.cancel`).
+:func:`serving` wires the app in-process (:func:`support.app.build_app`) the way
+``taskcancel serve --clock fake --world ... FLAGS`` does and calls it through
+``Emulator.handle`` (the unit tier); :func:`serving_process` starts the real
+``taskcancel serve --port 0`` as a subprocess and calls it over HTTP (the e2e tier).
+Both yield a :class:`Served`: the control plane (:meth:`Served.control`,
+:meth:`Served.ok`, :meth:`Served.refused`) and signed ECS calls (:meth:`Served.ecs`,
+:meth:`Served.cancel`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _serve import ServedEmulator, start_serve, stop_serve, write_world
 
+from support.app import HOST, AppTransport, build_app
+from support.serve import ServedEmulator, start_serve, stop_serve, write_world
 from taskcancel import wire
+from taskcancel.testing import FakeClock
 
 KEY = ("testid", "testsecret")
 OTHER = ("other", "othersecret")
@@ -28,6 +33,21 @@ START = "2026-01-01T00:00:00Z"  # where `--clock fake` starts
 WEIRD = "t-a b/c%\u00e9"  # a task id every URL layer encodes
 BURST = [f"t-burst-{n:03d}" for n in range(24)]  # Processing imports, for concurrent cancels
 BURST_SCHEDULED = "t-burst-scheduled"  # Processing until START + 600 s, then Finished
+
+#: The control token the access tests start with.
+TOKEN = "s3cret-token"
+
+#: Every control route with a body it would accept (a 2xx when the plane is open).
+ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "state", None),
+    ("PUT", "world", {"Regions": [HZ], "Tasks": []}),
+    ("POST", "reset", None),
+    ("POST", "tasks", {"Tasks": []}),
+    ("PATCH", "tasks/cn-hangzhou/t-run", {"CancelFails": False}),
+    ("PUT", "faults", {}),
+    ("POST", "clock", {"AdvanceSeconds": 1}),
+    ("GET", "no-such-route", None),
+]
 
 _NO_BODY: Any = object()
 
@@ -84,16 +104,35 @@ def world_file() -> dict[str, Any]:
 
 @dataclass
 class Served:
-    """A running ``taskcancel serve``, called over real HTTP."""
+    """An emulator called over HTTP: in-process (``process`` None) or a real ``serve``."""
 
-    served: ServedEmulator
     http: httpx.Client
     token: str | None = None
     store: str = "memory"  # or "sqlite" (started with --store)
+    process: ServedEmulator | None = None
+
+    @property
+    def served(self) -> ServedEmulator:
+        """The ``taskcancel serve`` process (only under :func:`serving_process`)."""
+        assert self.process is not None, "an in-process emulator has no process"
+        return self.process
 
     @property
     def endpoint(self) -> str:
-        return self.served.endpoint
+        return str(self.http.base_url).rstrip("/")
+
+    @property
+    def netloc(self) -> str:
+        return self.http.base_url.netloc.decode()
+
+    def fork(self) -> Served:
+        """Another caller of the same emulator, with its own client (for threads)."""
+        transport = self.http._transport
+        if isinstance(transport, AppTransport):
+            http = httpx.Client(base_url=self.http.base_url, transport=transport, trust_env=False)
+        else:
+            http = httpx.Client(base_url=self.http.base_url, trust_env=False, timeout=30)
+        return Served(http, self.token, self.store, self.process)
 
     # -- the control plane -------------------------------------------------------------
 
@@ -164,7 +203,7 @@ class Served:
         }
         if scheme == "v1":
             return wire.v1.build_request(action, params, **options)
-        return wire.acs3.build_request(action, params, host=self.served.netloc, **options)
+        return wire.acs3.build_request(action, params, host=self.netloc, **options)
 
     def send(self, out: wire.OutgoingRequest) -> httpx.Response:
         return self.http.request(
@@ -196,8 +235,53 @@ def code_of(response: httpx.Response) -> str:
     return str(response.json()["Code"])
 
 
+_START = datetime(2026, 1, 1, tzinfo=UTC)  # START as a datetime
+
+
 @contextmanager
 def serving(
+    directory: Path,
+    *flags: str,
+    world: dict[str, Any] | None = None,
+    token: str | None = None,
+    clock: str = "fake",
+) -> Iterator[Served]:
+    """The app as ``taskcancel serve --clock CLOCK --world W FLAGS...`` wires it, in-process.
+
+    ``FLAGS`` may be ``--store FILE``, ``--control-token T`` and ``--no-control``.
+    """
+    options = list(flags)
+    store_path: Path | None = None
+    control_token: str | None = None
+    control = True
+    while options:
+        flag = options.pop(0)
+        if flag == "--store":
+            store_path = Path(options.pop(0))
+        elif flag == "--control-token":
+            control_token = options.pop(0)
+        elif flag == "--no-control":
+            control = False
+        else:
+            raise ValueError(f"serving(): {flag!r} needs a real process: use serving_process")
+    directory.mkdir(parents=True, exist_ok=True)
+    fake = FakeClock(_START) if clock == "fake" else None
+    emulator = build_app(
+        world if world is not None else world_file(),
+        clock=fake,
+        store_path=store_path,
+        control=control,
+        token=control_token,
+    )
+    try:
+        with emulator.client(host=HOST) as http:
+            yield Served(http, token, "sqlite" if store_path is not None else "memory")
+    finally:
+        emulator.close()
+
+
+@contextmanager
+def serving_process(
     directory: Path,
     *flags: str,
     world: dict[str, Any] | None = None,
@@ -211,6 +295,6 @@ def serving(
     served = start_serve([*args, *flags], log_path=directory / "serve.log")
     try:
         with httpx.Client(base_url=served.endpoint, trust_env=False, timeout=30) as http:
-            yield Served(served, http, token, "sqlite" if "--store" in flags else "memory")
+            yield Served(http, token, "sqlite" if "--store" in flags else "memory", served)
     finally:
         stop_serve(served.process)

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _serve import (
+from support.serve import (
     EXPECTED,
     FAILS,
     FINISHED,

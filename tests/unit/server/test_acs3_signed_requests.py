@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from _wire_kit import hand_signed_acs3, sdk_headers
+from support.signing import hand_signed_acs3, sdk_headers
 
 from taskcancel import wire
 from taskcancel.testing import EmulatorServer

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _control_kit import (
+from support.control import (
     BURST,
     BURST_SCHEDULED,
     HZ,
@@ -58,7 +58,7 @@ def entry(task_id: str, action: str, status: str, **extra: Any) -> dict[str, Any
 
 
 def start_state() -> dict[str, Any]:
-    """The world file of ``_control_kit.world_file()`` as of START, written out by hand."""
+    """The world file of ``support.control.world_file()`` as of START, written out by hand."""
     scheduled = {"QueuedSeconds": 60, "ProcessingSeconds": 600, "Outcome": "Finished"}
     tasks = [
         entry(WEIRD, "ImportImage", "Processing"),

@@ -12,35 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from _control_kit import HZ, Served, serving
-
-TOKEN = "s3cret-token"
-
-#: Every control route with a body it would accept (a 2xx when the plane is open).
-ROUTES: list[tuple[str, str, Any]] = [
-    ("GET", "state", None),
-    ("PUT", "world", {"Regions": [HZ], "Tasks": []}),
-    ("POST", "reset", None),
-    ("POST", "tasks", {"Tasks": []}),
-    ("PATCH", "tasks/cn-hangzhou/t-run", {"CancelFails": False}),
-    ("PUT", "faults", {}),
-    ("POST", "clock", {"AdvanceSeconds": 1}),
-    ("GET", "no-such-route", None),
-]
-
-
-def banner_line(served: Served) -> str:
-    [line] = [line for line in served.served.banner if line.startswith("control plane: ")]
-    return line
-
-
-def on_loopback(served: Served) -> Served:
-    """The same server, called through 127.0.0.1 (it may be bound to 0.0.0.0)."""
-    served.http.base_url = httpx.URL(f"http://127.0.0.1:{served.served.port}")
-    return served
-
+from support.control import HZ, ROUTES, TOKEN, Served, serving
 
 # ------------------------------------------------------------------------- with a token
 
@@ -101,12 +74,6 @@ def test_two_authorization_headers_are_refused(with_token: Served) -> None:
     assert response.status_code == 403
 
 
-def test_the_banner_says_a_token_is_needed(with_token: Served) -> None:
-    assert banner_line(with_token) == (
-        f"control plane: {with_token.endpoint}/_taskcancel/ (needs Authorization: Bearer TOKEN)"
-    )
-
-
 # ------------------------------------------------------------------------- --no-control
 
 
@@ -126,36 +93,6 @@ def test_no_control_leaves_only_health(
     assert no_control.cancel(HZ, "t-export") in ("OK", "IncorrectTaskStatus")
 
 
-def test_no_control_banner(no_control: Served) -> None:
-    assert banner_line(no_control) == "control plane: off (--no-control)"
-
-
-# ---------------------------------------------------------------- a non-loopback address
-
-
-def test_off_loopback_without_a_token_the_plane_is_off(tmp_path: Path) -> None:
-    with serving(tmp_path, "--host", "0.0.0.0") as served:
-        assert banner_line(served) == (
-            "control plane: off (not a loopback address; give --control-token to turn it on)"
-        )
-        on_loopback(served)
-        for method, route, body in ROUTES:
-            error = served.refused(method, route, body, status=404)
-            assert "--control-token" in error["Message"], error
-        assert served.ok("GET", "health")["Status"] == "ready"
-        assert served.cancel(HZ, "t-run") == "OK"  # the ECS path is served as ever
-
-
-def test_off_loopback_a_token_turns_the_plane_on(tmp_path: Path) -> None:
-    with serving(tmp_path, "--host", "0.0.0.0", "--control-token", TOKEN, token=TOKEN) as served:
-        assert "(needs Authorization: Bearer TOKEN)" in banner_line(served)
-        on_loopback(served)
-        assert served.ok("POST", "reset") == {"Status": "reset"}
-        served.refused("GET", "state", headers={}, status=403)
-        served.ok("PATCH", "tasks/cn-hangzhou/t-run", {"TaskStatus": "Finished"})
-        assert served.cancel(HZ, "t-run") == "IncorrectTaskStatus"
-
-
 # ------------------------------------------------------------------------- system clock
 
 
@@ -172,19 +109,3 @@ def test_the_clock_route_under_the_system_clock_is_409(tmp_path: Path) -> None:
         # a state read back keeps working under the system clock (its Now is ignored)
         served.ok("PUT", "world", served.state())
         assert served.ok("POST", "reset") == {"Status": "reset"}
-
-
-# ------------------------------------------------------------------------------ bodies
-
-
-def test_an_open_plane_reads_world_files_up_to_8_mib(with_token: Served) -> None:
-    too_large = b" " * (8 * 1024 * 1024 + 1)
-    response = with_token.control("PUT", "world", raw=too_large)
-    assert response.status_code == 413
-    assert response.json()["Code"] == "RequestTooLarge"
-
-
-def test_a_plane_that_is_off_reads_no_body_past_the_ecs_limit(no_control: Served) -> None:
-    response = no_control.control("PUT", "world", raw=b" " * (64 * 1024 + 1))
-    assert response.status_code == 413
-    assert response.json()["Code"] == "RequestTooLarge"

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from _control_kit import HZ, OTHER, SH, WEIRD, Served, serving
+from support.control import HZ, OTHER, SH, WEIRD, Served, serving
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite"])

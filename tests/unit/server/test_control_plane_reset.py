@@ -12,9 +12,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from _control_kit import BURST, BURST_SCHEDULED, HZ, KEY, Served, code_of, serving
+from support.control import BURST, BURST_SCHEDULED, HZ, KEY, Served, code_of, serving
 
 
 @pytest.fixture(scope="module", params=["memory", "sqlite"])
@@ -94,22 +93,21 @@ def test_reset_during_a_burst_of_signed_cancels(emu: Served) -> None:
 
     def worker(n: int) -> None:
         try:
-            with httpx.Client(base_url=emu.endpoint, trust_env=False, timeout=30) as http:
-                caller = Served(emu.served, http)
-                order = targets[n:] + targets[:n]
-                for _ in range(rounds):
-                    for task_id in order:
-                        key = GUEST if task_id == GUEST_TASK else KEY
-                        after = reset_done.is_set()
-                        response = caller.ecs(
-                            "CancelTask", {"RegionId": HZ, "TaskId": task_id}, key=key
-                        )
-                        with lock:
-                            answers.append((task_id, code_of(response)))
-                            if after:
-                                sent_after_reset.append(answers[-1])
-                            if len(answers) >= threads * len(targets) // 2:
-                                halfway.set()
+            caller = emu.fork()
+            order = targets[n:] + targets[:n]
+            for _ in range(rounds):
+                for task_id in order:
+                    key = GUEST if task_id == GUEST_TASK else KEY
+                    after = reset_done.is_set()
+                    response = caller.ecs(
+                        "CancelTask", {"RegionId": HZ, "TaskId": task_id}, key=key
+                    )
+                    with lock:
+                        answers.append((task_id, code_of(response)))
+                        if after:
+                            sent_after_reset.append(answers[-1])
+                        if len(answers) >= threads * len(targets) // 2:
+                            halfway.set()
         except BaseException as exc:  # reported below, in the test's own thread
             failures.append(exc)
             halfway.set()

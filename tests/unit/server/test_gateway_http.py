@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from _serve import REQUEST_ID
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.serve import REQUEST_ID
 
 from taskcancel import MemoryStore, Task, wire
 from taskcancel.testing import EmulatorServer

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serve import clean_env, taskcancel_command
+from support.serve import clean_env, taskcancel_command
 
 from taskcancel import Schedule, Task, TaskAction, TaskStatus
 from taskcancel._store.sqlite import SqliteStore, StoreFileError

@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from _wire_kit import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.signing import (
     API,
     HOST,
     SECRET,
@@ -22,8 +24,6 @@ from _wire_kit import (
     with_authorization,
     without_header,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from taskcancel.wire import (
     ECS_VERSION,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 from urllib.parse import quote, unquote, unquote_to_bytes
 
-from _wire_kit import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.signing import (
     NOW,
     SECRET,
     parse_request,
     v1_request,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from taskcancel import wire
 from taskcancel.wire import (

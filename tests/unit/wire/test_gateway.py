@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from _wire_kit import (
+from support.signing import (
     ACTIONS,
     NOW,
     acs3_request,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from _wire_kit import (
+from support.signing import (
     API,
     HOST,
     NOW,

@@ -6,7 +6,9 @@ import json
 import xml.etree.ElementTree as ElementTree
 from urllib.parse import urlencode, urlsplit
 
-from _wire_kit import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.signing import (
     ACTIONS,
     NOW,
     SECRET,
@@ -14,8 +16,6 @@ from _wire_kit import (
     api_params,
     v1_request,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from taskcancel.wire import (
     Call,

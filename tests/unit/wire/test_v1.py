@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from _wire_kit import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.signing import (
     HOST,
     SECRET,
     acs3_request,
@@ -18,8 +20,6 @@ from _wire_kit import (
     v1_query_without,
     v1_request,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from taskcancel.wire import (
     ECS_VERSION,

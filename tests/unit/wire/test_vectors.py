@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
-from _wire_kit import parse_request
+from support.signing import parse_request
 
 from taskcancel.wire import Call, GatewayError, acs3, v1, verify_signature
 from taskcancel.wire._encoding import canonical_query, percent_encode

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _serve import clean_env, start_serve, stop_serve, taskcancel_command
+from support.serve import clean_env, start_serve, stop_serve, taskcancel_command
 
 from taskcancel.worldfile._world import (
     WorldFileError,
