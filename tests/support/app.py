@@ -55,6 +55,7 @@ def build_app(
     *,
     clock: FakeClock | None = None,
     store_path: Path | None = None,
+    store: Store | None = None,
     control: bool = True,
     token: str | None = None,
     accounts: Mapping[str, str] | None = None,
@@ -66,6 +67,7 @@ def build_app(
 
     Like ``taskcancel serve [--store FILE] [--control-token T | --no-control]``:
     ``control=False`` answers the control plane's routes as a disabled plane does.
+    ``store`` serves a store made by the caller (the world's tasks are not added to it).
     ``options`` go to :class:`Emulator` (limits, policy, request ids, ...).
     """
     if isinstance(world, WorldSpec):
@@ -75,8 +77,9 @@ def build_app(
         spec = parse_world(dict(world or {}), now=now)
     known = dict(spec.accounts)
     known.update(accounts or {})
-    store: Store
-    if store_path is not None:
+    if store is not None:
+        pass
+    elif store_path is not None:
         store = SqliteStore(store_path, spec.tasks, regions=spec.regions, clock=clock)
     else:
         store = MemoryStore(spec.tasks, regions=spec.regions, clock=clock)
