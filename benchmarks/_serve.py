@@ -125,8 +125,7 @@ def serve_emulator(tasks: int, store_path: str | None, log_level: str) -> None:
     app = Emulator(store, accounts=accounts)
     app.debug = log_level == "debug"
     start = WorldSpec(regions=store.regions(), accounts=accounts, tasks=())
-    kind = "sqlite" if store_path else "memory"
-    ops = Operations(app, start, version=__version__, store_kind=kind)
+    ops = Operations(app, start, version=__version__)
     app.control = ControlPlane(ops).handle
     sock = bind_socket("127.0.0.1", 0)
     server = Server(app, log=request_log)

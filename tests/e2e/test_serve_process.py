@@ -197,7 +197,7 @@ def test_a_large_output_after_the_banner_never_blocks_the_server() -> None:
 
 
 def test_serve_process_is_the_launcher_of_the_suite_helpers() -> None:
-    import _serve
+    from support import serve as _serve
 
     assert issubclass(_serve.ServedEmulator, ServeProcess)
     assert _serve.PROXY_VARIABLES is PROXY_VARIABLES

@@ -135,7 +135,7 @@ def test_a_page_applies_only_its_own_schedules(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     applied: list[str] = []
-    real: Callable[[Task, datetime | None], Task] = taskcancel._store._base.task_at
+    real: Callable[[Task, datetime | None], Task] = vars(taskcancel._store._base)["task_at"]
 
     def counted(task: Task, now: datetime | None) -> Task:
         applied.append(task.task_id)

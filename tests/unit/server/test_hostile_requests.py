@@ -6,6 +6,7 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,7 +78,7 @@ def test_reset_restores_the_faults_the_server_started_with() -> None:
 
 def test_an_internal_error_answers_in_the_format_asked_for() -> None:
     class Broken(MemoryStore):
-        def cancel(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        def cancel(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("boom")
 
     with EmulatorServer(store=Broken([RUNNING])) as server:

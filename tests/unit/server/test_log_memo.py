@@ -6,6 +6,7 @@ Each line must read exactly as it would without them, whatever the values.
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -52,7 +53,7 @@ def test_memo_stays_bounded() -> None:
 def test_stamp_is_the_time_to_the_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
     stamp = _log.Stamp()
     times = iter([1_800_000_000.1234, 1_800_000_000.1236, 1_800_000_000.9991, 1_800_000_001.0])
-    monkeypatch.setattr(_log.time, "time", lambda: next(times))
+    monkeypatch.setattr(time, "time", lambda: next(times))
     assert [stamp() for _ in range(4)] == [
         "2027-01-15T08:00:00.123Z",
         "2027-01-15T08:00:00.123Z",
