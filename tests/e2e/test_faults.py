@@ -38,11 +38,11 @@ from taskcancel import (
     TaskNotFound,
     TaskStatus,
     ThrottlingError,
-    load_world,
     wire,
 )
-from taskcancel.server import RawRequest
+from taskcancel.server import Answer, RawRequest
 from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile import load_world
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")
 
@@ -233,6 +233,7 @@ def delay_of(server: EmulatorServer, task_id: str = "t-a") -> float:
     )
     headers = [(k.encode(), v.encode()) for k, v in request.headers]
     answer = server.app.handle(RawRequest(request.method, request.target.encode(), headers, b""))
+    assert isinstance(answer, Answer)
     assert answer.response.status == 200, answer.response.body
     return answer.delay
 
@@ -360,7 +361,7 @@ def test_reset_restores_the_initial_world_and_clears_faults(
         client.cancel_task(REGION, "t-b")  # the injected failure is gone too
         client.cancel_task(REGION, "t-a")  # and the cancelled task can be cancelled again
         assert status_of(client, "t-a") == (TaskStatus.DELETED, False)
-    assert server.app.faults.latency_ms == 0  # the latency was cleared too
+    assert server.faults.latency_ms == 0  # the latency was cleared too
 
 
 def test_reset_keeps_the_servers_own_tasks_when_a_store_is_given() -> None:

@@ -1,8 +1,8 @@
 """The app in-process, for the unit tier: built once here, called through ``Emulator.handle``.
 
-:func:`build_app` is the ONE place the tests construct an :class:`Emulator` with its
-:class:`Operations` and :class:`ControlPlane` the way ``taskcancel serve`` wires them:
-when the composition root changes (``Settings`` and ``build(...)``), only it changes.
+:func:`build_app` is the ONE place the tests make an in-process emulator: it calls
+:func:`taskcancel.server.build` with :class:`Settings` as ``taskcancel serve`` does, so
+when the composition root changes only this function changes.
 :class:`AppTransport` lets an ``httpx.Client`` talk to the app with no socket: each
 request becomes one :class:`RawRequest`, each :class:`Answer` one ``httpx.Response``.
 """
@@ -10,7 +10,7 @@ request becomes one :class:`RawRequest`, each :class:`Answer` one ``httpx.Respon
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,27 @@ from typing import Any
 import httpx
 
 from taskcancel import MemoryStore, SqliteStore, Store, __version__
-from taskcancel.server import Answer, ControlPlane, Emulator, Operations, RawRequest
+from taskcancel.server import (
+    Answer,
+    Deferred,
+    Emulator,
+    Operations,
+    RawRequest,
+    Settings,
+    build,
+)
 from taskcancel.testing import FakeClock
 from taskcancel.worldfile import WorldSpec, parse_world
 
-__all__ = ["HOST", "AppTransport", "InProcess", "WireFaultRaised", "answer_of", "build_app"]
+__all__ = [
+    "HOST",
+    "AppTransport",
+    "InProcess",
+    "WireFaultRaised",
+    "answer_of",
+    "build_app",
+    "settle",
+]
 
 #: The Host the in-process client sends (what an SDK signs for ``http://HOST``).
 HOST = "127.0.0.1:8080"
@@ -30,15 +46,28 @@ HOST = "127.0.0.1:8080"
 
 @dataclass
 class InProcess:
-    """An app wired as ``taskcancel serve`` wires it, with nothing listening."""
+    """An app wired by :func:`taskcancel.server.build` as ``serve`` wires it, not listening."""
 
     app: Emulator
     ops: Operations
     store: Store
     clock: FakeClock | None
 
+    #: Where an SDK would send its calls (what it signs for); nothing listens there.
+    endpoint = f"http://{HOST}"
+
     def handle(self, request: RawRequest) -> Answer:
-        return self.app.handle(request)
+        return settle(self.app.handle(request))
+
+    def exchange(self, data: bytes) -> Answer:
+        """The answer to one HTTP/1.1 request written out in bytes (head and body)."""
+        return self.handle(parse_request_bytes(data))
+
+    def __enter__(self) -> InProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def client(self, *, host: str = HOST) -> httpx.Client:
         """An ``httpx.Client`` whose requests go to ``Emulator.handle``."""
@@ -59,16 +88,15 @@ def build_app(
     control: bool = True,
     token: str | None = None,
     accounts: Mapping[str, str] | None = None,
-    profile: str = "2017",
-    debug: bool = False,
-    **options: Any,
+    request_ids: Callable[[], str] | None = None,
+    **settings: Any,
 ) -> InProcess:
     """The app, operations and control plane over ``world`` (a world file's JSON or a spec).
 
-    Like ``taskcancel serve [--store FILE] [--control-token T | --no-control]``:
-    ``control=False`` answers the control plane's routes as a disabled plane does.
-    ``store`` serves a store made by the caller (the world's tasks are not added to it).
-    ``options`` go to :class:`Emulator` (limits, policy, request ids, ...).
+    Like ``taskcancel serve [--store FILE] [--control-token T | --no-control]`` on a
+    loopback address: ``control=False`` answers the control plane's routes as a disabled
+    plane does. ``store`` serves a store made by the caller (the world's tasks are not
+    added to it). ``settings`` are :class:`Settings` fields (profile, limits, debug, ...).
     """
     if isinstance(world, WorldSpec):
         spec = world
@@ -83,12 +111,60 @@ def build_app(
         store = SqliteStore(store_path, spec.tasks, regions=spec.regions, clock=clock)
     else:
         store = MemoryStore(spec.tasks, regions=spec.regions, clock=clock)
-    app = Emulator(store, accounts=known, profile=profile, faults=spec.faults, **options)
-    app.debug = debug
+    options = Settings(
+        control=None if control else False,
+        control_token=token,
+        version=__version__,
+        **settings,
+    )
     start = WorldSpec(regions=spec.regions, accounts=known, tasks=(), faults=spec.faults)
-    ops = Operations(app, start, clock=clock, version=__version__)
-    app.control = ControlPlane(ops, enabled=control, token=token).handle
-    return InProcess(app, ops, store, clock)
+    built = build(options, store, start, loopback=True, fake_clock=clock, request_ids=request_ids)
+    return InProcess(built.app, built.ops, store, clock)
+
+
+def parse_request_bytes(data: bytes) -> RawRequest:
+    """The :class:`RawRequest` for a well-framed HTTP/1.1 request given as bytes.
+
+    For tests that write requests by hand: the framing is assumed good (what a broken
+    framing gets is the connection layer's business, tested in tests/e2e/).
+    """
+    head, separator, body = data.partition(b"\r\n\r\n")
+    assert separator, f"no end of head in {data[:80]!r}"
+    request_line, *lines = head.split(b"\r\n")
+    method, target, version = request_line.split(b" ")
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(b":")
+        assert colon, f"not a header line: {line!r}"
+        headers.append((name.strip().lower(), value.strip()))
+    keep_alive = (b"connection", b"close") not in headers
+    http_version = version.removeprefix(b"HTTP/").decode()
+    return RawRequest(
+        method.decode(), target, headers, body, keep_alive=keep_alive, http_version=http_version
+    )
+
+
+def settle(answer: Answer | Deferred) -> Answer:
+    """The answer now, or for a :class:`Deferred` (a long-poll) once it is ready.
+
+    Waits on the deferred answer's own wake-ups (an event, never a sleep), at most its
+    timeout; then it expires as the connection layer would expire it.
+    """
+    if isinstance(answer, Answer):
+        return answer
+    woken = threading.Event()
+    unsubscribe = answer.subscribe(woken.set)  # before polling: no wake-up is missed
+    try:
+        while True:
+            woken.clear()
+            ready = answer.poll()
+            if ready is not None:
+                return ready
+            if not woken.wait(answer.timeout):
+                break
+    finally:
+        unsubscribe()
+    return answer.expire()
 
 
 class WireFaultRaised(httpx.RemoteProtocolError):
@@ -130,9 +206,10 @@ class AppTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         raw = raw_request(request)
         if self.app.blocking:
-            answer = self.app.handle(raw)
+            answer = settle(self.app.handle(raw))
         else:
             with self._serial:
-                answer = self.app.handle(raw)
+                staged = self.app.handle(raw)
+            answer = settle(staged)  # a long-poll waits without holding up other callers
         self.answers.append(answer)
         return answer_of(answer, request)

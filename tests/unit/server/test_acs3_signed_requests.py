@@ -1,4 +1,4 @@
-"""ACS3 over real HTTP (taskcancel.testing.EmulatorServer): what decides a call is signed,
+"""ACS3 through the app (``Emulator.handle``, as an SDK sends it): what decides a call is signed,
 and a header that decides it is never sent twice."""
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from support.app import InProcess, build_app
 from support.signing import hand_signed_acs3, sdk_headers
 
 from taskcancel import wire
-from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile import DEFAULT_ACCOUNTS
 
 IMPORT = {
     "RegionId": "cn-hangzhou",
@@ -23,18 +24,19 @@ FORM = ("content-type", "application/x-www-form-urlencoded")
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer() as running:
-        yield running
+def server() -> Iterator[InProcess]:
+    running = build_app(accounts=DEFAULT_ACCOUNTS)
+    yield running
+    running.close()
 
 
 @pytest.fixture
-def http(server: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.endpoint, trust_env=False) as client:
+def http(server: InProcess) -> Iterator[httpx.Client]:
+    with server.client() as client:
         yield client
 
 
-def _headers(server: EmulatorServer, nonce: str, *, body: bytes = b"") -> list[tuple[str, str]]:
+def _headers(server: InProcess, nonce: str, *, body: bytes = b"") -> list[tuple[str, str]]:
     """What the new SDK sends for an ImportImage now, against this server."""
     date = wire.format_timestamp(datetime.now(UTC))
     host = server.endpoint.removeprefix("http://")
@@ -61,7 +63,7 @@ def _refused(response: httpx.Response, code: str) -> str:
     return str(document["Message"])
 
 
-def test_two_nonces_cannot_replay_an_import(server: EmulatorServer, http: httpx.Client) -> None:
+def test_two_nonces_cannot_replay_an_import(server: InProcess, http: httpx.Client) -> None:
     """Two x-acs-signature-nonce headers, swapped: one signature, two nonces to choose from."""
     one = _headers(server, "nonce-a")
     signed = sorted({name for name, _ in one})
@@ -80,7 +82,7 @@ def test_two_nonces_cannot_replay_an_import(server: EmulatorServer, http: httpx.
 
 
 def test_a_signature_over_date_and_nonce_alone_is_refused(
-    server: EmulatorServer, http: httpx.Client
+    server: InProcess, http: httpx.Client
 ) -> None:
     """Action and region in the query, host and x-acs-* headers unsigned: refused."""
     params = {**IMPORT, "Action": "ImportImage", "Version": wire.ECS_VERSION}
@@ -91,7 +93,7 @@ def test_a_signature_over_date_and_nonce_alone_is_refused(
 
 
 def test_a_body_whose_content_type_is_unsigned_is_refused(
-    server: EmulatorServer, http: httpx.Client
+    server: InProcess, http: httpx.Client
 ) -> None:
     """Content-Type decides whether the body is parameters: it must be signed with a body."""
     body = b"DiskDeviceMapping.1.OSSObject=other.vhd"

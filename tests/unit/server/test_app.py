@@ -23,6 +23,7 @@ def test_an_error_names_the_host_it_was_sent_to_when_that_is_a_host_name(
     host: bytes, host_id: str
 ) -> None:
     answer = create_app(MemoryStore()).handle(RawRequest("GET", b"/?x=1", [(b"host", host)], b""))
+    assert isinstance(answer, Answer)
     assert answer.response.status == 400
     assert json.loads(answer.response.body)["HostId"] == host_id
 

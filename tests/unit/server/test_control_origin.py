@@ -1,4 +1,5 @@
-"""The open (tokenless, loopback) control plane refuses what a web page could send.
+"""The open (tokenless, loopback) control plane refuses what a web page could send
+(through ``Emulator.handle``: these are the plane's decisions, not the connection's).
 
 A page the developer visits can POST to 127.0.0.1 without a preflight ("simple"
 requests: no custom headers, a text/plain body), and through DNS rebinding can even read
@@ -10,12 +11,11 @@ cannot send cross-site without a preflight the plane never grants).
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
+from support.app import InProcess, build_app
 
-from taskcancel.server import ControlPlane
-from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile import DEFAULT_ACCOUNTS
 
 BODY = json.dumps(
     {"Tasks": [{"TaskId": "t-csrf", "RegionId": "cn-hangzhou", "TaskAction": "ImportImage",
@@ -23,14 +23,16 @@ BODY = json.dumps(
 ).encode()  # fmt: skip
 
 
-def _exchange(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str]]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head_, _, rest = data.partition(b"\r\n\r\n")
-    return int(head_.split()[1]), json.loads(rest) if rest else {}
+def _exchange(server: InProcess, head: bytes, body: bytes = b"") -> tuple[int, dict[str, str]]:
+    response = server.exchange(
+        head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body) + body
+    ).response
+    return response.status, json.loads(response.body) if response.body else {}
+
+
+def emulator(token: str | None = None) -> InProcess:
+    """What ``EmulatorServer(control_token=token)`` serves, in-process: an empty world."""
+    return build_app(accounts=DEFAULT_ACCOUNTS, token=token)
 
 
 @pytest.mark.parametrize(
@@ -43,23 +45,21 @@ def _exchange(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict[str,
     ids=["cross-site-origin", "dns-rebinding-host", "opaque-origin"],
 )
 def test_a_foreign_origin_or_host_is_refused_and_changes_nothing(headers: bytes) -> None:
-    with EmulatorServer() as server:
-        status, answer = _exchange(
-            server.port, b"POST /_taskcancel/tasks HTTP/1.1\r\n" + headers, BODY
-        )
+    with emulator() as server:
+        status, answer = _exchange(server, b"POST /_taskcancel/tasks HTTP/1.1\r\n" + headers, BODY)
         assert (status, answer["Code"]) == (403, "Forbidden")
         assert "Origin" in answer["Message"] or "Host" in answer["Message"]
-        status, _ = _exchange(server.port, b"GET /_taskcancel/state HTTP/1.1\r\n" + headers)
+        status, _ = _exchange(server, b"GET /_taskcancel/state HTTP/1.1\r\n" + headers)
         assert status == 403  # no secrets for a rebound page either
         assert server.store.find_task("cn-hangzhou", "t-csrf") is None
 
 
 def test_a_body_that_is_not_json_typed_is_refused() -> None:
-    with EmulatorServer() as server:
+    with emulator() as server:
         head = (
             b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: text/plain\r\n"
         )
-        status, answer = _exchange(server.port, head, BODY)
+        status, answer = _exchange(server, head, BODY)
         assert (status, answer["Code"]) == (415, "UnsupportedMediaType")
         assert server.store.find_task("cn-hangzhou", "t-csrf") is None
 
@@ -68,23 +68,22 @@ def test_a_body_that_is_not_json_typed_is_refused() -> None:
     "host", [b"127.0.0.1", b"127.0.0.1:8080", b"localhost:1", b"[::1]:8080", b"127.9.9.9"]
 )
 def test_loopback_names_and_a_loopback_origin_are_served(host: bytes) -> None:
-    with EmulatorServer() as server:
+    with emulator() as server:
         head = (
             b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: " + host + b"\r\n"
             b"origin: http://localhost:3000\r\ncontent-type: application/json; charset=utf-8\r\n"
         )
-        status, _ = _exchange(server.port, head, BODY)
+        status, _ = _exchange(server, head, BODY)
         assert status == 201
 
 
 def test_with_a_token_the_token_decides() -> None:
-    with EmulatorServer() as server:
-        server.app.control = ControlPlane(server.ops, token="T").handle
+    with emulator(token="T") as server:
         head = (
             b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: emulator.internal:8080\r\n"
             b"authorization: Bearer T\r\ncontent-type: application/json\r\n"
         )
-        assert _exchange(server.port, head, BODY)[0] == 201
+        assert _exchange(server, head, BODY)[0] == 201
 
 
 @pytest.mark.parametrize(
@@ -97,12 +96,12 @@ def test_with_a_token_the_token_decides() -> None:
     ids=["5000-digit-number", "deep-nesting", "lone-surrogate"],
 )
 def test_hostile_json_is_refused_in_the_plane_s_words_not_python_s(body: bytes, says: str) -> None:
-    with EmulatorServer() as server:
+    with emulator() as server:
         head = (
             b"POST /_taskcancel/clock HTTP/1.1\r\nhost: 127.0.0.1\r\n"
             b"content-type: application/json\r\n"
         )
-        status, answer = _exchange(server.port, head, body)
+        status, answer = _exchange(server, head, body)
     assert (status, answer["Code"]) == (400, "InvalidParameter")
     assert answer["Message"].startswith(says), answer["Message"]
     assert "sys.set_int_max_str_digits" not in answer["Message"]
