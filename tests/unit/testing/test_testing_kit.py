@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
-import sys
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -44,7 +40,6 @@ from taskcancel import (
 )
 from taskcancel.testing import (
     CHECK_TRANSPORT_SETTINGS,
-    EmulatorServer,
     FakeClock,
     ScriptedTransport,
     cancel_requests,
@@ -98,15 +93,6 @@ def test_exported_names() -> None:
         assert namespace[name] is getattr(machine, name)
     for name in ("DictWorld", "EcsMock", "EmulatorServer", "FakeClock", "ServeProcess"):
         assert getattr(namespace[name], "__name__", None) == name
-
-
-def test_importing_taskcancel_or_the_plugin_does_not_import_hypothesis() -> None:
-    code = (
-        "import sys, taskcancel, taskcancel.testing, taskcancel.testing.plugin; "
-        "assert 'hypothesis' not in sys.modules, 'hypothesis imported'; "
-        "assert 'httptools' not in sys.modules, 'the connection layer imported'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- strategies ------------------------------------------------------------------------
@@ -210,78 +196,6 @@ def test_check_transport_passes_in_memory_current_profile_and_named_account() ->
         profile="current",
         settings=hypothesis.settings(QUICK, max_examples=25),
     )
-
-
-def test_check_transport_passes_over_http_one_server() -> None:
-    # One server for the whole run; each world gets a fresh store. The emulator calls as
-    # its access key, so the machine does too, and the tasks keep the owners they have.
-    with EmulatorServer() as server:
-
-        def factory(tasks: list[Task]) -> Transport:
-            server.load(tasks)
-            return server.client().transport
-
-        check_transport(
-            factory,
-            account=server.access_key_id,
-            settings=hypothesis.settings(QUICK, max_examples=15),
-        )
-
-
-class ServerPerWorld:
-    """A transport that owns its emulator: started per world, stopped on close."""
-
-    def __init__(self, tasks: list[Task]) -> None:
-        self.server = EmulatorServer(tasks).start()
-        self.inner = self.server.client().transport
-
-    def handle_request(self, request: ApiRequest) -> ApiResponse:
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-        self.server.stop()
-
-
-def test_check_transport_passes_over_http_server_per_world() -> None:
-    # account=None: EmulatorServer gives ownerless tasks to its access key, so the world
-    # seen from that key is the machine's world seen from None.
-    check_transport(ServerPerWorld, settings=hypothesis.settings(QUICK, max_examples=4))
-
-
-class StoreClosing:
-    def __init__(self, transport: Transport, store: Any) -> None:
-        self.transport, self.store = transport, store
-
-    def handle_request(self, request: ApiRequest) -> ApiResponse:
-        return self.transport.handle_request(request)
-
-    def close(self) -> None:
-        self.transport.close()
-        self.store.close()
-
-
-def test_check_transport_passes_over_sqlite(tmp_path: Path) -> None:
-    sqlite = pytest.importorskip("taskcancel._store.sqlite")
-
-    def in_memory_transport(tasks: list[Task]) -> Transport:
-        store = sqlite.SqliteStore(tmp_path / f"{uuid.uuid4().hex}.db", tasks)
-        return StoreClosing(InMemoryTransport(store), store)
-
-    check_transport(in_memory_transport, settings=hypothesis.settings(QUICK, max_examples=20))
-
-    with EmulatorServer() as server:
-
-        def over_http(tasks: list[Task]) -> Transport:
-            store = sqlite.SqliteStore(tmp_path / f"{uuid.uuid4().hex}.db", tasks)
-            server.load(store=store)
-            return StoreClosing(server.client(signature="v1").transport, store)
-
-        check_transport(
-            over_http,
-            account=server.access_key_id,
-            settings=hypothesis.settings(QUICK, max_examples=10),
-        )
 
 
 class NoDescribe:
@@ -474,17 +388,6 @@ def test_fake_clock_drives_a_memory_store() -> None:
     info = client.describe_task_attribute("cn-hangzhou", task.task_id)
     assert info.status is TaskStatus.DELETED
     assert info.finished_time == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)  # minutes resolution
-
-
-def test_fake_clock_drives_the_emulator() -> None:
-    clock = FakeClock()
-    task = _scheduled(clock)
-    with EmulatorServer([task], clock=clock) as server, server.client() as client:
-        assert client.describe_task_attribute("cn-hangzhou", task.task_id).status.value == "Waiting"
-        clock.advance(minutes=5)
-        assert (
-            client.describe_task_attribute("cn-hangzhou", task.task_id).status.value == "Finished"
-        )
 
 
 # -- ScriptedTransport -----------------------------------------------------------------

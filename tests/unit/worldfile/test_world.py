@@ -23,9 +23,7 @@ from taskcancel import (
     Task,
     TaskAction,
     TaskStatus,
-    ThrottlingError,
 )
-from taskcancel.testing import EmulatorServer
 from taskcancel.worldfile import (
     Faults,
     WorldFileError,
@@ -219,17 +217,6 @@ def test_faults_are_read() -> None:
 
 def test_partial_faults_keep_the_other_defaults() -> None:
     assert parse_world({"Faults": {"ThrottleRate": 1}}).faults == Faults(throttle_rate=1.0)
-
-
-def test_faults_from_a_world_file_reach_the_emulator(no_proxy_env: None) -> None:
-    spec = parse_world({"Tasks": [task()], "Faults": {"ThrottleRate": 1.0, "RetryAfterMs": 750}})
-    with (
-        EmulatorServer(spec) as server,
-        server.client() as client,
-        pytest.raises(ThrottlingError) as caught,
-    ):
-        client.cancel_task("cn-hangzhou", "t-1")
-    assert caught.value.retry_after_ms == 750
 
 
 # ------------------------------------------------------------------------------ refusals
