@@ -2,7 +2,7 @@
 
 The example pytest file runs in a pytest process of its own, as a user would run it
 (``python -m pytest examples/``), so it meets the plugin exactly as an installed
-taskcancel gives it. (``examples/node`` has its own test, tests/test_node_sdk.py.)
+taskcancel gives it. (``examples/node`` has its own test, tests/e2e/test_node_sdk.py.)
 """
 
 from __future__ import annotations

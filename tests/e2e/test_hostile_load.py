@@ -1,4 +1,4 @@
-"""Issue 9 items 2 and 4 over real HTTP: a SQLite write lock held elsewhere, a nonce flood.
+"""Under hostile load, over real HTTP: a SQLite write lock held elsewhere, a nonce flood.
 
 A write lock held by another connection (``BEGIN IMMEDIATE``, as another process would)
 must hold up only the requests that write: everything else is answered while a cancel

@@ -26,7 +26,7 @@ from support.serve import REQUEST_ID
 
 from taskcancel import Task, wire
 from taskcancel.testing import EmulatorServer
-from taskcancel.worldfile._world import WorldSpec
+from taskcancel.worldfile import WorldSpec
 
 REGION = "cn-hangzhou"
 ACCOUNTS = {"testid": "testsecret", "other": "othersecret"}
@@ -558,8 +558,8 @@ def test_unusable_connection_guards_are_refused_up_front(
         EmulatorServer(**options)
 
 
-# Found by review of the guards above: each of these once hung, timed out wrongly,
-# answered twice, dropped a request or logged a traceback.
+# Edge cases of the guards above: each of these must not hang, time out wrongly,
+# answer twice, drop a request or log a traceback.
 
 
 def test_a_stray_crlf_after_a_response_does_not_hold_the_connection_open() -> None:

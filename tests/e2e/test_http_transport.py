@@ -15,9 +15,11 @@ import pytest
 from taskcancel import (
     ApiError,
     AsyncClient,
+    AsyncHttpTransport,
     AuthenticationError,
     CancelRejected,
     Client,
+    HttpTransport,
     InMemoryTransport,
     MemoryStore,
     Reason,
@@ -26,9 +28,8 @@ from taskcancel import (
     ThrottlingError,
     TransportError,
 )
-from taskcancel._client._http import AsyncHttpTransport, HttpTransport
 from taskcancel.testing import EmulatorServer
-from taskcancel.worldfile._world import WorldSpec
+from taskcancel.worldfile import WorldSpec
 
 REGION = "cn-hangzhou"
 REGIONS = frozenset({REGION, "cn-shanghai"})

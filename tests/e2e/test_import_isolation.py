@@ -11,7 +11,7 @@ import taskcancel
 CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions"]
 
 
-# ------------------------------------------- core isolation (purity: tests/test_layers.py)
+# ------------------------------------------- core isolation (purity: tests/unit/test_layers.py)
 
 
 def test_core_modules_import_cleanly_in_isolation() -> None:

@@ -27,7 +27,7 @@ from support.calls import (
     text_request_lines,
 )
 
-from taskcancel._api._actions import IdGenerator
+from taskcancel.api import IdGenerator
 from taskcancel.testing import ServeProcess
 
 ENV_KEY, ENV_SECRET = "envid", "envsecret"

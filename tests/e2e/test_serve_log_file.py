@@ -1,7 +1,7 @@
 """``taskcancel serve`` writes its log on the loop when stderr is a regular file.
 
 A pipe or a terminal may stop draining, so their lines go through a writer thread
-(tests/server/test_stalled_log.py); a regular file never does, and a thread contending
+(tests/e2e/test_stalled_log.py); a regular file never does, and a thread contending
 for the GIL with a busy loop cost about 9 µs a request. Either way every line arrives.
 """
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from support.serve import clean_env, taskcancel_command
 
-from taskcancel import Schedule, Task, TaskAction, TaskStatus
-from taskcancel._store.sqlite import SqliteStore
+from taskcancel import Schedule, SqliteStore, Task, TaskAction, TaskStatus
 
 HANGZHOU = "cn-hangzhou"
 

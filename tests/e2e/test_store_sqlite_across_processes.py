@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from taskcancel import (
+    SqliteStore,
+    StoreFileError,
     Task,
     TaskAction,
     TaskStatus,
 )
-from taskcancel._store.sqlite import SqliteStore, StoreFileError
 
 HANGZHOU = "cn-hangzhou"
 
@@ -64,7 +65,7 @@ def refused(path: Path, *, match: str) -> StoreFileError:
 WORKER = """
 import json, sys
 from taskcancel import Accepted, CancelRequest
-from taskcancel._store.sqlite import SqliteStore
+from taskcancel import SqliteStore
 
 path, region = sys.argv[1], sys.argv[2]
 ids = json.loads(sys.stdin.readline())
@@ -126,7 +127,7 @@ def test_processes_cancel_each_task_exactly_once(tmp_path: Path) -> None:
 KILLED_WORKER = """
 import os, signal, sys
 from taskcancel import Accepted, CancelRequest
-from taskcancel._store.sqlite import SqliteStore
+from taskcancel import SqliteStore
 
 store = SqliteStore(sys.argv[1])  # never closed: the process dies holding it open
 assert isinstance(store.cancel(CancelRequest(sys.argv[2], "t-1")), Accepted)

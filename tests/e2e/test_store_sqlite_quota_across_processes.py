@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from taskcancel import Task, TaskAction, TaskStatus
-from taskcancel._store.sqlite import SqliteStore
+from taskcancel import SqliteStore, Task, TaskAction, TaskStatus
 
 HANGZHOU = "cn-hangzhou"
 
@@ -23,7 +22,7 @@ def task(task_id: str, **fields: Any) -> Task:
 QUOTA_WORKER = """
 import sys
 from taskcancel import Task
-from taskcancel._store.sqlite import SqliteStore
+from taskcancel import SqliteStore
 
 path, prefix = sys.argv[1], sys.argv[2]
 with SqliteStore(path) as store:

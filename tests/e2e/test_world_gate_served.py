@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from taskcancel import CancelRequest, MemoryStore, Task, TaskNotFound
-from taskcancel._core._rules import Decision
+from taskcancel import CancelRequest, Decision, MemoryStore, Task, TaskNotFound
 from taskcancel.testing import EmulatorServer
 
 NOT_YET = 0.2  # seconds to wait for something that must not happen

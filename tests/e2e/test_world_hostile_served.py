@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support.serve import clean_env, start_serve, stop_serve, taskcancel_command
 
-from taskcancel.worldfile._world import (
+from taskcancel.worldfile import (
     printable,
 )
 

@@ -241,4 +241,4 @@ def test_exception_tree() -> None:
     )
 
 
-# ------------------------------------------- core isolation (purity: tests/test_layers.py)
+# ------------------------------------------- core isolation (purity: tests/unit/test_layers.py)

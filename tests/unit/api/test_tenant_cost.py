@@ -1,4 +1,4 @@
-"""A request's cost does not grow with the caller's task count (issue 9, item 1).
+"""A request's cost does not grow with the caller's task count.
 
 Counted, never timed: how many tasks cross the store boundary for one DescribeTasks or
 ImportImage, how many schedules a page applies, and which indexes SQLite's plans use.
@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 import taskcancel._store._base
-from taskcancel import MemoryStore, Schedule, Store, Task, TaskAction, TaskStatus
+from taskcancel import MemoryStore, Schedule, SqliteStore, Store, Task, TaskAction, TaskStatus
 from taskcancel._api._actions import ActionContext, IdGenerator, dispatch
 from taskcancel._store._sqlite_schema import COUNT_OWNED, HAS_REGION, SELECT_AMONG, SELECT_PAGE
-from taskcancel._store.sqlite import SqliteStore
 from taskcancel.testing import FakeClock
 
 REGION = "cn-hangzhou"

@@ -20,9 +20,10 @@ from taskcancel import (
     Task,
     TaskAction,
     TaskStatus,
+    apply_cancel,
     decide,
+    supports_cancel,
 )
-from taskcancel._core._rules import apply_cancel, supports_cancel
 from taskcancel.testing import FakeClock, cancel_requests, tasks, worlds
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

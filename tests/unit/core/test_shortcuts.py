@@ -18,6 +18,7 @@ from taskcancel import (
     DEFAULT_POLICY,
     Accepted,
     CancelRequest,
+    Decision,
     MemoryStore,
     Policy,
     Reason,
@@ -25,11 +26,11 @@ from taskcancel import (
     Task,
     TaskAction,
     TaskStatus,
+    apply_cancel,
     decide,
     task_at,
 )
 from taskcancel._core._model import cancelled
-from taskcancel._core._rules import Decision, apply_cancel
 from taskcancel.testing import DictWorld
 from taskcancel.testing import strategies as tst
 

@@ -1,6 +1,6 @@
 """taskcancel.server's NonceRegistry: per-account nonces, kept for the replay window, bounded.
 
-(Moved here from tests/test_wire.py when the registry left the wire for the server.)
+(The registry is the server's: it left the wire layer.)
 """
 
 from __future__ import annotations

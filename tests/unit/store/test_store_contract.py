@@ -26,20 +26,20 @@ from taskcancel import (
     Reason,
     Rejected,
     Schedule,
+    SqliteStore,
     Store,
     Task,
     TaskAction,
     TaskStatus,
+    apply_cancel,
     decide,
 )
-from taskcancel._core._rules import apply_cancel
 from taskcancel._store import (
     UNCHANGED,
     DuplicateTaskError,
     TaskNotFoundError,
     UnknownRegionError,
 )
-from taskcancel._store.sqlite import SqliteStore
 from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"

@@ -33,11 +33,13 @@ from taskcancel import (
     Reason,
     Rejected,
     Schedule,
+    SqliteStore,
+    StoreFileError,
     Task,
     TaskAction,
     TaskStatus,
 )
-from taskcancel._store.sqlite import SCHEMA_VERSION, SqliteStore, StoreFileError
+from taskcancel._store.sqlite import SCHEMA_VERSION
 from taskcancel.testing import FakeClock
 
 HANGZHOU = "cn-hangzhou"

@@ -9,9 +9,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from taskcancel import Task, TaskAction, TaskStatus
+from taskcancel import SqliteStore, Task, TaskAction, TaskStatus
 from taskcancel._store._sqlite_schema import APPLICATION_ID, INSERT, task_to_row
-from taskcancel._store.sqlite import SCHEMA_VERSION, SqliteStore
+from taskcancel._store.sqlite import SCHEMA_VERSION
 
 HANGZHOU = "cn-hangzhou"
 SHANGHAI = "cn-shanghai"

@@ -1,4 +1,4 @@
-"""A store file holding a row taskcancel cannot read is refused at open (issue 9, item 5).
+"""A store file holding a row taskcancel cannot read is refused at open.
 
 The message is ``FILE: table row N: field: reason`` (rows numbered from 1 by region,
 then task id), the file is left byte for byte as it was, and ``serve --store FILE``
@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from taskcancel import Schedule, Task, TaskAction, TaskStatus
-from taskcancel._store.sqlite import SqliteStore, StoreFileError
+from taskcancel import Schedule, SqliteStore, StoreFileError, Task, TaskAction, TaskStatus
 
 HANGZHOU = "cn-hangzhou"
 

@@ -146,7 +146,7 @@ def test_acs3_content_sha256_header_must_match_body() -> None:
     expect_error(verify_signature(lying, SECRET), "SignatureDoesNotMatch", 400)
 
 
-# ------------------------------------------ what ACS3 decides on must be signed (issue 9.3)
+# ------------------------------------------ what ACS3 decides on must be signed
 
 
 def test_a_signature_over_date_and_nonce_alone_is_refused() -> None:

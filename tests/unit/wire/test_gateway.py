@@ -18,7 +18,7 @@ from support.signing import (
     v1_request,
 )
 
-from taskcancel._core._catalogue import ErrorSpec
+from taskcancel.catalogue import ErrorSpec
 from taskcancel.wire import (
     GATEWAY_ERRORS,
     Call,

@@ -1,4 +1,4 @@
-"""World files built to break the loader are refused cleanly (issue 9, item 5).
+"""World files built to break the loader are refused cleanly.
 
 Each one -- deep nesting, a lone surrogate, a 5,000-digit integer, a key or id that
 would break a line -- is a :class:`WorldFileError` saying ``FILE: FIELD: reason`` on
@@ -13,13 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from taskcancel.worldfile._world import (
-    WorldFileError,
-    load_world,
-    parse_world,
-    parse_world_text,
-    printable,
-)
+from taskcancel.worldfile import WorldFileError, load_world, parse_world, printable
+from taskcancel.worldfile._world import parse_world_text
 
 TASK = (
     '{"TaskId": %s, "RegionId": "cn-hangzhou", "TaskAction": "ImportImage",'
