@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from support import ROOT
 from support.serve import clean_env, start_serve, stop_serve, taskcancel_command
 
 from taskcancel import TaskAction, TaskStatus
 from taskcancel.worldfile import load_world
 from taskcancel.worldfile._world import _FAULT_KEYS, _SCHEDULE_KEYS, _TASK_KEYS, _TOP_KEYS
 
-ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 WORLD = EXAMPLES / "world.json"
 

@@ -30,6 +30,7 @@ from alibabacloud_tea_openapi.models import Config
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.CancelTaskRequest import CancelTaskRequest
+from support import ROOT
 from Tea.exceptions import TeaException
 
 from taskcancel import Task, TaskStatus
@@ -325,7 +326,7 @@ def test_the_ecs_mock_fixture(ecs_mock: EmulatorServer) -> None:
 
 
 def test_the_readme_example_passes_in_a_pytest_run_of_its_own(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("### Code that builds its own SDK client: `mock_ecs`")
     section = readme[start : readme.index("\n### ", start + 1)]
     (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from support import ROOT
 from support.serve import ServedEmulator, clean_env, start_serve, stop_serve
 
-NODE_DIR = Path(__file__).resolve().parents[1] / "examples" / "node"
+NODE_DIR = ROOT / "examples" / "node"
 PROGRAM = NODE_DIR / "cancel-task.js"
 MANIFESTS = ("package.json", "package-lock.json")
 MIN_NODE = 20

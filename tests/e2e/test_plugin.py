@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT
 
 from taskcancel import Client, MemoryStore, Task, TaskNotFound, TaskStatus
 from taskcancel.testing import EmulatorServer, FakeClock
@@ -303,7 +304,7 @@ def test_the_marker_is_registered(pytestconfig: pytest.Config) -> None:
 
 
 def test_the_readme_shows_exactly_the_examples_tested_here() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     examples = (
         README_MEMORY,
         README_SDK,
