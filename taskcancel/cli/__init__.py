@@ -12,6 +12,7 @@
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel requests [--endpoint URL] [--action A] [--task T] [--code C] [--follow] [--json]
     taskcancel --version
 
 Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
@@ -29,7 +30,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _serve
+from . import _client, _control, _requests, _serve
 
 __all__ = ["main"]
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve.add_parser(commands)
     _client.add_parsers(commands)
     _control.add_parsers(commands)
+    _requests.add_parser(commands)
     return parser
 
 
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve.run(args)
+    if args.command == "requests":
+        return _requests.run(args)
     if args.command in _control.COMMANDS:
         return _control.run(args)
     return _client.run(args)

@@ -48,13 +48,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 import pytest
 
-from .. import Client, InMemoryTransport, MemoryStore
+from .. import DEFAULT_ENDPOINT, Client, InMemoryTransport, MemoryStore
 from .._store._clock import DEFAULT_START, FakeClock
+from ._clients import sdk_config, signed_client
+from ._journal import RequestJournal
 from ._mock import mock_ecs
 from ._process import PROXY_VARIABLES  # unset while ``ecs_emulator`` runs
 from ._server import EmulatorServer
@@ -76,8 +77,8 @@ __all__ = [
     "real_cloud_target",
 ]
 
-#: The real service's endpoint, used by ``real_cloud`` tests when asked to.
-REAL_CLOUD_ENDPOINT = "https://ecs.aliyuncs.com"
+#: The real service's endpoint (:data:`taskcancel.DEFAULT_ENDPOINT`), for ``real_cloud`` tests.
+REAL_CLOUD_ENDPOINT = DEFAULT_ENDPOINT
 
 _MARKER = (
     "real_cloud: runs against the taskcancel emulator, or against the real ECS endpoint "
@@ -102,29 +103,18 @@ class CloudTarget:
 
     def client(self, *, signature: str = "acs3", timeout: float = 10.0) -> Client:
         """A :class:`~taskcancel.Client` over a signing HTTP transport to this target."""
-        from .. import HttpTransport
-
-        transport = HttpTransport(
+        return signed_client(
             self.endpoint,
-            access_key_id=self.access_key_id,
-            access_key_secret=self.access_key_secret,
+            self.access_key_id,
+            self.access_key_secret,
             signature=signature,
             timeout=timeout,
         )
-        return Client(transport)
 
     def sdk_config(self, region_id: str = "cn-hangzhou", **options: Any) -> Any:
         """A ready ``alibabacloud_tea_openapi`` ``Config`` for the official SDK."""
-        from alibabacloud_tea_openapi.models import Config
-
-        parts = urlsplit(self.endpoint)
-        return Config(
-            access_key_id=self.access_key_id,
-            access_key_secret=self.access_key_secret,
-            region_id=region_id,
-            endpoint=parts.netloc,
-            protocol=parts.scheme.upper(),
-            **options,
+        return sdk_config(
+            self.endpoint, self.access_key_id, self.access_key_secret, region_id, **options
         )
 
 
@@ -203,6 +193,15 @@ def ecs_emulator(
             yield server
         return
     yield _ecs_shared.checkout()
+
+
+@pytest.fixture
+def ecs_journal(ecs_emulator: EmulatorServer) -> RequestJournal:
+    """``ecs_emulator``'s request journal, empty at the start of the test: ``entries()``,
+    ``assert_called(action, times=None, **params)``, ``assert_not_called``, ``clear()``."""
+    journal = RequestJournal.of_server(ecs_emulator)
+    journal.clear()
+    return journal
 
 
 @pytest.fixture

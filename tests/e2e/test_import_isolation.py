@@ -8,7 +8,7 @@ from pathlib import Path
 
 import taskcancel
 
-CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions"]
+CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions", "_core._time"]
 
 
 # ------------------------------------------- core isolation (purity: tests/unit/test_layers.py)

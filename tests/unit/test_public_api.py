@@ -12,6 +12,7 @@ import pytest
 import taskcancel
 
 PUBLIC = [
+    "DEFAULT_ENDPOINT",
     "DEFAULT_POLICY",
     "ECS_REGIONS",
     "Accepted",

@@ -68,6 +68,7 @@ def test_exported_names() -> None:
         "EmulatorServer",
         "FakeClock",
         "PROXY_VARIABLES",
+        "RequestJournal",
         "ScriptedTransport",
         "ServeProcess",
         "TransportFactory",
