@@ -136,7 +136,8 @@ class Spec:
 def measure(spec: Spec, args: argparse.Namespace, workdir: str) -> Result:
     """Start the server, probe it, warm it up, then the measured run on fresh requests."""
     log = Path(workdir, f"{spec.key}.log")
-    requests_file, headers = args.requests_file, ()
+    requests_file = args.requests_file
+    headers: tuple[str, ...] = ()
     with ServeProcess(command=spec.command, env=spec.env, log_path=log, timeout=600) as server:
         if spec.kind == "emulator":
             probe(server.port)

@@ -28,8 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from taskcancel import wire
-from taskcancel.server import NonceRegistry
-from taskcancel.server._nonces import FULL, NEW
+from taskcancel.server._nonces import FULL, NEW, NonceRegistry
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 LONG = wire.MAX_NONCE_LENGTH

@@ -65,7 +65,9 @@ def main() -> int:
     per_mode = WARMUP + args.calls
     stub_command = _serve.serve_command("bare")
     emulator_command = _serve.serve_command("emulator", tasks=per_mode * len(MODES))
-    times = {(mode, name): [] for mode in MODES for name in ("stub", "emulator")}
+    times: dict[tuple[str, str], list[float]] = {
+        (mode, name): [] for mode in MODES for name in ("stub", "emulator")
+    }
     failures = dict.fromkeys(times, 0)
     with (
         ServeProcess(command=stub_command) as stub,

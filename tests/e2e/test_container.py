@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _distribution import (
+from support.distribution import (
     PROXY_VARIABLES,
     REPO,
     build_wheel,

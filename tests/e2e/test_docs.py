@@ -302,7 +302,7 @@ _CLIENT_VARIABLES = {
 
 def _check_yaml(block: Block, code: str) -> None:
     """Parsed; every ``TASKCANCEL_*`` name it sets is one that taskcancel reads."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     from taskcancel.cli._serve_options import OPTIONS
 
@@ -361,7 +361,7 @@ def _coverage_rows() -> Iterator[tuple[str, list[str]]]:
 def test_the_service_page_carries_the_generated_option_table() -> None:
     sys.path.insert(0, str(ROOT / "docs"))
     try:
-        import hooks
+        import hooks  # type: ignore[import-not-found]
     finally:
         sys.path.remove(str(ROOT / "docs"))
     from taskcancel.cli._serve_options import OPTIONS

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from _serve import (
+from support.serve import (
     FAILS,
     FINISHED,
     HANGZHOU,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from _distribution import PROXY_VARIABLES, build_wheel, control, unavailable
+from support.distribution import PROXY_VARIABLES, build_wheel, control, unavailable
 
 import taskcancel
 

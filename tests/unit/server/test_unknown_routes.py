@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from taskcancel.server import Emulator, RawRequest, create_app
+from taskcancel.server import Answer, Emulator, RawRequest, create_app
 
 
 def _emulator() -> Emulator:
@@ -14,6 +14,7 @@ def _emulator() -> Emulator:
 
 def _get(app: Emulator, target: bytes) -> tuple[int, dict[str, object]]:
     answer = app.handle(RawRequest("GET", target, [(b"host", b"127.0.0.1:8080")], b""))
+    assert isinstance(answer, Answer)
     response = answer.response
     return response.status, json.loads(response.body)
 
@@ -45,6 +46,7 @@ def test_a_control_plane_body_with_an_unknown_status_lists_the_valid_ones() -> N
     headers = [(b"host", b"127.0.0.1:8080"), (b"content-type", b"application/json")]
     app = _emulator()
     answer = app.handle(RawRequest("POST", b"/_taskcancel/tasks", headers, body.encode()))
+    assert isinstance(answer, Answer)
     document = json.loads(answer.response.body)
     assert answer.response.status == 400
     assert "Tasks[0].TaskStatus: 'running' is not a valid TaskStatus" in document["Message"]
