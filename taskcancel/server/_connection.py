@@ -184,18 +184,16 @@ class Connection(asyncio.Protocol):
             self.deadline = self.loop.time() + self.shared.request_timeout
         view = memoryview(data)
         while view and not self._stopped():
-            chunked = False
-            if self.phase is Phase.BODY:
-                left = self.body_left - self.body_bytes
-                if self.body_left >= 0 and left > 0:
-                    # Exactly the rest of this body: what follows is the next request's.
-                    piece, view = view[: min(left, _BODY_SLICE)], view[min(left, _BODY_SLICE) :]
-                else:
-                    # A chunked body is fed a slice at a time, and what a slice holds
-                    # besides body bytes (chunk sizes, extensions, trailers) counts
-                    # against this request's head budget.
-                    piece, view = view[:_BODY_SLICE], view[_BODY_SLICE:]
-                    chunked, before, messages = True, self.body_bytes, self.messages
+            in_body = self.phase is Phase.BODY
+            if in_body and 0 < self.body_left - self.body_bytes:
+                # Exactly the rest of this body: what follows is the next request's.
+                cut = min(self.body_left - self.body_bytes, _BODY_SLICE)
+                piece, view = view[:cut], view[cut:]
+            elif in_body:
+                # A chunked body is fed a slice at a time; what a slice holds besides
+                # body bytes (chunk sizes, extensions, trailers) counts against this
+                # request's head budget (see below).
+                piece, view = view[:_BODY_SLICE], view[_BODY_SLICE:]
             else:
                 # Heads are fed at most a budget's worth at a time, so a chunk of many
                 # small pipelined requests is fine and one endless head is not.
@@ -209,6 +207,7 @@ class Connection(asyncio.Protocol):
                     return
                 piece, view = view[:room], view[room:]
                 self.head_bytes += len(piece)
+            before, messages = self.body_bytes, self.messages
             try:
                 self.parser.feed_data(piece)
             except httptools.HttpParserCallbackError:
@@ -224,12 +223,26 @@ class Connection(asyncio.Protocol):
                     return
                 self._refuse(malformed("The request is not valid HTTP/1.1."))
                 return
-            if chunked and self.phase is Phase.BODY and self.messages == messages:
-                self.framing += len(piece) - (self.body_bytes - before)
-                if self.framing > self.shared.max_head:
-                    what, limit = "chunk framing and trailers", self.shared.max_head
-                    self._refuse(wire.gateway_error("RequestTooLarge", what=what, limit=limit))
-                    return
+            if (
+                self.body_left < 0
+                and self.phase is Phase.BODY
+                and self._framing_over(len(piece), before, messages, in_body)
+            ):
+                return
+
+    def _framing_over(self, size: int, before: int, messages: int, in_body: bool) -> bool:
+        """Count what a piece of ``size`` bytes held besides this chunked body's bytes;
+        refuse once past the head budget. The budget is the request's own: bytes of the
+        requests before it in the piece are never charged to it."""
+        if self.messages == messages:
+            self.framing += size - (self.body_bytes - before)
+        elif not in_body:  # it began in this piece of at most a head budget: charge it all
+            self.framing = size - self.body_bytes
+        if self.framing <= self.shared.max_head:
+            return False
+        what, limit = "chunk framing and trailers", self.shared.max_head
+        self._refuse(wire.gateway_error("RequestTooLarge", what=what, limit=limit))
+        return True
 
     def _stopped(self) -> bool:
         """Whether reading stopped (a parser callback can change the phase)."""

@@ -127,7 +127,10 @@ def test_bytes_after_a_request_that_closes_are_dropped_quietly(
 
 def test_transfer_encoding_in_http10_closes_after_that_message() -> None:
     client = connect()
-    chunked = b"POST /one HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    chunked = (
+        b"POST /one HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3\r\nabc\r\n0\r\n\r\n"
+    )
     client.send(chunked + get("/smuggled", version="1.0"))
     (reply,) = client.answers()
     assert reply.body == b"/one"
