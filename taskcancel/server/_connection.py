@@ -185,7 +185,7 @@ class Connection(asyncio.Protocol):
         view = memoryview(data)
         while view and not self._stopped():
             in_body = self.phase is Phase.BODY
-            if in_body and 0 < self.body_left - self.body_bytes:
+            if in_body and self.body_left - self.body_bytes > 0:
                 # Exactly the rest of this body: what follows is the next request's.
                 cut = min(self.body_left - self.body_bytes, _BODY_SLICE)
                 piece, view = view[:cut], view[cut:]
