@@ -93,6 +93,8 @@ class Connection(asyncio.Protocol):
         self.phase = Phase.IDLE
         self.reading = True  # what we last told the transport
         self.fresh = True  # no byte received yet
+        self.unread = b""  # read while reading was paused, to parse once it resumes
+        self.eof_pending = False  # the client's EOF came after ``unread``
         # Answering.
         self.queue: deque[RawRequest] = deque()
         self.sizes: deque[int] = deque()  # bytes each queued request holds
@@ -152,6 +154,7 @@ class Connection(asyncio.Protocol):
         if self.phase is Phase.HEAD or self.phase is Phase.BODY:
             log.info("client disconnected mid-request: that request is not carried out")
         self.phase = Phase.DONE
+        self.unread = b""
         self.queue.clear()
         self._release_all()
         self._end_wait()
@@ -174,6 +177,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.phase is Phase.DONE:
             return  # after a request that closes, a refusal, or while lingering: dropped
+        if self.unread:  # read before reading paused, and not parsed yet: it comes first
+            data, self.unread = self.unread + data, b""
         if self.fresh:
             self.fresh = False
             if data[:2] == _TLS_RECORD:
@@ -184,6 +189,11 @@ class Connection(asyncio.Protocol):
             self.deadline = self.loop.time() + self.shared.request_timeout
         view = memoryview(data)
         while view and not self._stopped():
+            if not self.reading:
+                # Reading paused (rule 3) while parsing this read: the rest waits unparsed
+                # (raw bytes cost less than the requests made of them) until it resumes.
+                self.unread = bytes(view)
+                return
             in_body = self.phase is Phase.BODY
             if in_body and self.body_left - self.body_bytes > 0:
                 # Exactly the rest of this body: what follows is the next request's.
@@ -252,6 +262,9 @@ class Connection(asyncio.Protocol):
         # The client sends no more (a request cut short is not carried out); the answers
         # to what it sent are still written, then the connection closes.
         self.peer_done = True
+        if self.unread:  # the requests read before it are parsed first (see _resume)
+            self.eof_pending = True
+            return True
         if self.lingering:
             if self.transport is not None:
                 self.transport.close()
@@ -391,12 +404,11 @@ class Connection(asyncio.Protocol):
             self.data_received(data[offset:])
 
     def _tls(self) -> None:
-        """A TLS client on this plain-HTTP port: say so once, close (it reads no HTTP)."""
+        """A TLS client on this plain-HTTP port: say so in one warning line, answer the
+        bytes as the HTTP they are not (the client reports a wrong TLS version, not a
+        silent close) and close."""
         log.warning(TLS_ON_PLAIN_PORT)
-        self.phase = Phase.DONE
-        self.deadline = None
-        if self.transport is not None:
-            self.transport.close()
+        self._refuse(malformed(f"A {TLS_ON_PLAIN_PORT}."))
 
     # -- answering, in arrival order -------------------------------------------------------
 
@@ -616,8 +628,17 @@ class Connection(asyncio.Protocol):
         self.reading = want
         if want:
             transport.resume_reading()
+            if self.unread:
+                self._resume()
         else:
             transport.pause_reading()
+
+    def _resume(self) -> None:
+        """Parse what was read before reading paused; then the client's EOF, if it came."""
+        self.data_received(b"")
+        if self.eof_pending and not self.unread:
+            self.eof_pending = False
+            self.eof_received()
 
     # -- refusing, closing ---------------------------------------------------------------
 

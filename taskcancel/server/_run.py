@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable
 
 from .. import wire
-from ._connection import Connection
 from ._connections import DEFAULT_HELD_BYTES, App, ConnectionSet
 from ._log import RequestLog
 from ._loop import new_event_loop
@@ -123,6 +122,10 @@ class Server:
             log=self.log,
             max_held_bytes=self.max_held_bytes,
         )
+        # Imported here, not at the top: the testing kit (a pytest plugin) imports this
+        # module, and loading httptools is for a process that serves.
+        from ._connection import Connection
+
         listener = await loop.create_server(
             functools.partial(Connection, connections), sock=sock, backlog=2048
         )

@@ -240,3 +240,15 @@ def test_a_long_poll_ready_at_once_is_answered_at_once() -> None:
     client.send(get("/poll"))
     assert [r.body for r in client.answers()] == [b"already"]
     assert poll.wakes == []
+
+
+def test_requests_read_past_the_queue_limit_then_eof_are_all_answered() -> None:
+    """A client pipelines 80 requests in one write and half-closes: what was read
+    while reading paused is parsed once the queue drains, before the EOF is acted on."""
+    client = connect(FakeApp(blocking=True))
+    client.send(b"".join(get(f"/{i}") for i in range(80)))
+    client.connection.eof_received()
+    assert len(client.connection.queue) < 80  # the rest waits unparsed
+    _drain(client)
+    assert [r.body for r in client.answers()] == [f"/{i}".encode() for i in range(80)]
+    assert client.transport.closed

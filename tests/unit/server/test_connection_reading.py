@@ -168,9 +168,12 @@ def test_a_tls_client_hello_logs_one_warning_and_closes(caplog: pytest.LogCaptur
     caplog.set_level(logging.DEBUG, logger="taskcancel")
     client = connect()
     client.send(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(64))
-    client.send(bytes(100))  # the rest of the handshake
+    client.send(bytes(100))  # the rest of the handshake: dropped
+    (reply,) = client.answers()  # as the HTTP it is not: the client sees a bad TLS record
+    assert reply.status == 400 and "set protocol HTTP" in reply.json()["Message"]
+    assert client.transport.eof
+    client.loop.advance(1.1)
     assert client.transport.closed
-    assert client.transport.written == b""
     assert [r.getMessage() for r in caplog.records] == [TLS_ON_PLAIN_PORT]
     assert caplog.records[0].levelno == logging.WARNING
     assert client.connection.app.seen == []  # type: ignore[attr-defined]
