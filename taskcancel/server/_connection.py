@@ -523,8 +523,11 @@ class Connection(asyncio.Protocol):
             self._update_reading()
             self.stall = self.loop.call_later(answer.stall_seconds, self._stalled)
         elif fault == "truncate":  # the head and half the body, then EOF
-            data = serialize(answer.response, True, head=request.method == "HEAD")
-            transport.write(data[: len(data) - (len(answer.response.body) + 1) // 2])
+            head = request.method == "HEAD"
+            data = serialize(answer.response, True, head=head)
+            transport.write(
+                data[: len(data) - (0 if head else (len(answer.response.body) + 1) // 2)]
+            )
             self._close()
         else:  # "reset", "reset-after": no answer at all
             if fault not in ("reset", "reset-after"):
@@ -620,7 +623,7 @@ class Connection(asyncio.Protocol):
             and not self.held_off
             and len(self.queue) < _MAX_QUEUED
         )
-        if want is self.reading:
+        if want is self.reading or self.lingering:  # lingering reads (and drops) to the end
             return
         transport = self.transport
         if transport is None or transport.is_closing():

@@ -252,3 +252,11 @@ def test_requests_read_past_the_queue_limit_then_eof_are_all_answered() -> None:
     _drain(client)
     assert [r.body for r in client.answers()] == [f"/{i}".encode() for i in range(80)]
     assert client.transport.closed
+
+
+def test_a_truncated_answer_to_head_is_its_whole_head_then_eof() -> None:
+    client = connect(_faulty("truncate"))
+    client.send(b"HEAD /fault HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = client.transport.take()
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"\r\n\r\n")
+    assert client.transport.eof
