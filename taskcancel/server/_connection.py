@@ -81,6 +81,9 @@ class Phase(enum.Enum):
     DONE = "done"
 
 
+_DONE: Phase = Phase.DONE  # typed as any phase: a callback may have moved there meanwhile
+
+
 class Connection(asyncio.Protocol):
     """One TCP connection: its reading, its queue of answers, its timer and its close."""
 
@@ -188,7 +191,7 @@ class Connection(asyncio.Protocol):
             # Bytes between requests (a stray CRLF) start the next request's clock.
             self.deadline = self.loop.time() + self.shared.request_timeout
         view = memoryview(data)
-        while view and not self._stopped():
+        while view and self.phase is not _DONE:  # (a parser callback may end reading)
             if not self.reading:
                 # Reading paused (rule 3) while parsing this read: the rest waits unparsed
                 # (raw bytes cost less than the requests made of them) until it resumes.
@@ -419,7 +422,12 @@ class Connection(asyncio.Protocol):
             if transport is None or transport.is_closing():
                 return
             request = queue.popleft()
-            self._release()
+            size = self.sizes.popleft()  # the budget gets the request's bytes back
+            self.held -= size
+            shared = self.shared
+            shared.held -= size
+            if shared.held_off and shared.held <= shared.max_held // 2:
+                shared.under_budget()
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
             if isinstance(staged, Answer):
                 self._answered(request, staged)
@@ -593,15 +601,6 @@ class Connection(asyncio.Protocol):
             expiry.cancel()
 
     # -- the shared budget ---------------------------------------------------------------
-
-    def _release(self) -> None:
-        """The oldest queued request is being answered: the budget gets its bytes back."""
-        size = self.sizes.popleft()
-        self.held -= size
-        shared = self.shared
-        shared.held -= size
-        if shared.held_off and shared.held <= shared.max_held // 2:
-            shared.under_budget()
 
     def _release_all(self) -> None:
         shared = self.shared
