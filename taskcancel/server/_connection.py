@@ -100,7 +100,9 @@ class Connection(asyncio.Protocol):
         self.eof_pending = False  # the client's EOF came after ``unread``
         # Answering.
         self.queue: deque[RawRequest] = deque()
-        self.sizes: deque[int] = deque()  # bytes each queued request holds
+        # Bytes each request that had to wait holds (the last ``len(sizes)`` of the queue:
+        # one answered as it arrives is never charged, so the common case costs nothing).
+        self.sizes: deque[int] = deque()
         self.held = 0  # their sum (the shared budget's share of this connection)
         self.held_off = False  # not read because of the shared budget
         self.busy = False  # the app is answering a request (worker, latency, long-poll)
@@ -123,7 +125,6 @@ class Connection(asyncio.Protocol):
         self.begun = 0.0  # perf_counter() at the first byte: the logged latency
         self.messages = 0  # requests begun on this connection
         self.head_bytes = 0
-        self.head_size = 0  # bytes of the target and headers, for the budget
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
@@ -319,9 +320,7 @@ class Connection(asyncio.Protocol):
             self.body_limit = max(self.body_limit, self.app.control_body_limit(self.headers))
         expects = host = chunked = False
         length = 0
-        size = len(self.url)
         for name, value in self.headers:
-            size += len(name) + len(value)
             lower = name.lower()
             if lower == b"content-length" and value.isdigit():
                 length = int(value)
@@ -335,7 +334,6 @@ class Connection(asyncio.Protocol):
                 host = True
             elif lower == b"expect" and value.lower() == b"100-continue":
                 expects = True
-        self.head_size = size
         self.body_left = -1 if chunked else length
         if version == "1.0":
             # RFC 9112 6.1: a Transfer-Encoding in HTTP/1.0 makes the framing faulty, so
@@ -371,18 +369,25 @@ class Connection(asyncio.Protocol):
             self.begun,
         )
         self.phase, self.deadline, self.head_bytes = Phase.IDLE, None, 0
-        size = self.head_size + self.body_bytes
-        shared = self.shared
-        self.queue.append(request)
-        self.sizes.append(size)
-        self.held += size
-        shared.held += size
         if not self.keep_alive:
             self.phase = Phase.DONE  # nothing after a request that closes is read
+        waits = self.queue or self.busy or self.paused
+        self.queue.append(request)
+        if not waits:
+            self._answer_queue()
+            return
+        self._charge(request)  # it waits: its bytes count against the shared budget
+
+    def _charge(self, request: RawRequest) -> None:
+        size = len(request.target) + len(request.body)
+        for name, value in request.headers:
+            size += len(name) + len(value)
+        self.sizes.append(size)
+        self.held += size
+        shared = self.shared
+        shared.held += size
         if shared.held > shared.max_held:
             shared.over_budget()
-        if not self.busy and not self.paused:
-            self._answer_queue()
         if len(self.queue) >= _MAX_QUEUED:
             self._update_reading()
 
@@ -422,12 +427,8 @@ class Connection(asyncio.Protocol):
             if transport is None or transport.is_closing():
                 return
             request = queue.popleft()
-            size = self.sizes.popleft()  # the budget gets the request's bytes back
-            self.held -= size
-            shared = self.shared
-            shared.held -= size
-            if shared.held_off and shared.held <= shared.max_held // 2:
-                shared.under_budget()
+            if len(self.sizes) > len(queue):  # it was charged: the budget gets it back
+                self._discharge()
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
             if isinstance(staged, Answer):
                 self._answered(request, staged)
@@ -601,6 +602,14 @@ class Connection(asyncio.Protocol):
             expiry.cancel()
 
     # -- the shared budget ---------------------------------------------------------------
+
+    def _discharge(self) -> None:
+        size = self.sizes.popleft()
+        self.held -= size
+        shared = self.shared
+        shared.held -= size
+        if shared.held_off and shared.held <= shared.max_held // 2:
+            shared.under_budget()
 
     def _release_all(self) -> None:
         shared = self.shared
