@@ -7,7 +7,7 @@ one Processing task per request, so each cancel really succeeds), feeding each p
 output of the part before, exactly as the app does. Then the wholes:
 
 * ``Emulator.handle``: the sans-IO app, the parts above plus its glue;
-* the connection layer: :class:`taskcancel.server._protocol.Connection` fed the request's
+* the connection layer: :class:`taskcancel.server._connection.Connection` fed the request's
   bytes on a real event loop, writing to a transport that keeps nothing: alone (its app
   hands back one ready answer), then with the emulator, the request log off and on (at
   info, to ``/dev/null``, flushed once per 32 requests as under load). The whole costs
@@ -35,9 +35,9 @@ from taskcancel._api._actions import dispatch
 from taskcancel._core._model import Task, TaskAction, TaskStatus
 from taskcancel._store import MemoryStore
 from taskcancel.server import Answer, Emulator, RawRequest, RequestLog, Server, Settings, build
+from taskcancel.server._connection import Connection
 from taskcancel.server._connections import ConnectionSet
 from taskcancel.server._http11 import serialize
-from taskcancel.server._protocol import Connection
 from taskcancel.worldfile import WorldSpec
 
 REGION = "cn-hangzhou"

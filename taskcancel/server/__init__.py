@@ -14,10 +14,10 @@
     _journal      Journal: the request journal (every call, why it got its answer)
     _control_body reading and checking the control plane's JSON bodies
     _net          which addresses are loopback
-    _connections  ConnectionSet: open connections, shared limits, worker pools
-    _protocol     Connection: reads -- HTTP/1.1 on httptools' public parser, budgets
-    _responder    answers in arrival order, refusals after them, a lingering close
-    _watchdog     a connection's one timer: deadlines, idle keep-alive
+    _transport    Transport, Loop: what a connection needs (fakes drive it in tests)
+    _connection   Connection: one connection's reading (httptools' public parser),
+                  budgets, answers in arrival order, its one timer and its close
+    _connections  ConnectionSet: open connections, shared limits and budgets, worker pools
     _http11       the bytes of status lines and headers
     _run          Server, run, BackgroundServer; file-descriptor and send-buffer limits
     _signals      SIGINT/SIGTERM: a graceful stop whenever they come

@@ -3,7 +3,7 @@
 Each request goes: the control plane's prefix (:mod:`._control`) or parse
 (:mod:`taskcancel.wire`) -> gateway checks (action, access key, timestamp, signature,
 nonce, throttling) -> the shared action handlers over a store -> render. No sockets and
-no waiting here: the connection layer (:mod:`._protocol`) or the ASGI adapter
+no waiting here: the connection layer (:mod:`._connection`) or the ASGI adapter
 (:mod:`._asgi`) carries the bytes and pays injected latency (``Answer.delay``). Every
 request, however malformed, is answered with an Aliyun-shaped error, never a traceback.
 """

@@ -1,10 +1,16 @@
-"""The server's open connections, the limits they share, and what they need from the app."""
+"""What the server's connections share: the app, the limits, the open set and its cap,
+the worker pools, and the budget of bytes held in requests not answered yet.
+
+A :class:`~._connection.Connection` knows its :class:`ConnectionSet`; the set knows its
+connections only as :class:`Member` (what it asks of them), so neither module imports
+the other's class.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
 from .. import wire
@@ -12,32 +18,47 @@ from ._request import Answer, Deferred, Pending, RawRequest
 
 if TYPE_CHECKING:
     from ._log import RequestLog
-    from ._protocol import Connection
 
-__all__ = ["App", "ConnectionSet"]
+__all__ = ["DEFAULT_HELD_BYTES", "App", "ConnectionSet", "Member"]
 
 #: Worker threads for a blocking app's reads, and for its writes (SQLite takes one
 #: writer at a time; two let a control-plane change queue beside a waiting cancel).
 _READERS, _WRITERS = 4, 2
 
+#: Bytes of complete requests not answered yet that all connections together may hold;
+#: past it, the connections holding the most stop being read until half of it is free.
+DEFAULT_HELD_BYTES = 64 * 1024 * 1024
+
 
 class App(Protocol):
     """What the connection layer needs from the application."""
-
-    @property
-    def blocking(self) -> bool:
-        """Whether ``handle`` may block (a store on disk): it then runs in a worker thread."""
-        ...
 
     def control_body_limit(self, headers: Sequence[tuple[bytes, bytes]]) -> int:
         """The largest body this control-plane request (``/_taskcancel/...``) may send."""
         ...
 
-    def stage(self, request: RawRequest) -> Answer | Deferred | Pending:
-        """The answer now, or the store's part of it to run in a worker thread."""
+    def stage(self, request: RawRequest) -> Answer | Pending | Deferred:
+        """The answer now, the store's part of it to run in a worker thread (whose result
+        may itself be a :class:`Deferred`), or an answer that waits (a long-poll)."""
         ...
 
     def refusal(self, error: wire.GatewayError) -> Answer: ...
+
+
+class Member(Protocol):
+    """What the set asks of one of its connections."""
+
+    @property
+    def held(self) -> int:
+        """Bytes of this connection's complete requests not answered yet."""
+        ...
+
+    def hold_off(self, paused: bool) -> None:
+        """Stop (``True``) or may resume (``False``) reading for the shared budget."""
+        ...
+
+    def shutdown(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 class ConnectionSet:
@@ -52,22 +73,35 @@ class ConnectionSet:
         keep_alive: float,
         max_connections: int,
         log: RequestLog | None,
+        max_held_bytes: int = DEFAULT_HELD_BYTES,
+        readers: Executor | None = None,
+        writers: Executor | None = None,
     ) -> None:
         self.app, self.limits, self.log = app, limits, log
         self.request_timeout, self.keep_alive = request_timeout, keep_alive
+        #: The longest a connection's timer sleeps: an idle period never outlasts
+        #: ``keep_alive`` by more than nothing, however the timer was armed before.
+        self.tick = min(request_timeout, keep_alive)
         self.max_connections = max_connections
         # A head may carry the whole query and every header; a chunk that also holds the
         # start of the body is counted whole, hence the body term.
         self.max_head = limits.max_query_bytes + limits.max_header_bytes + 8192
-        self.open: set[Connection] = set()
+        self.open: set[Member] = set()
         self.closed = asyncio.Event()
         self.closed.set()
-        # Store work of a blocking app: readers and writers in pools of their own, so
-        # writers waiting for a lock held elsewhere never hold up reads or refusals.
-        self.readers = ThreadPoolExecutor(_READERS, thread_name_prefix="taskcancel-read")
-        self.writers = ThreadPoolExecutor(_WRITERS, thread_name_prefix="taskcancel-write")
+        #: Bytes held in complete, unanswered requests, all connections together.
+        self.held = 0
+        self.max_held = max_held_bytes
+        self.held_off: set[Member] = set()  # connections not read because of the budget
+        # Work the app offloads (a store on disk, control-plane changes): readers and
+        # writers in pools of their own, so writers waiting for a lock held elsewhere
+        # never hold up reads or refusals.
+        self.readers = readers or ThreadPoolExecutor(_READERS, thread_name_prefix="taskcancel-read")
+        self.writers = writers or ThreadPoolExecutor(
+            _WRITERS, thread_name_prefix="taskcancel-write"
+        )
 
-    def pool(self, pending: Pending) -> ThreadPoolExecutor:
+    def pool(self, pending: Pending) -> Executor:
         return self.writers if pending.writes else self.readers
 
     def close_pools(self) -> None:
@@ -76,22 +110,44 @@ class ConnectionSet:
         for pool in (self.readers, self.writers):
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def protocol(self) -> Connection:
-        from ._protocol import Connection
-
-        return Connection(self)
-
-    def added(self, connection: Connection) -> bool:
+    def added(self, connection: Member) -> bool:
         if len(self.open) >= self.max_connections:
             return False
         self.open.add(connection)
         self.closed.clear()
         return True
 
-    def removed(self, connection: Connection) -> None:
+    def removed(self, connection: Member) -> None:
         self.open.discard(connection)
+        self.held_off.discard(connection)
         if not self.open:
             self.closed.set()
+
+    # -- the budget of held bytes -------------------------------------------------------
+
+    def over_budget(self) -> None:
+        """``held`` passed ``max_held``: stop reading the connections holding the most,
+        until what the others hold is at most half the budget."""
+        holders = sorted(
+            (c for c in self.open if c.held and c not in self.held_off),
+            key=lambda c: c.held,
+            reverse=True,
+        )
+        excess = self.held - self.max_held // 2
+        for connection in holders:
+            if excess <= 0:
+                break
+            self.held_off.add(connection)
+            connection.hold_off(True)
+            excess -= connection.held
+
+    def under_budget(self) -> None:
+        """At most half the budget is held again: the connections held off may read."""
+        held_off, self.held_off = self.held_off, set()
+        for connection in held_off:
+            connection.hold_off(False)
+
+    # -- stopping -----------------------------------------------------------------------
 
     def shutdown(self) -> None:
         """Stop reading everywhere; idle connections close now, the rest once answered."""

@@ -12,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import socket
 import threading
 from collections.abc import Callable
 
 from .. import wire
-from ._connections import App, ConnectionSet
+from ._connections import DEFAULT_HELD_BYTES, App, ConnectionSet
 from ._log import RequestLog
 from ._loop import new_event_loop
+from ._signals import StopSignals
 
 __all__ = [
+    "DEFAULT_HELD_BYTES",
     "DEFAULT_KEEP_ALIVE",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_REQUEST_TIMEOUT",
@@ -83,6 +86,7 @@ class Server:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         log: RequestLog | None = None,
+        max_held_bytes: int = DEFAULT_HELD_BYTES,
     ) -> None:
         for name, value in (
             ("request_timeout", request_timeout),
@@ -95,6 +99,9 @@ class Server:
             raise ValueError(
                 f"max_connections must be an int of at least 1, got {max_connections!r}"
             )
+        if not isinstance(max_held_bytes, int) or max_held_bytes < 1:
+            raise ValueError(f"max_held_bytes must be an int of at least 1, got {max_held_bytes!r}")
+        self.max_held_bytes = max_held_bytes
         self.app, self.limits, self.log = app, limits, log
         self.request_timeout, self.keep_alive = request_timeout, keep_alive
         self.max_connections, self.shutdown_timeout = max_connections, shutdown_timeout
@@ -104,7 +111,8 @@ class Server:
     ) -> None:
         """Serve on ``sock`` until ``stop`` is set, then stop gracefully."""
         loop = asyncio.get_running_loop()
-        loop.set_exception_handler(_quiet_fd_exhaustion(loop.get_exception_handler()))
+        stopping = [False]
+        loop.set_exception_handler(_quiet_fd_exhaustion(loop.get_exception_handler(), stopping))
         connections = ConnectionSet(
             self.app,
             limits=self.limits,
@@ -112,13 +120,21 @@ class Server:
             keep_alive=self.keep_alive,
             max_connections=connection_cap(self.max_connections),
             log=self.log,
+            max_held_bytes=self.max_held_bytes,
         )
-        listener = await loop.create_server(connections.protocol, sock=sock, backlog=2048)
+        # Imported here, not at the top: the testing kit (a pytest plugin) imports this
+        # module, and loading httptools is for a process that serves.
+        from ._connection import Connection
+
+        listener = await loop.create_server(
+            functools.partial(Connection, connections), sock=sock, backlog=2048
+        )
         if ready is not None:
             ready()
         try:
             await stop.wait()
         finally:
+            stopping[0] = True
             listener.close()
             connections.shutdown()
             try:
@@ -138,8 +154,6 @@ def run(server: Server, sock: socket.socket, *, ready: Callable[[], None] | None
     The signals are handled for the whole call (see :class:`~._signals.StopSignals`), so
     neither ever kills the process half-way or raises ``KeyboardInterrupt``.
     """
-    from ._signals import StopSignals
-
     with StopSignals() as signals:
         signals.serve(server, sock, ready or (lambda: None))
 
@@ -210,9 +224,15 @@ def connection_cap(wanted: int) -> int:
 
 def _quiet_fd_exhaustion(
     previous: Callable[[asyncio.AbstractEventLoop, dict[str, object]], object] | None,
+    stopping: list[bool],
 ) -> Callable[[asyncio.AbstractEventLoop, dict[str, object]], None]:
     """An exception handler that reports running out of file descriptors (``accept()``
-    failing) in one line a second at most, instead of a traceback per attempt."""
+    failing) in one line a second at most, instead of a traceback per attempt.
+
+    asyncio's own loop answers ``accept()`` failing so by trying again a second later
+    (``_start_serving`` on a timer, never cancelled); once the server stopped
+    (``stopping[0]``) that retry meets the closed listening socket and raises: nothing is
+    lost (the server is stopping), so that is not reported either."""
     last = [0.0]
 
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
@@ -223,9 +243,18 @@ def _quiet_fd_exhaustion(
                 last[0] = now
                 log.warning("out of file descriptors: new connections wait (%s)", exc.strerror)
             return
+        if stopping[0] and isinstance(exc, ValueError | OSError) and _retries_accept(context):
+            log.debug("stopping: dropped asyncio's retry of accept() (%s)", exc)
+            return
         if previous is not None:
             previous(loop, context)
         else:
             loop.default_exception_handler(context)
 
     return handle
+
+
+def _retries_accept(context: dict[str, object]) -> bool:
+    """Whether the failed callback is asyncio's retry of ``accept()`` (see above)."""
+    callback = getattr(context.get("handle"), "_callback", None)
+    return getattr(callback, "__name__", "") == "_start_serving"

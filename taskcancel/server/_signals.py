@@ -30,16 +30,24 @@ import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from ._loop import new_event_loop
-from ._run import Server
 
 __all__ = ["StopSignals"]
 
 log = logging.getLogger("taskcancel.server")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Serving(Protocol):
+    """What :class:`StopSignals` runs: :class:`~._run.Server` (named here by its shape,
+    so that ``_run`` may import this module and not the other way round)."""
+
+    async def serve(
+        self, sock: socket.socket, stop: asyncio.Event, ready: Callable[[], None] | None = None
+    ) -> None: ...
 
 
 class StopSignals:
@@ -82,12 +90,12 @@ class StopSignals:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 callback(signum)
 
-    def serve(self, server: Server, sock: socket.socket, ready: Callable[[], None]) -> None:
+    def serve(self, server: Serving, sock: socket.socket, ready: Callable[[], None]) -> None:
         """Run ``server`` on ``sock`` until a stop signal (one that came earlier included)."""
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(self._main(server, sock, ready))
 
-    async def _main(self, server: Server, sock: socket.socket, ready: Callable[[], None]) -> None:
+    async def _main(self, server: Serving, sock: socket.socket, ready: Callable[[], None]) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         if not self._old:  # not handling signals (not the main thread)

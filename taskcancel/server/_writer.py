@@ -60,10 +60,7 @@ class ThreadedWriter:
             with self._lock:
                 dropped, self.dropped = self.dropped, 0
             if dropped:
-                text = (
-                    f"taskcancel: {dropped} log lines dropped: the log stream did not drain\n"
-                    + text
-                )
+                text = self._notice(dropped) + text
             try:
                 self.stream.write(text)
                 self.stream.flush()

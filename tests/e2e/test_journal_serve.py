@@ -178,11 +178,6 @@ def test_the_journal_file_holds_every_entry_after_sigterm(
     assert all(e["Code"] == "OK" for e in lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the connection layer answers a Deferred at once until it holds long-polls "
-    "(built in parallel); remove this mark when it lands",
-)
 def test_a_long_poll_over_http_returns_when_a_call_arrives(served: ServeProcess) -> None:
     answers: list[Any] = []
     polling = threading.Thread(

@@ -129,3 +129,114 @@ def test_the_layer_test_catches_an_outward_import(tmp_path: Path) -> None:
     fake = PACKAGE / "_core" / "_model.py"
     tree = ast.parse("from ..server import Emulator\nimport taskcancel.cli\n")
     assert _imported_layers(fake, tree) - ALLOWED["_core"] == {"server", "cli"}
+
+
+# -- no import cycles ----------------------------------------------------------------------
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["taskcancel", *parts])
+
+
+def _imported_modules(path: Path, tree: ast.Module, known: set[str]) -> set[str]:
+    """The package's modules ``path`` imports at module level, ``if TYPE_CHECKING:``
+    blocks included (a cycle of annotations is still two modules that need each other);
+    imports inside functions too, which is how a cycle is usually hidden."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+
+    def add(module: str, names: list[str]) -> None:
+        for alias in names:  # "from . import x": x may be a submodule
+            if f"{module}.{alias}" in known:
+                found.add(f"{module}.{alias}")
+        if module in known:
+            found.add(module)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module.startswith("taskcancel"):
+                add(module, [alias.name for alias in node.names])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("taskcancel") and alias.name in known:
+                    found.add(alias.name)
+    found.discard(name)
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    paths = {_module_name(p): p for p in _modules()}
+    known = set(paths)
+    graph = {}
+    for name, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        graph[name] = _imported_modules(path, tree, known)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm),
+    and modules importing themselves: every import cycle is inside one of them."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph.get(node, ()):
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _packages_to_submodules(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """A package's ``__init__`` importing its own submodules is how a package is built,
+    not a cycle; a submodule importing its package's ``__init__`` back would be: keep the
+    former edges out so that only the latter show."""
+    return {
+        name: {t for t in targets if not t.startswith(name + ".")}
+        for name, targets in graph.items()
+    }
+
+
+def test_no_import_cycles_anywhere_in_the_package() -> None:
+    cycles = _cycles(_packages_to_submodules(_import_graph()))
+    assert not cycles, "import cycles (strongly connected components):\n" + "\n".join(
+        " <-> ".join(component) for component in cycles
+    )
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
+    assert _cycles(graph) == [["a", "b", "c"], ["e"]]
