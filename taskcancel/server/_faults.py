@@ -1,0 +1,165 @@
+"""Fault rules at run time (design §12): which rule decides a call, with counts per rule.
+
+:class:`FaultRules` holds the :class:`~taskcancel.worldfile.Faults` in force, each rule's
+``Matched`` and ``Fired`` counts, and the generator seeded by ``--seed`` that every
+chance is drawn from (a rule's ``Probability`` and the global ``ThrottleRate``). No clock
+is read here: the caller passes the emulator's time. Deterministic: ``First: N`` fires on
+the first N calls the rule matched, ``Every: k`` on every k-th, ``Calls: [i, j]`` on the
+i-th and j-th, ``After: T`` when the emulator's time is at or past T, and ``Probability:
+p`` on one draw per matched call -- so the same calls in the same order get the same
+outcomes, across restarts too. The first rule that matches and fires decides; the rules
+after it are not looked at (their counts do not move).
+
+:func:`error_codes` and :func:`rule_error` say which ``Error`` codes a rule may name and
+how each is answered: exactly as the profile's catalogue or the gateway answers it
+elsewhere (a throttling code carries ``x-acs-retry-after``).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import datetime
+from typing import Any
+
+from .. import wire
+from .._core._catalogue import ErrorSpec, Profile
+from ..worldfile import NO_FAULTS, FaultRule, Faults, faults_to_json
+
+__all__ = ["FaultRules", "error_codes", "rule_error"]
+
+#: Gateway rows whose message needs a value a rule cannot give (which signature string,
+#: which limit) cannot be a rule's ``Error``; ``detail`` is optional, ``retry_after_ms``
+#: comes from ``Faults.RetryAfterMs``.
+_FILLABLE = frozenset({"detail", "retry_after_ms"})
+
+
+def _gateway_codes() -> frozenset[str]:
+    codes = set()
+    for code in wire.GATEWAY_ERRORS:
+        if "{" in code:
+            continue
+        try:
+            wire.gateway_error(code, retry_after_ms=0)
+        except ValueError:
+            try:
+                wire.gateway_error(code)
+            except ValueError:
+                continue
+        codes.add(code)
+    return frozenset(codes)
+
+
+_GATEWAY_CODES = _gateway_codes()
+
+
+def error_codes(profile: Profile) -> frozenset[str]:
+    """The codes a rule's ``Error`` may name under ``profile``: its catalogue's codes and
+    the gateway's (those that need no value filled in)."""
+    return frozenset(spec.code for spec in profile.errors.values()) | _GATEWAY_CODES
+
+
+def rule_error(code: str, profile: Profile, retry_after_ms: int) -> ErrorSpec:
+    """The error answered for ``code``: the profile's own row, else the gateway's (a
+    throttling code with ``retry_after_ms`` as its hint). ``ValueError`` if neither has it."""
+    for spec in profile.errors.values():
+        if spec.code == code:
+            return spec
+    if code not in _GATEWAY_CODES:
+        valid = ", ".join(sorted(error_codes(profile)))
+        raise ValueError(f"unknown error code {code!r}; valid: {valid}")
+    if code.startswith("Throttling."):
+        return wire.gateway_error(code, retry_after_ms=retry_after_ms)
+    return wire.gateway_error(code)
+
+
+class FaultRules:
+    """The faults in force, their rules' counts, and the seeded generator. Thread-safe.
+
+    ``seed`` (``--seed``): ``None`` draws from system entropy (not repeatable).
+    """
+
+    def __init__(self, faults: Faults = NO_FAULTS, *, seed: int | str | None = None) -> None:
+        self._seed = seed
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        # One value, swapped in one assignment: a call sees one set of rules and counts.
+        self._state = _State(faults)
+
+    @property
+    def faults(self) -> Faults:
+        return self._state.faults
+
+    def set(self, faults: Faults) -> None:
+        """Put ``faults`` in force, every rule's counts at zero (the generator goes on)."""
+        self._state = _State(faults)
+
+    def reset(self, faults: Faults) -> None:
+        """Put ``faults`` in force with zero counts and the generator back at its seed."""
+        with self._lock:
+            self._state = _State(faults)
+            self._random.seed(self._seed)
+
+    def chance(self) -> float:
+        """A draw in [0, 1) from the seeded generator (the global ``ThrottleRate``)."""
+        with self._lock:
+            return self._random.random()
+
+    def decide(
+        self, action: str, region_id: str, task_id: str, access_key_id: str, now: datetime
+    ) -> FaultRule | None:
+        """The rule that decides this call (counted as matched and fired), or ``None``."""
+        state = self._state
+        if not state.rules:
+            return None
+        for index, rule in enumerate(state.rules):
+            if not rule.matches(action, region_id, task_id, access_key_id):
+                continue
+            with self._lock:
+                state.matched[index] += 1
+                if self._fires(rule, state.matched[index], now):
+                    state.fired[index] += 1
+                    return rule
+        return None
+
+    def _fires(self, rule: FaultRule, n: int, now: datetime) -> bool:
+        if rule.first is not None:
+            return n <= rule.first
+        if rule.every is not None:
+            return n % rule.every == 0
+        if rule.calls is not None:
+            return n in rule.calls
+        if rule.after is not None:
+            return now >= rule.after
+        if rule.probability is not None:
+            return self._random.random() < rule.probability
+        return False  # FaultRule refuses a rule without a condition
+
+    def counts(self) -> list[tuple[int, int]]:
+        """``(Matched, Fired)`` of each rule, in order."""
+        state = self._state
+        with self._lock:
+            return list(zip(state.matched, state.fired, strict=True))
+
+    def to_json(self) -> dict[str, Any]:
+        """``GET /_taskcancel/faults``: the faults in force, each rule with its counts
+        (``Rules`` always present)."""
+        state = self._state
+        with self._lock:
+            matched, fired = list(state.matched), list(state.fired)
+        document = faults_to_json(state.faults)
+        rules: list[dict[str, Any]] = document.setdefault("Rules", [])
+        for entry, m, f in zip(rules, matched, fired, strict=True):
+            entry["Matched"], entry["Fired"] = m, f
+        return document
+
+
+class _State:
+    """Faults in force and their rules' counts (the counts' lists change under the lock)."""
+
+    __slots__ = ("faults", "fired", "matched", "rules")
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults, self.rules = faults, faults.rules
+        self.matched = [0] * len(faults.rules)
+        self.fired = [0] * len(faults.rules)

@@ -1,0 +1,145 @@
+"""Which rule decides a call, and the counts: deterministic for every kind of ``When``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from taskcancel.catalogue import get_profile
+from taskcancel.server._faults import FaultRules, error_codes, rule_error
+from taskcancel.worldfile import FaultRule, Faults
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def fired(
+    rules: FaultRules, calls: int, action: str = "CancelTask", now: datetime = NOW
+) -> list[str]:
+    out = []
+    for _ in range(calls):
+        rule = rules.decide(action, "cn-hangzhou", "t-1", "testid", now)
+        out.append("-" if rule is None else rule.name)
+    return out
+
+
+def one(**when: object) -> FaultRules:
+    return FaultRules(Faults(rules=(FaultRule(name="r", error="InternalError", **when),)), seed=1)  # type: ignore[arg-type]
+
+
+def test_first_fires_on_the_first_n_matched_calls() -> None:
+    assert fired(one(first=2), 4) == ["r", "r", "-", "-"]
+
+
+def test_every_fires_on_every_kth_matched_call() -> None:
+    assert fired(one(every=3), 7) == ["-", "-", "r", "-", "-", "r", "-"]
+
+
+def test_calls_fire_on_the_listed_matched_calls() -> None:
+    assert fired(one(calls=(1, 4)), 5) == ["r", "-", "-", "r", "-"]
+
+
+def test_after_fires_from_that_emulator_time_on() -> None:
+    rules = one(after=NOW)
+    assert fired(rules, 1, now=NOW - timedelta(seconds=1)) == ["-"]
+    assert fired(rules, 2, now=NOW) == ["r", "r"]
+
+
+def test_only_calls_a_rule_matches_count_for_it() -> None:
+    rules = FaultRules(
+        Faults(rules=(FaultRule(name="c", action="CancelTask", calls=(2,), fault="reset"),))
+    )
+    assert fired(rules, 3, action="DescribeTasks") == ["-", "-", "-"]
+    assert fired(rules, 2) == ["-", "c"]
+    assert rules.counts() == [(2, 1)]
+
+
+def test_match_fields_each_narrow_the_calls() -> None:
+    rule = FaultRule(
+        name="m",
+        region_id="cn-hangzhou",
+        task_id="t-2",
+        access_key_id="k",
+        every=1,
+        error="InternalError",
+    )
+    rules = FaultRules(Faults(rules=(rule,)))
+    assert rules.decide("CancelTask", "cn-hangzhou", "t-2", "k", NOW) == rule
+    assert rules.decide("CancelTask", "cn-shanghai", "t-2", "k", NOW) is None
+    assert rules.decide("CancelTask", "cn-hangzhou", "t-1", "k", NOW) is None
+    assert rules.decide("CancelTask", "cn-hangzhou", "t-2", "other", NOW) is None
+
+
+def test_the_first_rule_that_matches_and_fires_decides() -> None:
+    rules = FaultRules(
+        Faults(
+            rules=(
+                FaultRule(name="a", calls=(2,), error="InternalError"),
+                FaultRule(name="b", first=1, error="ServiceUnavailable"),
+                FaultRule(name="c", every=1, fault="reset"),
+            )
+        )
+    )
+    # call 1: a matches, does not fire; b fires. call 2: a fires (b, c not looked at).
+    # call 3: a no, b no (its 2nd match), c fires.
+    assert fired(rules, 3) == ["b", "a", "c"]
+    assert rules.counts() == [(3, 1), (2, 1), (1, 1)]
+    assert [(r["Name"], r["Matched"], r["Fired"]) for r in rules.to_json()["Rules"]] == [
+        ("a", 3, 1),
+        ("b", 2, 1),
+        ("c", 1, 1),
+    ]
+
+
+def test_a_seeded_probability_gives_the_same_sequence_twice_and_after_reset() -> None:
+    faults = Faults(rules=(FaultRule(name="p", probability=0.5, error="InternalError"),))
+    first = fired(FaultRules(faults, seed=42), 40)
+    assert first == fired(FaultRules(faults, seed=42), 40)
+    assert "p" in first and "-" in first  # a real mix, not a constant
+    assert first != fired(FaultRules(faults, seed=43), 40)
+    rules = FaultRules(faults, seed=42)
+    fired(rules, 7)
+    rules.reset(faults)
+    assert rules.counts() == [(0, 0)]
+    assert fired(rules, 40) == first
+
+
+def test_the_throttle_chance_comes_from_the_same_seeded_generator() -> None:
+    a, b = FaultRules(seed="s"), FaultRules(seed="s")
+    draws = [a.chance() for _ in range(5)]
+    assert draws == [b.chance() for _ in range(5)]
+    a.reset(Faults())
+    assert [a.chance() for _ in range(5)] == draws
+
+
+def test_set_zeroes_the_counts_and_no_rules_decide_nothing() -> None:
+    rules = one(every=1)
+    fired(rules, 3)
+    rules.set(Faults())
+    assert fired(rules, 2) == ["-", "-"]
+    assert rules.counts() == []
+    assert rules.to_json()["Rules"] == []
+
+
+def test_error_codes_are_the_profiles_and_the_gateways() -> None:
+    codes = error_codes(get_profile("2017"))
+    assert {
+        "IncorrectTaskStatus",
+        "Throttling.User",
+        "Throttling.Api",
+        "InternalError",
+        "ServiceUnavailable",
+    } <= codes
+    assert "InvalidTaskId.IncorrectTaskStatus" not in codes  # the current profile's
+    assert not any("{" in code for code in codes)
+    assert "SignatureDoesNotMatch" not in codes  # needs the server's string to sign
+
+
+def test_a_rule_error_is_answered_as_elsewhere() -> None:
+    profile = get_profile("current")
+    throttled = rule_error("Throttling.User", profile, 1500)
+    assert (throttled.http_status, throttled.headers) == (400, (("x-acs-retry-after", "1500"),))
+    assert rule_error("InvalidTaskId.IncorrectTaskStatus", profile, 0).http_status == 403
+    assert rule_error("ServiceUnavailable", profile, 0).http_status == 503
+    with pytest.raises(ValueError, match="valid: "):
+        rule_error("Nope", profile, 0)
