@@ -72,6 +72,7 @@ def test_exported_names() -> None:
         "EcsMock",
         "EmulatorServer",
         "FakeClock",
+        "FaultRule",
         "PROXY_VARIABLES",
         "ScriptedTransport",
         "ServeProcess",

@@ -12,6 +12,7 @@
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel faults [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel --version
 
 Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
@@ -19,8 +20,9 @@ Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KE
 print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
 exits 3. ``state`` and ``reset`` use the emulator's control plane (``/_taskcancel/``),
-with the same exit statuses. Each command lives in its own module: :mod:`._serve`,
-:mod:`._client` and :mod:`._control`.
+with the same exit statuses, as does ``faults`` (the fault rules in force, with their
+counts). Each command lives in its own module: :mod:`._serve`, :mod:`._client`,
+:mod:`._control` and :mod:`._faults`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _serve
+from . import _client, _control, _faults, _serve
 
 __all__ = ["main"]
 
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve.add_parser(commands)
     _client.add_parsers(commands)
     _control.add_parsers(commands)
+    _faults.add_parser(commands)
     return parser
 
 
@@ -56,4 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve.run(args)
     if args.command in _control.COMMANDS:
         return _control.run(args)
+    if args.command == _faults.COMMAND:
+        return _faults.run(args)
     return _client.run(args)

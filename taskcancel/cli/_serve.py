@@ -22,10 +22,12 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._core._catalogue import get_profile
 from .._core._model import parse_time
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
 from ..server import _log, _logging
+from ..server._faults import error_codes
 from ..server._signals import StopSignals
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
@@ -135,7 +137,10 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
         clock = FakeClock(parse_time(start)) if start else FakeClock()
     now = clock() if clock is not None else system_clock()
     try:
-        world = load_world(args.world, now=now) if args.world else demo_world(now)
+        codes = error_codes(get_profile(args.profile))
+        world = (
+            load_world(args.world, now=now, error_codes=codes) if args.world else demo_world(now)
+        )
     except (WorldFileError, ValueError, OSError) as exc:
         return _fail(json_logs, f"{_from(args, 'world')}{exc}")
     try:
@@ -173,6 +178,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
         profile=args.profile,
         faults=world.faults,
         ids=IdGenerator(args.seed),
+        seed=args.seed,
     )
     app.debug = args.log_level == "debug"
     start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)

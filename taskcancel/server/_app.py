@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -28,11 +27,13 @@ from .._core._rules import DEFAULT_POLICY, Policy
 from .._ids import RequestIds
 from .._store import Clock, MemoryStore, Store, system_clock
 from .._store.sqlite import is_busy
+from ..worldfile import check_rule_codes
 from ..worldfile._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
 from ._asgi import AsgiAdapter
+from ._faults import FaultRules, error_codes, rule_error
 from ._gate import WorldGate
 from ._nonces import FULL, REPLAY, NonceRegistry
-from ._request import Answer, Pending, RawRequest
+from ._request import Answer, Decision, Pending, RawRequest
 
 __all__ = ["Emulator"]
 
@@ -61,6 +62,7 @@ class Emulator(AsgiAdapter):
         ids: Callable[[str], str] | None = None,
         new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
         max_tasks_per_account: int = 10_000,
+        seed: int | str | None = None,
     ) -> None:
         self.store = store
         self.accounts = dict(accounts)
@@ -69,9 +71,12 @@ class Emulator(AsgiAdapter):
         self.clock = clock or system_clock
         self.request_ids = request_ids or RequestIds()
         self.timestamp_window = timestamp_window
+        # Fault rules and their counts; every chance is drawn from its generator, seeded
+        # by ``seed`` (``--seed``), so the same calls in the same order fare the same.
+        self.fault_rules = FaultRules(seed=seed)
         self.faults = faults
         self.limits = limits
-        self._chance = chance or random.Random().random
+        self._chance = chance or self.fault_rules.chance
         self.ids = ids or IdGenerator()
         self.max_tasks_per_account = max_tasks_per_account
         self.new_task_schedule = new_task_schedule
@@ -84,6 +89,19 @@ class Emulator(AsgiAdapter):
         # How large a body a control-plane request may send (the plane sets it; 0: none).
         self.control_body_limit: Callable[[Sequence[tuple[bytes, bytes]]], int] = _no_body
         self.debug = False  # put each request's parameters in its Answer (for the log)
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force; setting them puts every rule's counts back at zero.
+
+        ``ValueError`` for a rule whose ``Error`` is not a code of this profile or the
+        gateway (nothing changes then)."""
+        return self.fault_rules.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        check_rule_codes(faults.rules, error_codes(self.profile), "faults", "Rules")
+        self.fault_rules.set(faults)
 
     @property
     def blocking(self) -> bool:
@@ -145,11 +163,11 @@ class Emulator(AsgiAdapter):
             if not isinstance(parsed, wire.Call):
                 return fmt, None, parsed
             fmt = self._describe(parsed, answer)
-            refusal = self._gate(parsed)
+            refusal = self._gate(parsed, answer)
             if refusal is not None:
                 return fmt, None, refusal
             if self.faults.latency_ms > 0:
-                answer.delay = self.faults.latency_ms / 1000
+                answer.delay += self.faults.latency_ms / 1000
             return fmt, parsed, None
         except Exception:  # the last line of defence: never a traceback on the wire
             log.exception("internal error answering request %s", answer.request_id)
@@ -221,9 +239,15 @@ class Emulator(AsgiAdapter):
             answer.params = params
         return call.response_format
 
-    def _gate(self, call: wire.Call) -> ErrorSpec | None:
-        """The gateway's refusal of ``call`` (authentication, throttling), if any."""
-        return self.authenticate(call) or self._throttle()
+    def _gate(self, call: wire.Call, answer: Answer) -> ErrorSpec | None:
+        """The gateway's refusal of ``call`` (authentication), a fault rule's ``Error``
+        (rules see only authenticated calls), or throttling, if any."""
+        refusal = self.authenticate(call)
+        if refusal is None and self.fault_rules.rules:
+            refusal = self._fault(call, answer)
+            if refusal is not None or answer.fault is not None:
+                return refusal
+        return refusal or self._throttle()
 
     def authenticate(self, call: wire.Call) -> ErrorSpec | None:
         """The gateway checks, in order: action/version, key, timestamp, signature, nonce."""
@@ -245,6 +269,36 @@ class Emulator(AsgiAdapter):
                 wait = self.nonces.retry_after_ms(call.access_key_id, now)
                 error = wire.gateway_error("Throttling.User", retry_after_ms=wait)
         return error
+
+    def _fault(self, call: wire.Call, answer: Answer) -> ErrorSpec | None:
+        """Apply the fault rule that decides ``call``, if one does (design §12): its
+        ``Error`` is returned to be answered; a ``reset``/``stall`` is answered here (the
+        action is not run); ``reset-after``/``truncate`` run the action, then the fault.
+        """
+        rule = self.fault_rules.decide(
+            call.action,
+            call.params.get("RegionId", ""),
+            call.params.get("TaskId", ""),
+            call.access_key_id,
+            self.clock(),
+        )
+        if rule is None:
+            return None
+        answer.decision = Decision(step="fault", check=rule.name)
+        if rule.latency_ms:
+            answer.delay += rule.latency_ms / 1000
+        if rule.error is not None:
+            return rule_error(rule.error, self.profile, self.faults.retry_after_ms)
+        if rule.fault is None:  # LatencyMs alone: delayed, then answered as usual
+            return None
+        answer.fault = rule.fault
+        if rule.fault == "stall":
+            answer.stall_seconds = rule.stall_seconds or 0.0
+        if rule.fault in _BEFORE_ACTION:
+            # Nothing is sent (the connection layer drops or stalls the connection); a
+            # layer that did not would send this error, never the action's answer.
+            return _INTERNAL
+        return None
 
     def _throttle(self) -> ErrorSpec | None:
         rate = self.faults.throttle_rate
@@ -286,6 +340,8 @@ class Emulator(AsgiAdapter):
 
 _NO_RESPONSE = wire.Response(500, (), b"")  # replaced before an Answer leaves handle()
 _INTERNAL = wire.GATEWAY_ERRORS["InternalError"]
+#: Wire faults that happen before the action runs (nothing done).
+_BEFORE_ACTION = frozenset({"reset", "stall"})
 _HEALTH = _CONTROL_PREFIX + b"health"
 #: Actions that write to the store (their store work runs in the writers' pool).
 _WRITES = frozenset(

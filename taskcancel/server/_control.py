@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 from .. import wire
 from .._store.sqlite import is_busy
-from ..worldfile import WorldFileError, faults_to_json, parse_faults, parse_world
+from ..worldfile import WorldFileError, parse_faults, parse_world
 from ._app import STORE_BUSY
 from ._control_body import (
     MAX_BODY,
@@ -34,6 +34,7 @@ from ._control_body import (
     task_changes,
     time_text,
 )
+from ._faults import error_codes
 from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, RawRequest
@@ -70,6 +71,7 @@ class ControlPlane:
             ("POST", "reset"): self._reset,
             ("POST", "tasks"): self._post_tasks,
             ("PUT", "faults"): self._put_faults,
+            ("GET", "faults"): lambda _: (200, ops.app.fault_rules.to_json()),
             ("POST", "clock"): self._post_clock,
         }
 
@@ -178,7 +180,8 @@ class ControlPlane:
             data = dict(data)
             now = as_time(data.pop("Now"), "Now")
         anchor = now or self.ops.now()  # where a Schedule without a CreationTime starts
-        spec = parsed(lambda: parse_world(data, source="body", now=anchor))
+        codes = error_codes(self.ops.app.profile)
+        spec = parsed(lambda: parse_world(data, source="body", now=anchor, error_codes=codes))
         stored(lambda: self.ops.load(spec, now=now))
         return 200, {"Tasks": len(spec.tasks)}
 
@@ -206,11 +209,15 @@ class ControlPlane:
     def _put_faults(self, request: RawRequest) -> tuple[int, Any]:
         data = read_json(request)
         try:
-            faults = parse_faults(data, "body", "(top level)")
+            codes = error_codes(self.ops.app.profile)
+            faults = parse_faults(data, "body", "(top level)", error_codes=codes)
         except WorldFileError as exc:
             raise bad(f"body: {exc.field.removeprefix('(top level).')}: {exc.reason}") from None
         self.ops.set_faults(faults)
-        return 200, faults_to_json(faults)
+        document = self.ops.app.fault_rules.to_json()
+        if not faults.rules:  # as before rules: the three numbers only
+            del document["Rules"]
+        return 200, document
 
     def _post_clock(self, request: RawRequest) -> tuple[int, Any]:
         seconds, to = clock_move(read_json(request))

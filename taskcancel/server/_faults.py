@@ -90,6 +90,10 @@ class FaultRules:
     def faults(self) -> Faults:
         return self._state.faults
 
+    @property
+    def rules(self) -> tuple[FaultRule, ...]:
+        return self._state.rules
+
     def set(self, faults: Faults) -> None:
         """Put ``faults`` in force, every rule's counts at zero (the generator goes on)."""
         self._state = _State(faults)

@@ -103,7 +103,7 @@ class Operations:
             if self.clock is not None and self._start_time is not None:
                 self.clock.rewind(self._start_time)
             app.accounts = dict(self.start.accounts)
-            app.faults = self.start.faults
+            app.fault_rules.reset(self.start.faults)  # counts and seeded generator too
             app.nonces.clear()
 
     def add_tasks(self, tasks: Iterable[Task]) -> list[Task]:

@@ -5,6 +5,7 @@
   and :data:`PROXY_VARIABLES`, the environment it runs in);
 - :class:`DictWorld` -- the smallest :class:`~taskcancel.World`, for tests of the rules;
 - :class:`FakeClock` -- a clock that moves only when told (for stores and the emulator);
+- :class:`FaultRule` -- a fault rule for :meth:`EmulatorServer.set_faults` (``rules=``);
 - :func:`mock_ecs` -- point every official-SDK client created inside at an emulator;
 - :class:`ScriptedTransport` -- scripted answers, refused when the rules forbid them;
 - :func:`check_transport` -- a hypothesis state machine that checks any transport
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from .._lazy import lazy_attributes
 from .._store._clock import FakeClock
+from ..worldfile import FaultRule
 from ._mock import EcsMock, mock_ecs
 from ._process import PROXY_VARIABLES, ServeProcess, clean_env
 from ._scripted import ScriptedTransport
@@ -43,6 +45,7 @@ __all__ = [
     "EcsMock",
     "EmulatorServer",
     "FakeClock",
+    "FaultRule",
     "ScriptedTransport",
     "ServeProcess",
     "TransportFactory",
