@@ -19,9 +19,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
-from .._store.sqlite import is_busy
 from ..worldfile import WorldFileError, parse_faults, parse_world
-from ._app import STORE_BUSY
+from ._app import CONTROL_PREFIX
 from ._control_body import (
     MAX_BODY,
     Refusal,
@@ -34,17 +33,17 @@ from ._control_body import (
     task_changes,
     time_text,
 )
-from ._faults import error_codes
 from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, RawRequest
+from ._world import STORE_BUSY, store_busy
 
 __all__ = ["PREFIX", "ControlPlane"]
 
 log = logging.getLogger("taskcancel.server")
 
 #: Where the control plane's routes live.
-PREFIX = "/_taskcancel/"
+PREFIX = CONTROL_PREFIX
 
 _OFF = (
     "the control plane is off: the server was started with --no-control, or on a "
@@ -61,8 +60,6 @@ class ControlPlane:
 
     def __init__(self, ops: Operations, *, enabled: bool = True, token: str | None = None) -> None:
         self.ops, self.enabled, self.token = ops, enabled, token
-        # The connection layer reads a world file's size only for a caller admitted here.
-        ops.app.control_body_limit = self.body_limit
         self._routes: dict[tuple[str, str], Callable[[RawRequest], tuple[int, Any]]] = {
             ("GET", "health"): lambda _: (200, ops.health()),
             ("HEAD", "health"): lambda _: (200, ops.health()),
@@ -71,7 +68,7 @@ class ControlPlane:
             ("POST", "reset"): self._reset,
             ("POST", "tasks"): self._post_tasks,
             ("PUT", "faults"): self._put_faults,
-            ("GET", "faults"): lambda _: (200, ops.app.fault_rules.to_json()),
+            ("GET", "faults"): lambda _: (200, ops.faults()),
             ("POST", "clock"): self._post_clock,
         }
 
@@ -84,7 +81,7 @@ class ControlPlane:
             status, code = refusal.status, refusal.code
             document = {"Code": refusal.code, "Message": refusal.message}
         except Exception as exc:  # the last line of defence: a JSON answer, never a drop
-            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
+            if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", request_id, exc)
                 status, code = 503, "ServiceUnavailable"
                 document = {"Code": code, "Message": f"the store is busy, try again: {exc}"}
@@ -180,7 +177,7 @@ class ControlPlane:
             data = dict(data)
             now = as_time(data.pop("Now"), "Now")
         anchor = now or self.ops.now()  # where a Schedule without a CreationTime starts
-        codes = error_codes(self.ops.app.profile)
+        codes = self.ops.error_codes()
         spec = parsed(lambda: parse_world(data, source="body", now=anchor, error_codes=codes))
         stored(lambda: self.ops.load(spec, now=now))
         return 200, {"Tasks": len(spec.tasks)}
@@ -196,10 +193,12 @@ class ControlPlane:
         unknown = sorted(set(data) - {"Tasks"})
         if unknown:
             raise bad(f"body: {unknown[0]}: unknown field; known: Tasks")
-        app = self.ops.app
+        current = self.ops.live.current
         world = {  # checked as a world file of the regions and accounts there are now
-            "Regions": sorted(app.store.regions()),
-            "Accounts": [{"AccessKeyId": k, "AccessKeySecret": s} for k, s in app.accounts.items()],
+            "Regions": sorted(current.store.regions()),
+            "Accounts": [
+                {"AccessKeyId": k, "AccessKeySecret": s} for k, s in current.accounts.items()
+            ],
             "Tasks": data["Tasks"],
         }
         spec = parsed(lambda: parse_world(world, source="body", now=self.ops.now()))
@@ -209,12 +208,12 @@ class ControlPlane:
     def _put_faults(self, request: RawRequest) -> tuple[int, Any]:
         data = read_json(request)
         try:
-            codes = error_codes(self.ops.app.profile)
+            codes = self.ops.error_codes()
             faults = parse_faults(data, "body", "(top level)", error_codes=codes)
         except WorldFileError as exc:
             raise bad(f"body: {exc.field.removeprefix('(top level).')}: {exc.reason}") from None
         self.ops.set_faults(faults)
-        document = self.ops.app.fault_rules.to_json()
+        document = self.ops.faults()
         if not faults.rules:  # as before rules: the three numbers only
             del document["Rules"]
         return 200, document

@@ -98,6 +98,16 @@ class FaultRules:
         """Put ``faults`` in force, every rule's counts at zero (the generator goes on)."""
         self._state = _State(faults)
 
+    def _in_force(self, faults: Faults) -> _State:
+        """The counts of ``faults`` (the world's): new faults start at zero."""
+        state = self._state
+        if state.faults is not faults:
+            with self._lock:
+                if self._state.faults is not faults:
+                    self._state = _State(faults)
+                state = self._state
+        return state
+
     def reset(self, faults: Faults) -> None:
         """Put ``faults`` in force with zero counts and the generator back at its seed."""
         with self._lock:
@@ -110,10 +120,20 @@ class FaultRules:
             return self._random.random()
 
     def decide(
-        self, action: str, region_id: str, task_id: str, access_key_id: str, now: datetime
+        self,
+        action: str,
+        region_id: str,
+        task_id: str,
+        access_key_id: str,
+        now: datetime,
+        faults: Faults | None = None,
     ) -> FaultRule | None:
-        """The rule that decides this call (counted as matched and fired), or ``None``."""
-        state = self._state
+        """The rule that decides this call (counted as matched and fired), or ``None``.
+
+        ``faults``: the faults of the world the call sees (``None``: those in force);
+        faults other than the last ones start with zero counts.
+        """
+        state = self._state if faults is None else self._in_force(faults)
         if not state.rules:
             return None
         for index, rule in enumerate(state.rules):
@@ -145,10 +165,10 @@ class FaultRules:
         with self._lock:
             return list(zip(state.matched, state.fired, strict=True))
 
-    def to_json(self) -> dict[str, Any]:
-        """``GET /_taskcancel/faults``: the faults in force, each rule with its counts
-        (``Rules`` always present)."""
-        state = self._state
+    def to_json(self, faults: Faults | None = None) -> dict[str, Any]:
+        """``GET /_taskcancel/faults``: the faults in force (or ``faults``, the world's),
+        each rule with its counts (``Rules`` always present)."""
+        state = self._state if faults is None else self._in_force(faults)
         with self._lock:
             matched, fired = list(state.matched), list(state.fired)
         document = faults_to_json(state.faults)

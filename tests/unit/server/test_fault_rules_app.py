@@ -12,9 +12,8 @@ import pytest
 
 from taskcancel import MemoryStore, wire
 from taskcancel._core._model import Task, TaskAction, TaskStatus
-from taskcancel.server import Answer, RawRequest
+from taskcancel.server import Answer, RawRequest, Settings, build
 from taskcancel.server._app import Emulator
-from taskcancel.server._control import ControlPlane
 from taskcancel.server._operations import Operations
 from taskcancel.testing import FakeClock, FaultRule
 from taskcancel.worldfile import Faults, WorldSpec
@@ -37,11 +36,15 @@ def task(task_id: str) -> Task:
 def app_with(*rules: FaultRule, seed: int | None = 7, **faults: Any) -> Emulator:
     clock = FakeClock(NOW)
     store = MemoryStore([task("t-1"), task("t-2")], regions={REGION}, clock=clock)
-    start = Faults(rules=rules, **faults)
-    app = Emulator(store, clock=clock, faults=start, seed=seed)
-    ops = Operations(app, WorldSpec(regions=frozenset({REGION}), faults=start), clock=clock)
-    app.control = ControlPlane(ops).handle
-    return app
+    start = WorldSpec(regions=frozenset({REGION}), faults=Faults(rules=rules, **faults))
+    built = build(Settings(seed=seed), store, start, fake_clock=clock, gateway_clock=clock)
+    return built.app
+
+
+def store_of(app: Emulator) -> MemoryStore:
+    store = app.live.current.store
+    assert isinstance(store, MemoryStore)
+    return store
 
 
 def call(
@@ -62,18 +65,21 @@ def call(
         response_format=fmt,
     )
     headers = [(k.encode(), v.encode()) for k, v in out.headers]
-    return app.handle(RawRequest(out.method, out.target.encode(), headers, out.body))
+    answer = app.handle(RawRequest(out.method, out.target.encode(), headers, out.body))
+    assert isinstance(answer, Answer)
+    return answer
 
 
 def control(app: Emulator, method: str, route: str, body: Any = None) -> tuple[int, Any]:
     raw = b"" if body is None else json.dumps(body).encode()
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
     answer = app.handle(RawRequest(method, f"/_taskcancel/{route}".encode(), headers, raw))
+    assert isinstance(answer, Answer)
     return answer.response.status, json.loads(answer.response.body)
 
 
 def status_of(app: Emulator, task_id: str = "t-1") -> TaskStatus:
-    found = app.store.find_task(REGION, task_id)
+    found = store_of(app).find_task(REGION, task_id)
     assert found is not None
     return found.status
 
@@ -113,15 +119,15 @@ def test_an_error_rule_answers_in_the_requests_format_with_the_profiles_code() -
 def test_rules_never_see_unauthenticated_calls() -> None:
     app = app_with(FaultRule(name="all", every=1, error="ServiceUnavailable"))
     assert call(app, secret="wrong").code == "SignatureDoesNotMatch"
-    assert app.fault_rules.counts() == [(0, 0)]
+    assert app.live.fault_rules.counts() == [(0, 0)]
     assert call(app).code == "ServiceUnavailable"
-    assert app.fault_rules.counts() == [(1, 1)]
+    assert app.live.fault_rules.counts() == [(1, 1)]
 
 
 def test_rules_never_apply_to_the_control_plane() -> None:
     app = app_with(FaultRule(name="all", every=1, fault="reset"))
     assert control(app, "GET", "state")[0] == 200
-    assert app.fault_rules.counts() == [(0, 0)]
+    assert app.live.fault_rules.counts() == [(0, 0)]
 
 
 @pytest.mark.parametrize(
@@ -214,7 +220,7 @@ def test_a_bad_rule_is_a_400_naming_it_and_nothing_changes(rule: Any, field: str
     status, body = control(app, "PUT", "faults", {"Rules": [good, rule]})
     assert status == 400
     assert body["Message"].startswith(f"body: {field}: ")
-    assert [r.name for r in app.faults.rules] == ["start"]
+    assert [r.name for r in app.live.current.faults.rules] == ["start"]
 
 
 def test_an_unknown_error_code_lists_the_valid_ones() -> None:
@@ -228,6 +234,7 @@ def test_an_unknown_error_code_lists_the_valid_ones() -> None:
 
 def test_setting_a_rule_with_an_unknown_code_in_python_is_refused() -> None:
     app = app_with()
+    ops = Operations(app.live, WorldSpec(), Settings())
     with pytest.raises(ValueError, match=r"Rules\[0\]\.Error: unknown error code 'Nope'"):
-        app.faults = Faults(rules=(FaultRule(name="a", first=1, error="Nope"),))
-    assert app.faults.rules == ()
+        ops.set_faults(Faults(rules=(FaultRule(name="a", first=1, error="Nope"),)))
+    assert app.live.current.faults.rules == ()
