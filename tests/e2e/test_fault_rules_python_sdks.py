@@ -137,7 +137,8 @@ def test_the_new_sdk_raises_its_documented_exception_for_each_error(
 ) -> None:
     emulator.set_faults(rules=[rule_for(TASKS[0], error=code)], retry_after_ms=700)
     raised: Any = new_sdk_cancel(emulator, TASKS[0])
-    assert type(raised) is exception, repr(raised)
+    kind: type = type(raised)
+    assert kind is exception, repr(raised)
     assert (raised.code, raised.status_code) == (code, http_status)
     if exception is ThrottlingException:
         assert raised.retry_after == 700
