@@ -136,8 +136,12 @@ class FaultRules:
         state = self._state if faults is None else self._in_force(faults)
         if not state.rules:
             return None
-        for index, rule in enumerate(state.rules):
-            if not rule.matches(action, region_id, task_id, access_key_id):
+        by_task, any_task = state.by_action.get(action, state.other_actions)
+        for index in by_task.get(task_id, any_task):  # in rule order
+            rule = state.rules[index]
+            if (rule.region_id is not None and rule.region_id != region_id) or (
+                rule.access_key_id is not None and rule.access_key_id != access_key_id
+            ):
                 continue
             with self._lock:
                 state.matched[index] += 1
@@ -178,12 +182,36 @@ class FaultRules:
         return document
 
 
-class _State:
-    """Faults in force and their rules' counts (the counts' lists change under the lock)."""
+#: (rule indices by TaskId, rule indices for any other TaskId)
+_Candidates = tuple[dict[str, tuple[int, ...]], tuple[int, ...]]
 
-    __slots__ = ("faults", "fired", "matched", "rules")
+
+class _State:
+    """Faults in force and their rules' counts (the counts' lists change under the lock).
+
+    ``by_action[action]`` (``other_actions`` for an action no rule names) are the rules a
+    call may match by its action and TaskId, so a call no rule names costs two dict
+    lookups, however many rules there are; RegionId and AccessKeyId are checked per rule.
+    """
+
+    __slots__ = ("by_action", "faults", "fired", "matched", "other_actions", "rules")
 
     def __init__(self, faults: Faults) -> None:
         self.faults, self.rules = faults, faults.rules
         self.matched = [0] * len(faults.rules)
         self.fired = [0] * len(faults.rules)
+        named = {rule.action for rule in self.rules if rule.action is not None}
+        self.by_action = {action: self._candidates(action) for action in named}
+        self.other_actions = self._candidates(None)
+
+    def _candidates(self, action: str | None) -> _Candidates:
+        wanted = [
+            (i, rule)
+            for i, rule in enumerate(self.rules)
+            if rule.action is None or rule.action == action
+        ]
+        tasks = {rule.task_id for _, rule in wanted if rule.task_id is not None}
+        by_task = {
+            task: tuple(i for i, rule in wanted if rule.task_id in (None, task)) for task in tasks
+        }
+        return by_task, tuple(i for i, rule in wanted if rule.task_id is None)
