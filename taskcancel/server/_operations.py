@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from .._core._model import Schedule, Task, task_at
+from .._core._time import format_timestamp
 from .._store import Store, TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, check_rule_codes, faults_to_json, world_to_json
@@ -69,7 +70,7 @@ class Operations:
         )
         document = world_to_json(spec)
         document["Faults"] = faults_to_json(world.faults)
-        document["Now"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        document["Now"] = format_timestamp(now)
         return document
 
     def task_json(self, task: Task) -> dict[str, Any]:

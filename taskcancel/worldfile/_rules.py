@@ -19,13 +19,13 @@ the gateway's table, which this layer does not see: the caller passes the valid 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import attrs
 
-from .._core._model import parse_time
 from .._core._text import printable, shown
+from .._core._time import format_timestamp, parse_time
 from ._json import WorldFileError
 
 __all__ = [
@@ -294,7 +294,7 @@ def rule_to_json(rule: FaultRule) -> dict[str, Any]:
     }
     when: Any
     if rule.after is not None:
-        when = rule.after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = format_timestamp(rule.after)
     elif rule.calls is not None:
         when = list(rule.calls)
     else:
