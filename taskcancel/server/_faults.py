@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -125,22 +126,22 @@ class FaultRules:
         region_id: str,
         task_id: str,
         access_key_id: str,
-        now: datetime,
+        now: datetime | Callable[[], datetime],
         faults: Faults | None = None,
     ) -> FaultRule | None:
         """The rule that decides this call (counted as matched and fired), or ``None``.
 
-        ``faults``: the faults of the world the call sees (``None``: those in force);
-        faults other than the last ones start with zero counts.
+        ``now``: the emulator's time, or what gives it (asked only by a rule with
+        ``After``); ``faults``: the faults of the world the call sees (``None``: those in
+        force); faults other than the last ones start with zero counts.
         """
         state = self._state if faults is None else self._in_force(faults)
         if not state.rules:
             return None
         by_task, any_task = state.by_action.get(action, state.other_actions)
-        for index in by_task.get(task_id, any_task):  # in rule order
-            rule = state.rules[index]
-            if (rule.region_id is not None and rule.region_id != region_id) or (
-                rule.access_key_id is not None and rule.access_key_id != access_key_id
+        for index, rule, region, key in by_task.get(task_id, any_task):  # in rule order
+            if (region is not None and region != region_id) or (
+                key is not None and key != access_key_id
             ):
                 continue
             with self._lock:
@@ -150,7 +151,7 @@ class FaultRules:
                     return rule
         return None
 
-    def _fires(self, rule: FaultRule, n: int, now: datetime) -> bool:
+    def _fires(self, rule: FaultRule, n: int, now: datetime | Callable[[], datetime]) -> bool:
         if rule.first is not None:
             return n <= rule.first
         if rule.every is not None:
@@ -158,7 +159,7 @@ class FaultRules:
         if rule.calls is not None:
             return n in rule.calls
         if rule.after is not None:
-            return now >= rule.after
+            return (now if isinstance(now, datetime) else now()) >= rule.after
         if rule.probability is not None:
             return self._random.random() < rule.probability
         return False  # FaultRule refuses a rule without a condition
@@ -182,8 +183,10 @@ class FaultRules:
         return document
 
 
-#: (rule indices by TaskId, rule indices for any other TaskId)
-_Candidates = tuple[dict[str, tuple[int, ...]], tuple[int, ...]]
+#: A rule a call may match: (index, rule, its RegionId, its AccessKeyId)
+_Candidate = tuple[int, FaultRule, str | None, str | None]
+#: (candidates by TaskId, candidates for any other TaskId)
+_Candidates = tuple[dict[str, tuple[_Candidate, ...]], tuple[_Candidate, ...]]
 
 
 class _State:
@@ -206,12 +209,10 @@ class _State:
 
     def _candidates(self, action: str | None) -> _Candidates:
         wanted = [
-            (i, rule)
+            (i, rule, rule.region_id, rule.access_key_id)
             for i, rule in enumerate(self.rules)
             if rule.action is None or rule.action == action
         ]
-        tasks = {rule.task_id for _, rule in wanted if rule.task_id is not None}
-        by_task = {
-            task: tuple(i for i, rule in wanted if rule.task_id in (None, task)) for task in tasks
-        }
-        return by_task, tuple(i for i, rule in wanted if rule.task_id is None)
+        tasks = {c[1].task_id for c in wanted if c[1].task_id is not None}
+        by_task = {task: tuple(c for c in wanted if c[1].task_id in (None, task)) for task in tasks}
+        return by_task, tuple(c for c in wanted if c[1].task_id is None)

@@ -143,3 +143,24 @@ def test_a_rule_error_is_answered_as_elsewhere() -> None:
     assert rule_error("ServiceUnavailable", profile, 0).http_status == 503
     with pytest.raises(ValueError, match="valid: "):
         rule_error("Nope", profile, 0)
+
+
+def test_the_time_is_asked_for_only_by_a_rule_with_after() -> None:
+    asked: list[int] = []
+
+    def now() -> datetime:
+        asked.append(1)
+        return NOW
+
+    rules = FaultRules(
+        Faults(
+            rules=(
+                FaultRule(name="other-task", task_id="t-9", after=NOW, fault="reset"),
+                FaultRule(name="count", calls=(2,), error="InternalError"),
+            )
+        )
+    )
+    assert rules.decide("CancelTask", "cn-hangzhou", "t-1", "testid", now) is None
+    assert asked == []
+    assert rules.decide("CancelTask", "cn-hangzhou", "t-9", "testid", now) is not None
+    assert asked == [1]
