@@ -162,6 +162,9 @@ class Operations:
         """Put ``faults`` in force, their rules' counts at zero. ``ValueError`` (nothing
         changed) for a rule whose ``Error`` the profile and the gateway do not know."""
         check_rule_codes(faults.rules, self.error_codes(), "faults", "Rules")
+        problem = self.stall_problem(faults, "Rules")
+        if problem is not None:
+            raise ValueError(f"faults: {problem}")
         live = self.live
         with live.gate.exclusive():
             live.current = attrs.evolve(live.current, faults=faults)
@@ -171,6 +174,18 @@ class Operations:
         """The faults in force as a world file's ``Faults``, each rule with its
         ``Matched`` and ``Fired`` counts (``GET /_taskcancel/faults``)."""
         return self.live.fault_rules.to_json(self.live.current.faults)
+
+    def stall_problem(self, faults: Faults, field: str) -> str | None:
+        """``FIELD[i].StallSeconds: reason`` for a ``stall`` longer than this server's
+        request deadline (``Settings.request_timeout``), else ``None``."""
+        limit = self.settings.request_timeout
+        for i, rule in enumerate(faults.rules):
+            if rule.stall_seconds is not None and rule.stall_seconds > limit:
+                return (
+                    f"{field}[{i}].StallSeconds: must be at most the request deadline, "
+                    f"{limit:g} s, got {rule.stall_seconds:g}"
+                )
+        return None
 
     def error_codes(self) -> frozenset[str]:
         """The codes a fault rule's ``Error`` may name: the profile's and the gateway's."""

@@ -238,3 +238,30 @@ def test_setting_a_rule_with_an_unknown_code_in_python_is_refused() -> None:
     with pytest.raises(ValueError, match=r"Rules\[0\]\.Error: unknown error code 'Nope'"):
         ops.set_faults(Faults(rules=(FaultRule(name="a", first=1, error="Nope"),)))
     assert app.live.current.faults.rules == ()
+
+
+def test_a_stall_longer_than_this_servers_deadline_is_refused() -> None:
+    clock = FakeClock(NOW)
+    store = MemoryStore([task("t-1")], regions={REGION}, clock=clock)
+    built = build(Settings(request_timeout=5), store, WorldSpec(regions=frozenset({REGION})))
+    rule = {"Name": "s", "When": {"First": 1}, "Fault": "stall", "StallSeconds": 6}
+    status, body = control(built.app, "PUT", "faults", {"Rules": [rule]})
+    assert (status, body["Message"]) == (
+        400,
+        "body: Rules[0].StallSeconds: must be at most the request deadline, 5 s, got 6",
+    )
+    status, body = control(built.app, "PUT", "world", {"Faults": {"Rules": [rule]}})
+    assert status == 400 and "Faults.Rules[0].StallSeconds" in body["Message"]
+    with pytest.raises(ValueError, match=r"Rules\[0\]\.StallSeconds"):
+        built.ops.set_faults(
+            Faults(rules=(FaultRule(name="s", first=1, fault="stall", stall_seconds=6),))
+        )
+    assert built.app.live.current.faults.rules == ()
+
+
+def test_a_world_with_an_unknown_error_code_is_refused_naming_it() -> None:
+    app = app_with()
+    rule = {"Name": "a", "When": {"First": 1}, "Error": "Nope"}
+    status, body = control(app, "PUT", "world", {"Faults": {"Rules": [rule]}})
+    assert status == 400
+    assert body["Message"].startswith("body: Faults.Rules[0].Error: unknown error code 'Nope'")
