@@ -11,6 +11,7 @@ on two servers started with the same seed.
 from __future__ import annotations
 
 import importlib.util
+import json
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,7 +28,7 @@ from alibabacloud_tea_util.models import RuntimeOptions  # type: ignore[import-u
 from aliyunsdkcore.acs_exception import exceptions as old_exceptions
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.CancelTaskRequest import CancelTaskRequest
-from Tea.exceptions import UnretryableException
+from darabonba.exceptions import UnretryableException
 
 from taskcancel import Task, TaskAction, TaskStatus
 from taskcancel.testing import EmulatorServer, FaultRule
@@ -165,9 +166,17 @@ def test_each_wire_fault_is_a_transport_error_in_both_sdks_never_a_hang(
     stall = {"stall_seconds": 15} if fault == "stall" else {}
     emulator.set_faults(rules=[rule_for(t, fault=fault, **stall) for t in (new_task, old_task)])
     raised = new_sdk_cancel(emulator, new_task)
-    assert isinstance(raised, UnretryableException), repr(raised)
-    raised = old_sdk_cancel(emulator, old_task)
-    assert isinstance(raised, old_exceptions.ClientException), repr(raised)
+    assert isinstance(raised, UnretryableException), repr(raised)  # its transport error
+    old: Any = old_sdk_cancel(emulator, old_task)
+    if fault == "truncate":
+        # The old SDK does not notice a short body: it returns the bytes that came, which
+        # are not the JSON of an answer.
+        assert isinstance(old, bytes), repr(old)
+        with pytest.raises(ValueError):
+            json.loads(old)
+    else:
+        assert isinstance(old, old_exceptions.ClientException), repr(old)
+        assert old.get_error_code() == "SDK.HttpError"
     done = fault in ("reset-after", "truncate")
     for task_id in (new_task, old_task):
         assert status(emulator, task_id) is (TaskStatus.DELETED if done else TaskStatus.PROCESSING)
