@@ -135,7 +135,9 @@ class FaultRules:
         ``After``); ``faults``: the faults of the world the call sees (``None``: those in
         force); faults other than the last ones start with zero counts.
         """
-        state = self._state if faults is None else self._in_force(faults)
+        state = self._state
+        if faults is not None and state.faults is not faults:
+            state = self._in_force(faults)
         if not state.rules:
             return None
         by_task, any_task = state.by_action.get(action, state.other_actions)
