@@ -140,8 +140,17 @@ class FaultRules:
             state = self._in_force(faults)
         if not state.rules:
             return None
-        by_task, any_task = state.by_action.get(action, state.other_actions)
-        for index, rule, region, key in by_task.get(task_id, any_task):  # in rule order
+        candidates: tuple[_Candidate, ...]
+        node = state.index
+        if node is not None:  # the rules this call matches, by four lookups
+            node = node.get(action, node[None])
+            node = node.get(task_id, node[None])
+            node = node.get(region_id, node[None])
+            candidates = node.get(access_key_id, node[None])
+        else:
+            by_task, any_task = state.by_action.get(action, state.other_actions)
+            candidates = by_task.get(task_id, any_task)
+        for index, rule, region, key in candidates:  # in rule order
             if (region is not None and region != region_id) or (
                 key is not None and key != access_key_id
             ):
@@ -199,7 +208,7 @@ class _State:
     lookups, however many rules there are; RegionId and AccessKeyId are checked per rule.
     """
 
-    __slots__ = ("by_action", "faults", "fired", "matched", "other_actions", "rules")
+    __slots__ = ("by_action", "faults", "fired", "index", "matched", "other_actions", "rules")
 
     def __init__(self, faults: Faults) -> None:
         self.faults, self.rules = faults, faults.rules
@@ -208,6 +217,17 @@ class _State:
         named = {rule.action for rule in self.rules if rule.action is not None}
         self.by_action = {action: self._candidates(action) for action in named}
         self.other_actions = self._candidates(None)
+        # Action -> TaskId -> RegionId -> AccessKeyId -> the rules matching all four (the
+        # key None: a value no rule names). Past _MAX_NODES (many rules naming many
+        # values) by_action does instead.
+        self.index: dict[str | None, Any] | None
+        try:
+            whole = tuple(
+                (i, rule, rule.region_id, rule.access_key_id) for i, rule in enumerate(self.rules)
+            )
+            self.index = _nest(whole, 0, [_MAX_NODES])
+        except _TooBig:
+            self.index = None
 
     def _candidates(self, action: str | None) -> _Candidates:
         wanted = [
@@ -218,3 +238,32 @@ class _State:
         tasks = {c[1].task_id for c in wanted if c[1].task_id is not None}
         by_task = {task: tuple(c for c in wanted if c[1].task_id in (None, task)) for task in tasks}
         return by_task, tuple(c for c in wanted if c[1].task_id is None)
+
+
+_FIELDS = ("action", "task_id", "region_id", "access_key_id")
+_MAX_NODES = 4096
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _nest(candidates: tuple[_Candidate, ...], level: int, budget: list[int]) -> Any:
+    """The index's node at ``level`` over ``candidates`` (a leaf: those that match)."""
+    if level == len(_FIELDS):
+        return candidates
+    field = _FIELDS[level]
+    named = {getattr(c[1], field) for c in candidates} - {None}
+    budget[0] -= len(named) + 1
+    if budget[0] < 0:
+        raise _TooBig
+    node: dict[str | None, Any] = {
+        value: _nest(
+            tuple(c for c in candidates if getattr(c[1], field) in (None, value)), level + 1, budget
+        )
+        for value in named
+    }
+    node[None] = _nest(
+        tuple(c for c in candidates if getattr(c[1], field) is None), level + 1, budget
+    )
+    return node

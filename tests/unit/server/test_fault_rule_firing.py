@@ -164,3 +164,57 @@ def test_the_time_is_asked_for_only_by_a_rule_with_after() -> None:
     assert asked == []
     assert rules.decide("CancelTask", "cn-hangzhou", "t-9", "testid", now) is not None
     assert asked == [1]
+
+
+def test_the_index_and_the_plain_scan_decide_alike() -> None:
+    """Rules are found through an index (by Action, TaskId, RegionId, AccessKeyId); too
+    many named values fall back to a scan. Both give the same decisions."""
+    import random
+
+    draw = random.Random(5)
+    values = {
+        "action": ["CancelTask", "DescribeTasks", None],
+        "region_id": ["r1", "r2", None],
+        "task_id": ["t1", "t2", "t3", None],
+        "access_key_id": ["k1", "k2", None],
+    }
+    rules = tuple(
+        FaultRule(
+            name=f"r{n}",
+            every=draw.randint(1, 3),
+            error="InternalError",
+            **{field: draw.choice(options) for field, options in values.items()},  # type: ignore[arg-type]
+        )
+        for n in range(25)
+    )
+    indexed, scanned = FaultRules(Faults(rules=rules)), FaultRules(Faults(rules=rules))
+    assert indexed._state.index is not None
+    scanned._state.index = None
+    for _ in range(400):
+        call = (
+            draw.choice(["CancelTask", "DescribeTasks", "ImportImage"]),
+            draw.choice(["r1", "r2", "r3"]),
+            draw.choice(["t1", "t2", "t3", "t4", ""]),
+            draw.choice(["k1", "k2", "k3"]),
+        )
+        assert indexed.decide(*call, NOW) == scanned.decide(*call, NOW)
+    assert indexed.counts() == scanned.counts()
+    assert sum(fired for _, fired in indexed.counts()) > 50
+
+
+def test_rules_naming_very_many_values_are_scanned_and_still_decide() -> None:
+    by_region = [
+        FaultRule(name=f"r{n}", region_id=f"region-{n}", first=1, error="InternalError")
+        for n in range(100)
+    ]
+    by_key = [
+        FaultRule(name=f"k{n}", access_key_id=f"key-{n}", first=1, error="InternalError")
+        for n in range(100)
+    ]
+    state = FaultRules(Faults(rules=(*by_region, *by_key)))
+    assert state._state.index is None  # 100 x 100 combinations: past the index's size
+    rule = state.decide("CancelTask", "region-7", "t-1", "key-8", NOW)
+    assert rule is not None and rule.name == "r7"
+    rule = state.decide("CancelTask", "region-7", "t-1", "key-8", NOW)
+    assert rule is not None and rule.name == "k8"
+    assert state.decide("CancelTask", "region-7", "t-1", "key-8", NOW) is None
