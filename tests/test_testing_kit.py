@@ -74,6 +74,7 @@ def test_exported_names() -> None:
         "FakeClock",
         "FaultRule",
         "PROXY_VARIABLES",
+        "RequestJournal",
         "ScriptedTransport",
         "ServeProcess",
         "TransportFactory",

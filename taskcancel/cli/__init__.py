@@ -13,6 +13,7 @@
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
     taskcancel faults [--endpoint URL] [--json] [--timeout SECONDS]
+    taskcancel requests [--endpoint URL] [--action A] [--task T] [--code C] [--follow] [--json]
     taskcancel --version
 
 Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
@@ -31,7 +32,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _faults, _serve
+from . import _client, _control, _faults, _requests, _serve
 
 __all__ = ["main"]
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     _client.add_parsers(commands)
     _control.add_parsers(commands)
     _faults.add_parser(commands)
+    _requests.add_parser(commands)
     return parser
 
 
@@ -57,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve.run(args)
+    if args.command == "requests":
+        return _requests.run(args)
     if args.command in _control.COMMANDS:
         return _control.run(args)
     if args.command == _faults.COMMAND:

@@ -26,9 +26,6 @@ from .._core._catalogue import get_profile
 from .._core._model import parse_time
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
-from ..server import _log, _logging
-from ..server._faults import error_codes
-from ..server._signals import StopSignals
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
 from ._exit import EXIT_OK, EXIT_USAGE
@@ -36,6 +33,7 @@ from ._serve_options import add_options, origin, settings, settle
 
 if TYPE_CHECKING:
     from ..server import RequestLog
+    from ..server._signals import StopSignals
 
 __all__ = ["add_parser", "run"]
 
@@ -54,6 +52,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The server package (and asyncio under it) is imported here, when serve runs: the
+    # other commands, --version and --help never pay for it.
+    from ..server import _logging
+
     problem = settle(args)
     if problem is not None:
         # In JSON when the format itself was given right: every stderr line is JSON then.
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         with _logging.configured("error", "json" if fmt == "json" else "text", sys.stderr):
             return _fail(fmt == "json", problem)
     from ..server import RequestLog
+    from ..server._signals import StopSignals
     from ..server._writer import ThreadedWriter
 
     # Every line goes through one writer thread: a stderr nobody reads never stops us. A
@@ -93,6 +96,8 @@ def _is_regular_file(stream: TextIO) -> bool:
 
 def _dropped_notice(fmt: str) -> Callable[[int], str]:
     """The line, in the log's format, saying that lines were dropped (a stalled stderr)."""
+    from ..server import _logging
+
     formatter = _logging.LineFormatter(fmt)
 
     def notice(dropped: int) -> str:
@@ -105,6 +110,8 @@ def _dropped_notice(fmt: str) -> Callable[[int], str]:
 
 def _fail(as_json: bool, message: str) -> int:
     """Refuse to start: one line on stderr, in the log's format; exit status 2."""
+    from ..server import _log
+
     if as_json:
         log.error("%s", message)
     else:
@@ -121,6 +128,7 @@ def _from(args: argparse.Namespace, dest: str) -> str:
 def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestLog | None) -> int:
     from .. import __version__
     from ..server import bind_socket, build
+    from ..server._faults import error_codes
     from ..server._net import is_loopback
 
     json_logs = args.log_format == "json"
@@ -168,14 +176,22 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)
     kind = "sqlite" if args.store else "memory"
     loopback = is_loopback(sock.getsockname()[0])
-    built = build(
-        settings(args, version=__version__),
-        store,
-        start,
-        loopback=loopback,
-        fake_clock=clock,
-        log=request_log,
-    )
+    try:
+        built = build(
+            settings(args, version=__version__),
+            store,
+            start,
+            loopback=loopback,
+            fake_clock=clock,
+            log=request_log,
+        )
+    except OSError as exc:  # the journal file cannot be opened
+        sock.close()
+        store.close()
+        return _fail(
+            json_logs,
+            f"{_from(args, 'journal_file')}{printable(args.journal_file)}: cannot open ({exc})",
+        )
     enabled = built.control.enabled
     server = built.server
     lines = banner(args, world, store, sock, accounts, enabled=enabled)
@@ -201,6 +217,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     finally:
         sock.close()
         store.close()
+        built.journal.close()  # its file written out and flushed: no entry lost
     log.info("stopped")
     return EXIT_OK
 

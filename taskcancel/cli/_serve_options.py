@@ -12,14 +12,21 @@ import argparse
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core._catalogue import PROFILES
 from .._core._model import parse_time
-from ..server import _log
-from ..server._settings import Settings
 
-__all__ = ["OPTIONS", "add_options", "origin", "settings", "settle"]
+if TYPE_CHECKING:
+    from ..server import Settings
+
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPTIONS", "add_options", "origin", "settings", "settle"]
+
+#: The values of --log-level and --log-format: those of ``taskcancel.server._log``, which
+#: is not imported here (that would import the whole server, and asyncio, for every
+#: command); a unit test holds the two equal.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def _access_keys(text: str) -> list[tuple[str, str]]:
@@ -98,6 +105,12 @@ def _switch(text: str) -> bool:
     raise ValueError("must be 1/true/yes/on or 0/false/no/off")
 
 
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError("must be a whole number >= 0")
+    return int(text)
+
+
 def _text(text: str) -> str:
     if not text:
         raise ValueError("must not be empty")
@@ -120,13 +133,13 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
     "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
     "log_level": (
         "TASKCANCEL_LOG_LEVEL",
-        _choice(*_log.LEVELS),
+        _choice(*LOG_LEVELS),
         "info",
-        f"{', '.join(_log.LEVELS)}: request lines at info, with their parameters at debug",
+        f"{', '.join(LOG_LEVELS)}: request lines at info, with their parameters at debug",
     ),
     "log_format": (
         "TASKCANCEL_LOG_FORMAT",
-        _choice(*_log.FORMATS),
+        _choice(*LOG_FORMATS),
         "text",
         "text, or json: one object per line (on stderr)",
     ),
@@ -155,6 +168,18 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
         None,
         "accept these AccessKey pairs too: ID:SECRET[,ID:SECRET...]; repeatable",
     ),
+    "journal_size": (
+        "TASKCANCEL_JOURNAL_SIZE",
+        _count,
+        10_000,
+        "keep the newest N requests in the journal (GET /_taskcancel/requests); 0 turns it off",
+    ),
+    "journal_file": (
+        "TASKCANCEL_JOURNAL_FILE",
+        _text,
+        None,
+        "also append every journal entry to this file as one JSON line",
+    ),
 }
 
 #: Options whose values are secrets: an error shows them masked.
@@ -177,6 +202,8 @@ _METAVARS = {
     "clock": "system|fake[=START]",
     "control_token": "TOKEN",
     "access_keys": "ID:SECRET",
+    "journal_size": "N",
+    "journal_file": "PATH",
 }
 #: Defaults that are not a value of the option.
 _SHOWN = {"world": "the demo world", "store": "in memory", "clock": "system (fake starts at "
@@ -251,6 +278,8 @@ def origin(args: argparse.Namespace, dest: str) -> str:
 
 def settings(args: argparse.Namespace, *, version: str = "") -> Settings:
     """The server's :class:`~taskcancel.server.Settings` from settled ``args``."""
+    from ..server import Settings  # serve's own import: other commands never load the server
+
     return Settings(
         profile=args.profile,
         seed=args.seed,
@@ -258,4 +287,6 @@ def settings(args: argparse.Namespace, *, version: str = "") -> Settings:
         control_token=args.control_token,
         debug=args.log_level == "debug",
         version=version,
+        journal_size=args.journal_size,
+        journal_file=args.journal_file,
     )

@@ -26,6 +26,7 @@ from .._store import Store, TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, check_rule_codes, faults_to_json, world_to_json
 from ._faults import error_codes
+from ._journal import Journal
 from ._settings import Settings
 from ._world import LiveWorld
 
@@ -42,8 +43,11 @@ class Operations:
         settings: Settings,
         *,
         clock: FakeClock | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.live, self.start, self.settings, self.clock = live, start, settings, clock
+        #: The request journal a reset clears (``Seq`` keeps counting).
+        self.journal = journal if journal is not None else Journal(0)
         self._start_time = clock() if clock is not None else None
 
     def now(self) -> datetime:
@@ -118,6 +122,7 @@ class Operations:
             )
             live.fault_rules.reset(self.start.faults)  # zero counts, generator at its seed
             live.nonces.clear()
+            self.journal.clear()
 
     def serve_store(self, store: Store, *, start_tasks: Iterable[Task] = ()) -> None:
         """Serve ``store`` from now on; a reset puts ``start_tasks`` back into it."""

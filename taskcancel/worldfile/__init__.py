@@ -27,7 +27,7 @@ from ._world import (
     parse_world,
     printable,
 )
-from ._write import faults_to_json, world_to_json
+from ._write import faults_to_json, task_to_json, world_to_json
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -49,5 +49,6 @@ __all__ = [
     "parse_world",
     "printable",
     "rule_to_json",
+    "task_to_json",
     "world_to_json",
 ]

@@ -265,3 +265,26 @@ def test_a_world_with_an_unknown_error_code_is_refused_naming_it() -> None:
     status, body = control(app, "PUT", "world", {"Faults": {"Rules": [rule]}})
     assert status == 400
     assert body["Message"].startswith("body: Faults.Rules[0].Error: unknown error code 'Nope'")
+
+
+@pytest.mark.parametrize(
+    ("rule", "action_ran"),
+    [
+        (FaultRule(name="err", first=1, error="ServiceUnavailable"), False),
+        (FaultRule(name="cut", first=1, fault="reset"), False),
+        (FaultRule(name="lost", first=1, fault="reset-after"), True),
+        (FaultRule(name="half", first=1, fault="truncate"), True),
+        (FaultRule(name="slow", first=1, latency_ms=5), True),
+    ],
+)
+def test_the_journal_says_which_rule_decided(rule: FaultRule, action_ran: bool) -> None:
+    app = app_with(rule)
+    answer = call(app)
+    assert answer.decision is not None
+    assert (answer.decision.step, answer.decision.check) == ("fault", rule.name)
+    (entry,) = app.journal.entries()
+    assert entry.decision is not None
+    assert (entry.decision.step, entry.decision.check) == ("fault", rule.name)
+    assert status_of(app) is (TaskStatus.DELETED if action_ran else TaskStatus.PROCESSING)
+    later = call(app, task_id="t-2")  # the rule no longer fires: the action's own decision
+    assert later.decision is not None and later.decision.step != "fault"
