@@ -12,6 +12,7 @@
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel faults [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel requests [--endpoint URL] [--action A] [--task T] [--code C] [--follow] [--json]
     taskcancel --version
 
@@ -20,8 +21,10 @@ Client commands read ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``ALIBABA_CLOUD_ACCESS_KE
 print the reply as JSON on stdout and exit 0; any error the service answers exits 1 with
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
 exits 3; Ctrl-C exits 130 with one line. ``state`` and ``reset`` use the emulator's control
-plane (``/_taskcancel/``), with the same exit statuses. Each command lives in its own
-module: :mod:`._serve`, :mod:`._client` and :mod:`._control`.
+plane (``/_taskcancel/``), with the same exit statuses, as do ``requests`` (the request
+journal) and ``faults`` (the fault rules in force, with their counts). Each command lives
+in its own module: :mod:`._serve`, :mod:`._client`, :mod:`._control`, :mod:`._requests`
+and :mod:`._faults`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _requests, _serve
+from . import _client, _control, _faults, _requests, _serve
 from ._exit import EXIT_INTERRUPTED
 
 __all__ = ["main"]
@@ -49,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve.add_parser(commands)
     _client.add_parsers(commands)
     _control.add_parsers(commands)
+    _faults.add_parser(commands)
     _requests.add_parser(commands)
     return parser
 
@@ -63,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _requests.run(args)
         if args.command in _control.COMMANDS:
             return _control.run(args)
+        if args.command == _faults.COMMAND:
+            return _faults.run(args)
         return _client.run(args)
     except KeyboardInterrupt:
         print(f"taskcancel: {args.command}: interrupted", file=sys.stderr)

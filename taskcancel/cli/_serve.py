@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._core._catalogue import get_profile
 from .._core._model import parse_time
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
@@ -135,6 +136,7 @@ def _from(args: argparse.Namespace, dest: str) -> str:
 def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestLog | None) -> int:
     from .. import __version__
     from ..server import bind_socket, build
+    from ..server._faults import error_codes
     from ..server._net import is_loopback
 
     json_logs = args.log_format == "json"
@@ -144,7 +146,10 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
         clock = FakeClock(parse_time(start)) if start else FakeClock()
     now = clock() if clock is not None else system_clock()
     try:
-        world = load_world(args.world, now=now) if args.world else demo_world(now)
+        codes = error_codes(get_profile(args.profile))  # a fault rule's Error may name
+        world = (
+            load_world(args.world, now=now, error_codes=codes) if args.world else demo_world(now)
+        )
     except (WorldFileError, ValueError, OSError) as exc:
         return _fail(json_logs, f"{_from(args, 'world')}{exc}")
     try:

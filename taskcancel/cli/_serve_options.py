@@ -144,7 +144,12 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
         "text",
         "text, or json: one object per line (on stderr)",
     ),
-    "seed": ("TASKCANCEL_SEED", _seed, None, "seed the ids ImportImage/ExportImage make"),
+    "seed": (
+        "TASKCANCEL_SEED",
+        _seed,
+        None,
+        "seed new tasks' ids and every fault draw",
+    ),
     "clock": ("TASKCANCEL_CLOCK", _clock, "system", "task lifecycle clock: system or fake[=START]"),
     "control_token": (
         "TASKCANCEL_CONTROL_TOKEN",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from time import perf_counter
@@ -25,6 +24,7 @@ from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch_explai
 from .._core._catalogue import ErrorSpec
 from .._ids import RequestIds
 from .._store import Clock, MemoryStore, system_clock
+from ._faults import rule_error
 from ._journal import Entry, Journal, TaskFields
 from ._nonces import FULL, REPLAY
 from ._request import Answer, Decision, Deferred, Pending, RawRequest
@@ -74,7 +74,9 @@ class Emulator:
         self.clock = clock or system_clock
         self.request_ids = request_ids or RequestIds()
         self.ids = ids or IdGenerator(settings.seed)
-        self._chance = chance or random.Random(settings.seed).random
+        # Every chance comes from the generator seeded by ``settings.seed`` (--seed) that
+        # fault rules draw from: the same calls in the same order fare the same.
+        self._chance = chance or live.fault_rules.chance
         self._contexts: dict[str, ActionContext] = {}
         #: The request journal (design §11): every ECS call, once its answer is rendered.
         self.journal = journal or Journal(
@@ -160,12 +162,17 @@ class Emulator:
             return fmt, None, _INTERNAL
 
     def _admit(self, world: WorldState, call: wire.Call, answer: Answer) -> ErrorSpec | None:
-        """The gateway's refusal of ``call`` in ``world`` (authentication, throttling)."""
+        """The gateway's refusal of ``call`` in ``world`` (authentication, throttling), or
+        a fault rule's ``Error`` (rules see only authenticated calls)."""
         try:
             refusal = self.authenticate(call, world)
             if refusal is not None:
                 answer.decision = _gateway_decision(refusal.code)
             else:
+                if world.faults.rules:  # after signature, timestamp and nonce: the rules
+                    refusal = self._fault(world, call, answer)
+                    if refusal is not None or answer.fault is not None:
+                        return refusal
                 refusal = self._throttle(world)
                 if refusal is not None:
                     answer.decision = _THROTTLE_FAULT
@@ -173,8 +180,42 @@ class Emulator:
             log.exception("internal error answering request %s", answer.request_id)
             return _INTERNAL
         if refusal is None and world.faults.latency_ms > 0:
-            answer.delay = world.faults.latency_ms / 1000
+            answer.delay += world.faults.latency_ms / 1000
         return refusal
+
+    def _fault(self, world: WorldState, call: wire.Call, answer: Answer) -> ErrorSpec | None:
+        """Apply the fault rule that decides ``call``, if one does (design §12): its
+        ``Error`` is returned, to be answered; ``reset``/``stall`` are answered here
+        (the action is not run); ``reset-after``/``truncate`` run the action, then the
+        connection layer applies the fault to its answer. ``LatencyMs`` adds a delay.
+        """
+        faults = world.faults
+        params = call.params
+        rule = self.live.fault_rules.decide(
+            call.action,
+            params.get("RegionId", ""),
+            params.get("TaskId", ""),
+            call.access_key_id,
+            self.clock,  # read only by a rule with After
+            faults,
+        )
+        if rule is None:
+            return None
+        answer.decision = Decision(step="fault", check=rule.name)
+        if rule.latency_ms:
+            answer.delay += rule.latency_ms / 1000
+        if rule.error is not None:
+            return rule_error(rule.error, self.settings.profile, faults.retry_after_ms)
+        if rule.fault is None:  # LatencyMs alone: delayed, then answered as usual
+            return None
+        answer.fault = rule.fault
+        if rule.fault == "stall":
+            answer.stall_seconds = rule.stall_seconds or 0.0
+        if rule.fault in _BEFORE_ACTION:
+            # Nothing is sent (the connection layer drops or stalls the connection); a
+            # layer that did not would send this error, never the action's answer.
+            return _INTERNAL
+        return None
 
     def _gated(
         self,
@@ -316,6 +357,9 @@ class Emulator:
         if explained is None:  # authenticate() already refused unknown actions
             return wire.GATEWAY_ERRORS["InvalidAction.NotFound"]
         reply, (step, check, rule, reason, task) = explained
+        fault = answer.decision  # a fault rule that let the action run still decided
+        if fault is not None and fault.step == "fault":
+            step, check = fault.step, fault.check
         answer.decision = Decision(
             step, check, rule, reason, None if task is None else TaskFields(task)
         )
@@ -347,6 +391,8 @@ _MISSING_ACTION_HINT = (
     " (This is the taskcancel ECS emulator: send an ECS API call, e.g. Action=CancelTask;"
     " its control plane is under /_taskcancel/.)"
 )
+#: Wire faults that happen before the action runs (nothing done).
+_BEFORE_ACTION = frozenset({"reset", "stall"})
 _HEALTH = _CONTROL_PREFIX + b"health"
 #: Actions that write to the store (their store work runs in the writers' pool).
 _WRITES = frozenset({"CancelTask", "ImportImage", "ExportImage"})

@@ -70,6 +70,7 @@ def build(
         WorldState(store, start.accounts, start.faults),
         timestamp_window=settings.timestamp_window,
         nonce_capacity=settings.nonce_capacity,
+        seed=settings.seed,
     )
     sink = JournalFile(settings.journal_file) if settings.journal_file else None
     journal = Journal(settings.journal_size, clock=lambda: live.current.store.clock(), sink=sink)

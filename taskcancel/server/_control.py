@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from .. import wire
 from .._core._time import format_timestamp
-from ..worldfile import WorldFileError, faults_to_json, parse_faults, parse_world
+from ..worldfile import Faults, WorldFileError, parse_faults, parse_world
 from ._app import CONTROL_PREFIX
 from ._control_body import (
     MAX_BODY,
@@ -70,6 +70,7 @@ class ControlPlane:
             ("POST", "reset"): self._reset,
             ("POST", "tasks"): self._post_tasks,
             ("PUT", "faults"): self._put_faults,
+            ("GET", "faults"): lambda _: (200, ops.faults()),
             ("POST", "clock"): self._post_clock,
             ("GET", "requests"): self._get_requests,
             ("DELETE", "requests"): self._delete_requests,
@@ -223,7 +224,9 @@ class ControlPlane:
             data = dict(data)
             now = as_time(data.pop("Now"), "Now")
         anchor = now or self.ops.now()  # where a Schedule without a CreationTime starts
-        spec = parsed(lambda: parse_world(data, source="body", now=anchor))
+        codes = self.ops.error_codes()
+        spec = parsed(lambda: parse_world(data, source="body", now=anchor, error_codes=codes))
+        self._check_stalls(spec.faults, "Faults.Rules")
         stored(lambda: self.ops.load(spec, now=now))
         return 200, {"Tasks": len(spec.tasks)}
 
@@ -273,11 +276,22 @@ class ControlPlane:
     def _put_faults(self, request: RawRequest) -> tuple[int, Any]:
         data = read_json(request)
         try:
-            faults = parse_faults(data, "body", "(top level)")
+            codes = self.ops.error_codes()
+            faults = parse_faults(data, "body", "(top level)", error_codes=codes)
         except WorldFileError as exc:
             raise bad(f"body: {exc.field.removeprefix('(top level).')}: {exc.reason}") from None
+        self._check_stalls(faults, "Rules")
         self.ops.set_faults(faults)
-        return 200, faults_to_json(faults)
+        document = self.ops.faults()
+        if not faults.rules:  # as before rules: the three numbers only
+            del document["Rules"]
+        return 200, document
+
+    def _check_stalls(self, faults: Faults, field: str) -> None:
+        """A ``stall`` may not outlast this server's request deadline (a 400 if it does)."""
+        problem = self.ops.stall_problem(faults, field)
+        if problem is not None:
+            raise bad(f"body: {problem}")
 
     def _post_clock(self, request: RawRequest) -> tuple[int, Any]:
         seconds, to = clock_move(read_json(request))

@@ -24,7 +24,8 @@ from .._core._model import Schedule, Task, task_at
 from .._core._time import format_timestamp
 from .._store import Store, TaskChanges
 from .._store._clock import FakeClock
-from ..worldfile import Faults, WorldSpec, faults_to_json, world_to_json
+from ..worldfile import Faults, WorldSpec, check_rule_codes, faults_to_json, world_to_json
+from ._faults import error_codes
 from ._journal import Journal
 from ._settings import Settings
 from ._world import LiveWorld
@@ -94,6 +95,7 @@ class Operations:
             world = live.current
             world.store.replace(spec.tasks, regions=spec.regions)
             live.current = attrs.evolve(world, accounts=spec.accounts, faults=spec.faults)
+            live.fault_rules.set(spec.faults)  # a loaded world's rules count from zero
             if now is not None and self.clock is not None:
                 self.clock.rewind(now)
 
@@ -118,6 +120,7 @@ class Operations:
             live.current = attrs.evolve(
                 live.current, accounts=self.start.accounts, faults=self.start.faults
             )
+            live.fault_rules.reset(self.start.faults)  # zero counts, generator at its seed
             live.nonces.clear()
             self.journal.clear()
 
@@ -161,9 +164,37 @@ class Operations:
         return store.update_task(region_id, task_id, **changes)
 
     def set_faults(self, faults: Faults) -> None:
+        """Put ``faults`` in force, their rules' counts at zero. ``ValueError`` (nothing
+        changed) for a rule whose ``Error`` the profile and the gateway do not know."""
+        check_rule_codes(faults.rules, self.error_codes(), "faults", "Rules")
+        problem = self.stall_problem(faults, "Rules")
+        if problem is not None:
+            raise ValueError(f"faults: {problem}")
         live = self.live
         with live.gate.exclusive():
             live.current = attrs.evolve(live.current, faults=faults)
+            live.fault_rules.set(faults)
+
+    def faults(self) -> dict[str, Any]:
+        """The faults in force as a world file's ``Faults``, each rule with its
+        ``Matched`` and ``Fired`` counts (``GET /_taskcancel/faults``)."""
+        return self.live.fault_rules.to_json(self.live.current.faults)
+
+    def stall_problem(self, faults: Faults, field: str) -> str | None:
+        """``FIELD[i].StallSeconds: reason`` for a ``stall`` longer than this server's
+        request deadline (``Settings.request_timeout``), else ``None``."""
+        limit = self.settings.request_timeout
+        for i, rule in enumerate(faults.rules):
+            if rule.stall_seconds is not None and rule.stall_seconds > limit:
+                return (
+                    f"{field}[{i}].StallSeconds: must be at most the request deadline, "
+                    f"{limit:g} s, got {rule.stall_seconds:g}"
+                )
+        return None
+
+    def error_codes(self) -> frozenset[str]:
+        """The codes a fault rule's ``Error`` may name: the profile's and the gateway's."""
+        return error_codes(self.settings.profile)
 
     def move_clock(self, *, seconds: float | None = None, to: datetime | None = None) -> datetime:
         """Advance the fake clock, or set it (not backwards: ``ValueError``).

@@ -20,6 +20,7 @@ from .. import wire
 from .._store import MemoryStore, Store
 from .._store.sqlite import is_busy
 from ..worldfile import NO_FAULTS, Faults
+from ._faults import FaultRules
 from ._gate import WorldGate
 from ._nonces import NonceRegistry
 
@@ -45,21 +46,29 @@ class WorldState:
 
 
 class LiveWorld:
-    """The world in force, the gate that orders changes with requests, and the nonces.
+    """The world in force, the gate that orders changes with requests, and the nonces;
+    ``fault_rules``: the counts of the world's fault rules and the generator seeded by
+    ``seed`` that every chance is drawn from.
 
     Only :class:`~._operations.Operations` assigns :attr:`current`.
     """
 
-    __slots__ = ("current", "gate", "nonces")
+    __slots__ = ("current", "fault_rules", "gate", "nonces")
 
     def __init__(
-        self, world: WorldState, *, timestamp_window: timedelta, nonce_capacity: int
+        self,
+        world: WorldState,
+        *,
+        timestamp_window: timedelta,
+        nonce_capacity: int,
+        seed: int | None = None,
     ) -> None:
         self.current = world
         self.gate = WorldGate()
         # A request may be stamped up to one window ahead and is then good for two:
         # remember nonces that long, or a replay slips through.
         self.nonces = NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
+        self.fault_rules = FaultRules(world.faults, seed=seed)
 
 
 def store_busy(exc: BaseException) -> bool:

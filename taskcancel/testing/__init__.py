@@ -5,6 +5,7 @@
   and :data:`PROXY_VARIABLES`, the environment it runs in);
 - :class:`DictWorld` -- the smallest :class:`~taskcancel.World`, for tests of the rules;
 - :class:`FakeClock` -- a clock that moves only when told (for stores and the emulator);
+- :class:`FaultRule` -- a fault rule for :meth:`EmulatorServer.set_faults` (``rules=``);
 - :func:`mock_ecs` -- point every official-SDK client created inside at an emulator;
 - :class:`RequestJournal` -- assertions on the calls an emulator received (``ecs_journal``);
 - :class:`ScriptedTransport` -- scripted answers, refused when the rules forbid them;
@@ -27,6 +28,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._store._clock import FakeClock
+from ..worldfile import FaultRule
 from ._journal import RequestJournal
 from ._mock import EcsMock, mock_ecs
 from ._process import PROXY_VARIABLES, ServeProcess, clean_env
@@ -45,6 +47,7 @@ __all__ = [
     "EcsMock",
     "EmulatorServer",
     "FakeClock",
+    "FaultRule",
     "RequestJournal",
     "ScriptedTransport",
     "ServeProcess",

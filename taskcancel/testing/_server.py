@@ -22,7 +22,7 @@ from .. import (
 )
 from .._store._clock import FakeClock
 from ..server import BackgroundServer, Settings, TaskChanges, bind_socket, build
-from ..worldfile import DEFAULT_ACCOUNTS, Faults, WorldSpec
+from ..worldfile import DEFAULT_ACCOUNTS, FaultRule, Faults, WorldSpec
 from ._clients import sdk_config, signed_client
 
 __all__ = ["EmulatorServer"]
@@ -194,16 +194,28 @@ class EmulatorServer:
         throttle_rate: float | None = None,
         retry_after_ms: int | None = None,
         latency_ms: float | None = None,
+        rules: Iterable[FaultRule] | None = None,
     ) -> None:
-        """Throttle a share of requests (``Throttling.User``); add latency to each."""
+        """Throttle a share of requests (``Throttling.User``); add latency to each; put
+        fault rules in force (:class:`~taskcancel.testing.FaultRule`, design §12: the first
+        that matches and fires decides; their counts start at zero). What is not given
+        stays as it is. ``ValueError`` (nothing changed) for a rule whose ``Error`` this
+        server's profile and gateway do not know, or two rules with one name.
+        """
         if throttle_rate is not None and not 0 <= throttle_rate <= 1:
             raise ValueError(f"throttle_rate must be in [0, 1], got {throttle_rate!r}")
         current = self.faults
+        new_rules = None if rules is None else tuple(rules)
+        if new_rules is not None:
+            names = [rule.name for rule in new_rules]
+            if len(set(names)) != len(names):
+                raise ValueError(f"rules: two rules share a name: {names!r}")
         self.ops.set_faults(
             Faults(
                 throttle_rate=current.throttle_rate if throttle_rate is None else throttle_rate,
                 retry_after_ms=current.retry_after_ms if retry_after_ms is None else retry_after_ms,
                 latency_ms=current.latency_ms if latency_ms is None else latency_ms,
+                rules=current.rules if new_rules is None else new_rules,
             )
         )
 

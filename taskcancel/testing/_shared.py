@@ -20,7 +20,11 @@ from collections.abc import Sequence
 from .._store._clock import DEFAULT_START, FakeClock
 from ._server import EmulatorServer
 
-__all__ = ["SharedEmulator"]
+__all__ = ["FIXTURE_SEED", "SharedEmulator"]
+
+#: ``--seed`` of the fixtures' emulators: every test, after its reset, sees the same
+#: draws (a fault rule's ``Probability``, ``ThrottleRate``) in the same order.
+FIXTURE_SEED = 0
 
 
 class SharedEmulator:
@@ -38,7 +42,8 @@ class SharedEmulator:
         if server is None or not _running(server) or not _same(_parts(server), self._parts):
             self.close()
             self.clock.rewind(DEFAULT_START)
-            server = EmulatorServer(clock=self.clock).start()
+            # Seeded: after each test's reset, a fault rule's Probability draws the same.
+            server = EmulatorServer(clock=self.clock, seed=FIXTURE_SEED).start()
             self._server, self._parts = server, _parts(server)
             self.started += 1
         else:

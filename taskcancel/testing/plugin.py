@@ -59,7 +59,7 @@ from ._journal import RequestJournal
 from ._mock import mock_ecs
 from ._process import PROXY_VARIABLES  # unset while ``ecs_emulator`` runs
 from ._server import EmulatorServer
-from ._shared import SharedEmulator
+from ._shared import FIXTURE_SEED, SharedEmulator
 
 __all__ = [
     "PROXY_VARIABLES",
@@ -189,7 +189,7 @@ def ecs_emulator(
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     if ecs_clock is not _ecs_shared.clock:  # the test's own clock: a server of its own
-        with EmulatorServer(clock=ecs_clock) as server:
+        with EmulatorServer(clock=ecs_clock, seed=FIXTURE_SEED) as server:
             yield server
         return
     yield _ecs_shared.checkout()

@@ -27,7 +27,7 @@ Parsing is pure (:func:`parse_world`); :func:`load_world` only adds reading the 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from .._api._actions import task_from_api
 from .._core._model import ECS_REGIONS, Schedule, Task, TaskStatus
 from .._core._text import printable, shown
 from ..worldfile._json import WorldFileError, check_values, decode_json
+from ._rules import DEFAULT_MAX_STALL_SECONDS, FaultRule, parse_rules
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -74,16 +75,23 @@ _SCHEDULE_KEYS = frozenset({"QueuedSeconds", "ProcessingSeconds", "Outcome"})
 #: ``Now`` is what ``GET /_taskcancel/state`` (and ``taskcancel state --json``) adds: a
 #: saved state loads as a world file; only ``PUT /_taskcancel/world`` reads it.
 _TOP_KEYS = frozenset({"Regions", "Accounts", "Tasks", "Faults", "Now"})
-_FAULT_KEYS = frozenset({"ThrottleRate", "RetryAfterMs", "LatencyMs"})
+_FAULT_KEYS = frozenset({"ThrottleRate", "RetryAfterMs", "LatencyMs", "Rules"})
+
+
+def _rule_tuple(rules: Sequence[FaultRule]) -> tuple[FaultRule, ...]:
+    return tuple(rules)
 
 
 @attrs.frozen
 class Faults:
-    """Injected trouble: a share of requests throttled, and latency added to each."""
+    """Injected trouble: a share of requests throttled, latency added to each, and fault
+    rules (:class:`~._rules.FaultRule`, design §12; the first that matches and fires
+    decides). ``retry_after_ms`` is also the hint of a rule's throttling ``Error``."""
 
     throttle_rate: float = 0.0
     retry_after_ms: int = 1000
     latency_ms: float = 0.0
+    rules: tuple[FaultRule, ...] = attrs.field(default=(), converter=_rule_tuple)
 
 
 NO_FAULTS = Faults()
@@ -190,8 +198,15 @@ def _task(
     return attrs.evolve(task, cancel_fails=fails, schedule=schedule)
 
 
-def parse_world(data: object, *, source: str = "<world>", now: datetime | None = None) -> WorldSpec:
-    """Validate a decoded world file. ``now`` anchors schedules that give no CreationTime.
+def parse_world(
+    data: object,
+    *,
+    source: str = "<world>",
+    now: datetime | None = None,
+    error_codes: Collection[str] | None = None,
+) -> WorldSpec:
+    """Validate a decoded world file. ``now`` anchors schedules that give no CreationTime;
+    ``error_codes``, when given, are the codes a fault rule's ``Error`` may name.
 
     Any structure is refused cleanly, with the field and the reason: nesting deeper than
     a world file has, text that is not valid Unicode (a lone surrogate), a number too
@@ -244,11 +259,20 @@ def parse_world(data: object, *, source: str = "<world>", now: datetime | None =
             )
         seen.add(task.key)
         tasks.append(task)
-    faults = parse_faults(top["Faults"], source, "Faults") if "Faults" in top else Faults()
+    faults = (
+        parse_faults(top["Faults"], source, "Faults", error_codes=error_codes)
+        if "Faults" in top
+        else Faults()
+    )
     return WorldSpec(regions=regions, accounts=accounts, tasks=tuple(tasks), faults=faults)
 
 
-def load_world(path: str | os.PathLike[str], *, now: datetime | None = None) -> WorldSpec:
+def load_world(
+    path: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    error_codes: Collection[str] | None = None,
+) -> WorldSpec:
     """Read and validate a world file; :class:`WorldFileError` says what is wrong where."""
     source = os.fspath(path)
     try:
@@ -256,11 +280,15 @@ def load_world(path: str | os.PathLike[str], *, now: datetime | None = None) -> 
             raw = handle.read()
     except OSError as exc:
         raise WorldFileError(source, "(file)", exc.strerror or str(exc)) from None
-    return parse_world_text(raw, source=source, now=now)
+    return parse_world_text(raw, source=source, now=now, error_codes=error_codes)
 
 
 def parse_world_text(
-    text: str | bytes, *, source: str = "<world>", now: datetime | None = None
+    text: str | bytes,
+    *,
+    source: str = "<world>",
+    now: datetime | None = None,
+    error_codes: Collection[str] | None = None,
 ) -> WorldSpec:
     """Decode a world file's JSON (bytes must be UTF-8) and validate it.
 
@@ -268,7 +296,7 @@ def parse_world_text(
     integers too long to convert, are :class:`WorldFileError`, never a traceback.
     """
     data = decode_json(text, source)
-    return parse_world(data, source=source, now=now)
+    return parse_world(data, source=source, now=now, error_codes=error_codes)
 
 
 def parse_schedule(value: object, source: str, field: str) -> Schedule:
@@ -276,9 +304,31 @@ def parse_schedule(value: object, source: str, field: str) -> Schedule:
     return _schedule(value, source, field)
 
 
-def parse_faults(value: object, source: str, field: str) -> Faults:
-    """A world file's ``Faults`` object (absent fields take their defaults)."""
+def parse_faults(
+    value: object,
+    source: str,
+    field: str,
+    *,
+    error_codes: Collection[str] | None = None,
+    max_stall_seconds: float = DEFAULT_MAX_STALL_SECONDS,
+) -> Faults:
+    """A world file's ``Faults`` object (absent fields take their defaults).
+
+    ``error_codes``: the codes a rule's ``Error`` may name (``None``: not checked here);
+    ``max_stall_seconds``: the request deadline a ``stall`` may not outlast.
+    """
     f = _object(value, source, field, _FAULT_KEYS)
+    rules = (
+        parse_rules(
+            f["Rules"],
+            source,
+            f"{field}.Rules",
+            error_codes=error_codes,
+            max_stall_seconds=max_stall_seconds,
+        )
+        if "Rules" in f
+        else ()
+    )
     return Faults(
         throttle_rate=_number(
             f.get("ThrottleRate", 0.0), source, f"{field}.ThrottleRate", low=0, high=1
@@ -287,4 +337,5 @@ def parse_faults(value: object, source: str, field: str) -> Faults:
             _number(f.get("RetryAfterMs", 1000), source, f"{field}.RetryAfterMs", low=0, high=1e7)
         ),
         latency_ms=_number(f.get("LatencyMs", 0), source, f"{field}.LatencyMs", low=0, high=6e4),
+        rules=rules,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._core._model import Task
 from .._core._time import format_time, format_timestamp
+from ._rules import rule_to_json
 from ._world import Faults, WorldSpec
 
 __all__ = ["faults_to_json", "task_to_json", "world_to_json"]
@@ -60,12 +61,16 @@ def task_to_json(task: Task) -> dict[str, Any]:
 
 
 def faults_to_json(faults: Faults) -> dict[str, Any]:
-    """A world file's ``Faults`` object (what ``parse_faults`` reads back)."""
-    return {
+    """A world file's ``Faults`` object (what ``parse_faults`` reads back); ``Rules``
+    only when there are rules."""
+    document: dict[str, Any] = {
         "ThrottleRate": faults.throttle_rate,
         "RetryAfterMs": faults.retry_after_ms,
         "LatencyMs": faults.latency_ms,
     }
+    if faults.rules:
+        document["Rules"] = [rule_to_json(rule) for rule in faults.rules]
+    return document
 
 
 def _file_time(value: datetime) -> str:

@@ -177,7 +177,10 @@ BAD_FAULTS: list[tuple[Any, str]] = [
     ({"ThrottleRate": "0.5"}, "body: ThrottleRate: must be a number in [0, 1], got '0.5'"),
     ({"RetryAfterMs": -1}, "body: RetryAfterMs: must be a number in [0, 10000000.0], got -1"),
     ({"LatencyMs": True}, "body: LatencyMs: must be a number in [0, 60000.0], got True"),
-    ({"Latency": 5}, "body: Latency: unknown field; known: LatencyMs, RetryAfterMs, ThrottleRate"),
+    (
+        {"Latency": 5},
+        "body: Latency: unknown field; known: LatencyMs, RetryAfterMs, Rules, ThrottleRate",
+    ),
     ([1], "body: (top level): must be an object, got list"),
 ]
 

@@ -67,6 +67,7 @@ def test_exported_names() -> None:
         "EcsMock",
         "EmulatorServer",
         "FakeClock",
+        "FaultRule",
         "PROXY_VARIABLES",
         "RequestJournal",
         "ScriptedTransport",
