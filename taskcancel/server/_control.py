@@ -37,6 +37,7 @@ from ._control_body import (
 from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, RawRequest
+from ._ui import is_ui, serve_ui
 
 __all__ = ["PREFIX", "ControlPlane"]
 
@@ -75,6 +76,8 @@ class ControlPlane:
 
     def handle(self, request: RawRequest, request_id: str) -> Answer:
         path = request.target.partition(b"?")[0].decode("latin-1")
+        if is_ui(path[len(PREFIX) :]):  # the dashboard: static, no secret in it (see _ui)
+            return serve_ui(self, request, request_id, path[len(PREFIX) :])
         try:
             status, document = self._dispatch(request, path[len(PREFIX) :])
             code = "OK"
