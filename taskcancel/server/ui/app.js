@@ -148,10 +148,14 @@
       .toLowerCase();
   }
 
+  let drawn = null; // what the task table shows: no redraw when nothing changed
   function renderTasks() {
     const box = $("tasks");
     const tasks = view.world ? view.world.Tasks || [] : [];
     const needle = $("filter").value.trim().toLowerCase();
+    const key = JSON.stringify([needle, view.world ? tasks : null]);
+    if (key === drawn) return;
+    drawn = key;
     const shown = needle ? tasks.filter((t) => taskText(t).includes(needle)) : tasks;
     $("task-count").textContent =
       needle ? shown.length + " of " + tasks.length : String(tasks.length);
