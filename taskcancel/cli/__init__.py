@@ -12,6 +12,7 @@
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel ui [--endpoint URL] [--print]
     taskcancel --version
 
 Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
@@ -20,7 +21,7 @@ print the reply as JSON on stdout and exit 0; any error the service answers exit
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
 exits 3. ``state`` and ``reset`` use the emulator's control plane (``/_taskcancel/``),
 with the same exit statuses. Each command lives in its own module: :mod:`._serve`,
-:mod:`._client` and :mod:`._control`.
+:mod:`._client`, :mod:`._control` and :mod:`._ui`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _serve
+from . import _client, _control, _serve, _ui
 
 __all__ = ["main"]
 
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve.add_parser(commands)
     _client.add_parsers(commands)
     _control.add_parsers(commands)
+    _ui.add_parser(commands)
     return parser
 
 
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve.run(args)
+    if args.command == "ui":
+        return _ui.run(args)
     if args.command in _control.COMMANDS:
         return _control.run(args)
     return _client.run(args)

@@ -66,6 +66,8 @@ def banner(
     else:
         control = f"{url}/_taskcancel/ (open: loopback only)"
     lines.append(f"control plane: {control}")
+    if enabled:  # the dashboard lives on the control plane (taskcancel ui opens it)
+        lines.append(f"dashboard: {url}/_taskcancel/ui")
     lines.append(f"listening on {url}")
     return "\n".join(lines)
 

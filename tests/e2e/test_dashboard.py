@@ -168,6 +168,7 @@ def test_the_page_shows_seeded_tasks_live_and_a_hostile_id_as_text(
     from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
+    assert f"dashboard: {served.endpoint}/_taskcancel/ui" in served.banner
     browser.get(f"{served.endpoint}/_taskcancel/ui")
     _until(browser, lambda d: _status_cell(d, "t-dash-x") == "Processing", 5, "world not shown")
     assert browser.find_element(By.ID, "profile").text == "2017"
