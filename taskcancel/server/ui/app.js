@@ -11,6 +11,8 @@
   const WAIT_SECONDS = 20; // the long-poll's hold (design §11: at most 30)
   const MAX_TASK_ROWS = 2000; // more than this: filter to see them
   const TOKEN_KEY = "taskcancel-control-token";
+  const MIN_REFRESH_GAP = 300; // ms between two state refreshes, at least
+  const BATCH_PAUSE = 200; // ms after a long-poll that brought entries
 
   const $ = (id) => document.getElementById(id);
   const view = {
@@ -255,6 +257,7 @@
   let refreshing = null;
   let refreshAgain = false;
   let lastRefresh = 0;
+  let refreshGap = MIN_REFRESH_GAP;
 
   async function refreshOnce() {
     try {
@@ -283,7 +286,8 @@
     renderFaults();
   }
 
-  // At most one refresh in flight and one queued behind it, at most ~3 a second.
+  // At most one refresh in flight and one queued behind it, at most ~3 a second, and
+  // never more than 1/40 of the time (a large world under load: see refreshGap).
   function refresh() {
     if (refreshing) {
       refreshAgain = true;
@@ -292,7 +296,7 @@
     refreshing = (async () => {
       do {
         refreshAgain = false;
-        const wait = lastRefresh + 300 - Date.now();
+        const wait = lastRefresh + refreshGap - Date.now();
         if (wait > 0) await pause(wait);
         lastRefresh = Date.now();
         try {
@@ -300,6 +304,8 @@
         } catch (error) {
           show("refresh failed: " + error.message);
         }
+        // A large world costs the emulator more to send: look at most 1/40 of the time.
+        refreshGap = Math.max(MIN_REFRESH_GAP, 40 * (Date.now() - lastRefresh));
       } while (refreshAgain);
       refreshing = null;
     })();
@@ -487,7 +493,7 @@
         if (fresh.length) {
           addEntries(fresh);
           refresh();
-          await pause(200); // a busy emulator: take its calls in batches, not one by one
+          await pause(BATCH_PAUSE); // a busy emulator: take its calls in batches, not one by one
         }
       } catch (error) {
         if (forbidden(error)) await askToken();

@@ -1,0 +1,183 @@
+"""What an open dashboard costs the emulator under signed-cancel load (issue 19: <= 5%).
+
+    python benchmarks/bench_dashboard.py [--requests 20000] [--rounds 3] [--connections 4]
+
+Each run starts a fresh ``taskcancel serve --world FILE --log-level warning`` (one
+Processing ImportImage task per request, as ``bench_emulator.py``) and sends
+``--requests`` pre-signed V1 CancelTask requests (POST, as wrk_signed.lua sends them; each a real, successful cancel) over
+``--connections`` keep-alive connections. Runs alternate: without a page, and with a
+simulated page poller making the dashboard's own fetches on a thread of its own
+(``taskcancel/server/ui/app.js``: ``health`` once, ``state`` and ``faults`` on each change
+no closer than 300 ms and 40x their own duration apart, and the journal's long-poll
+``requests?Since=N&WaitSeconds=20`` pausing 200 ms after each batch; an emulator without
+the journal route gets the page's fallback, ``state`` every second). The figure is the
+server process's CPU time (user + system, ``/proc``) per request during the load, best
+round of each; the ratio "with page / without" is what the page adds. Prints; asserts
+nothing. No wrk needed: the load is sent from this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench_emulator  # noqa: E402  (benchmarks/ is not a package)
+from _wrk import cpu_seconds  # noqa: E402
+
+from taskcancel.testing import ServeProcess, clean_env  # noqa: E402
+
+MIN_GAP, GAP_FACTOR, BATCH_PAUSE, WAIT_SECONDS = 0.3, 40, 0.2, 20
+
+
+def _get(conn: http.client.HTTPConnection, route: str) -> tuple[int, bytes]:
+    conn.request("GET", "/_taskcancel/" + route, headers={"Accept": "application/json"})
+    reply = conn.getresponse()
+    return reply.status, reply.read()
+
+
+class Poller:
+    """The page's fetches, on a thread, until :meth:`stop`; counts what it fetched."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.done = threading.Event()
+        self.fetches = {"state": 0, "faults": 0, "requests": 0}
+        self.entries = 0
+        self._threads = [threading.Thread(target=self._run, daemon=True)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        for thread in self._threads:
+            thread.join(timeout=WAIT_SECONDS + 5)
+
+    def _refresher(self) -> Callable[[], None]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        state = {"last": 0.0, "gap": MIN_GAP, "faults": True}
+
+        def refresh() -> None:
+            if time.monotonic() < state["last"] + state["gap"]:
+                return
+            started = time.monotonic()
+            _get(conn, "state")
+            self.fetches["state"] += 1
+            if state["faults"]:
+                status, _ = _get(conn, "faults")
+                self.fetches["faults"] += 1
+                state["faults"] = status not in (404, 405)
+            state["last"] = started
+            state["gap"] = max(MIN_GAP, GAP_FACTOR * (time.monotonic() - started))
+
+        return refresh
+
+    def _run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT_SECONDS + 10)
+        _get(conn, "health")
+        refresh = self._refresher()
+        refresh()
+        status, body = _get(conn, "requests")
+        if status in (404, 405):  # no journal: the page's fallback
+            while not self.done.wait(1.0):
+                refresh()
+            return
+        document = json.loads(body)
+        since = max((entry["Seq"] for entry in document["Requests"]), default=0)
+        while not self.done.is_set():
+            status, body = _get(conn, f"requests?Since={since}&WaitSeconds={WAIT_SECONDS}")
+            self.fetches["requests"] += 1
+            fresh = json.loads(body).get("Requests", []) if status == 200 else []
+            if fresh:
+                since = fresh[-1]["Seq"]
+                self.entries += len(fresh)
+                refresh()
+                self.done.wait(BATCH_PAUSE)
+
+
+def load(port: int, targets: list[str], connections: int) -> None:
+    """Send every target once over ``connections`` keep-alive connections; all must be 200."""
+    failures: list[str] = []
+
+    def send(part: list[str]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for target in part:
+            conn.request("POST", target, body=b"")
+            reply = conn.getresponse()
+            body = reply.read()
+            if reply.status != 200:
+                failures.append(f"HTTP {reply.status}: {body[:200]!r}")
+                return
+        conn.close()
+
+    threads = [
+        threading.Thread(target=send, args=(targets[i::connections],)) for i in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"the load was not all successful cancels: {failures[0]}")
+
+
+def measure(workdir: str, targets: list[str], args: argparse.Namespace, page: bool) -> float:
+    """The server's CPU µs per request during one load run."""
+    world = os.path.join(workdir, "world.json")
+    env = clean_env()
+    command = ["--port", "0", "--world", world, "--log-level", "warning"]
+    log = Path(workdir) / "serve.log"
+    with ServeProcess(command, env=env, log_path=log, timeout=120) as served:
+        bench_emulator.probe(served.port)
+        poller = Poller(served.port) if page else None
+        if poller is not None:
+            poller.start()
+        pid = served.process.pid
+        before = cpu_seconds(pid)
+        load(served.port, targets, args.connections)
+        spent = cpu_seconds(pid) - before
+        if poller is not None:
+            poller.stop()
+            print(f"    page fetched {poller.fetches}, {poller.entries} journal entries")
+    return spent / len(targets) * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        requests_file = os.path.join(workdir, "requests.txt")
+        bench_emulator.write_requests(requests_file, args.requests)
+        bench_emulator.write_world(os.path.join(workdir, "world.json"), args.requests)
+        targets = Path(requests_file).read_text().split()
+        results: dict[bool, list[float]] = {False: [], True: []}
+        for round_ in range(args.rounds):
+            for page in (False, True):
+                cpu = measure(workdir, targets, args, page)
+                results[page].append(cpu)
+                label = "with page" if page else "no page  "
+                print(f"round {round_ + 1}: {label} {cpu:7.1f} cpu µs/request")
+    without, with_page = min(results[False]), min(results[True])
+    print(f"\n{args.requests} signed CancelTask calls over {args.connections} connections, ")
+    print(f"best of {args.rounds}: no page {without:.1f} µs/request, page open {with_page:.1f}")
+    print(f"page open / no page: {with_page / without:.3f} (target <= 1.05)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
