@@ -4,16 +4,16 @@
 
 Each run starts a fresh ``taskcancel serve --world FILE --log-level warning`` (one
 Processing ImportImage task per request, as ``bench_emulator.py``) and sends
-``--requests`` pre-signed V1 CancelTask requests (POST, as wrk_signed.lua sends them; each a real, successful cancel) over
-``--connections`` keep-alive connections. Runs alternate: without a page, and with a
-simulated page poller making the dashboard's own fetches on a thread of its own
-(``taskcancel/server/ui/app.js``: ``health`` once, ``state`` and ``faults`` on each change
-no closer than 300 ms and 40x their own duration apart, and the journal's long-poll
-``requests?Since=N&WaitSeconds=20`` pausing 200 ms after each batch; an emulator without
-the journal route gets the page's fallback, ``state`` every second). The figure is the
-server process's CPU time (user + system, ``/proc``) per request during the load, best
-round of each; the ratio "with page / without" is what the page adds. Prints; asserts
-nothing. No wrk needed: the load is sent from this process.
+``--requests`` pre-signed V1 CancelTask requests (POST, as wrk_signed.lua sends them;
+each a real, successful cancel) over ``--connections`` keep-alive connections. Runs
+alternate: without a page, and with a simulated page making the dashboard's own fetches
+(``taskcancel/server/ui/app.js``) on a thread of its own: ``health`` once; ``state`` and
+``faults`` on each change, no closer than 300 ms and 40x their own duration apart; the
+journal's long-poll ``requests?Since=N&WaitSeconds=20``, pausing 200 ms after each
+batch (an emulator without the journal route gets the page's fallback: ``state`` every
+second). The figure is the server process's CPU time (user + system, ``/proc``) per
+request during the load, best round of each; the ratio "with page / without" is what
+the page adds. Prints; asserts nothing. No wrk needed: the load is sent from here.
 """
 
 from __future__ import annotations
