@@ -8,7 +8,7 @@ Processing ImportImage task per request, as ``bench_emulator.py``) and sends
 each a real, successful cancel) over ``--connections`` keep-alive connections. Runs
 alternate: without a page, and with a simulated page making the dashboard's own fetches
 (``taskcancel/server/ui/app.js``) on a thread of its own: ``health`` once; ``state`` and
-``faults`` on each change, no closer than 300 ms and 40x their own duration apart; the
+``faults`` on each change, no closer than 300 ms and 0.1 ms per task apart; the
 journal's long-poll ``requests?Since=N&WaitSeconds=20``, pausing 200 ms after each
 batch (an emulator without the journal route gets the page's fallback: ``state`` every
 second). The figure is the server process's CPU time (user + system, ``/proc``) per
@@ -37,7 +37,7 @@ from _wrk import cpu_seconds  # noqa: E402
 
 from taskcancel.testing import ServeProcess, clean_env  # noqa: E402
 
-MIN_GAP, GAP_FACTOR, BATCH_PAUSE, WAIT_SECONDS = 0.3, 40, 0.2, 20
+MIN_GAP, GAP_PER_TASK, BATCH_PAUSE, WAIT_SECONDS = 0.3, 0.0001, 0.2, 20
 
 
 def _get(conn: http.client.HTTPConnection, route: str) -> tuple[int, bytes]:
@@ -67,20 +67,21 @@ class Poller:
 
     def _refresher(self) -> Callable[[], None]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        state = {"last": 0.0, "gap": MIN_GAP, "faults": True}
+        state: dict[str, float] = {"last": 0.0, "gap": MIN_GAP, "faults": 1.0}
 
         def refresh() -> None:
             if time.monotonic() < state["last"] + state["gap"]:
                 return
             started = time.monotonic()
-            _get(conn, "state")
+            _, body = _get(conn, "state")
             self.fetches["state"] += 1
+            tasks = len(json.loads(body).get("Tasks", []))
             if state["faults"]:
                 status, _ = _get(conn, "faults")
                 self.fetches["faults"] += 1
-                state["faults"] = status not in (404, 405)
+                state["faults"] = float(status not in (404, 405))
             state["last"] = started
-            state["gap"] = max(MIN_GAP, GAP_FACTOR * (time.monotonic() - started))
+            state["gap"] = max(MIN_GAP, GAP_PER_TASK * tasks)
 
         return refresh
 

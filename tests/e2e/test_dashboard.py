@@ -1,44 +1,28 @@
 """The dashboard (``/_taskcancel/ui``) in a real headless Chromium, over a real ``serve``.
 
-Debian's ``/usr/bin/chromium`` and ``/usr/bin/chromedriver`` driven by selenium; nothing is
-downloaded (the driver's path is given, so selenium-manager never runs). Outside CI the
-tests skip when Chromium is absent; in CI (``CI`` set) they run, and fail without it.
-Every wait polls the DOM up to a deadline.
+The browser: :mod:`_browser` (Debian's Chromium, nothing downloaded; skips only outside CI
+when it is absent). Every wait polls the DOM up to a deadline.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
+from _browser import NEEDS_CHROMIUM, console_errors, open_browser, screenshot, status_cell, until
 
 from taskcancel.testing import ServeProcess
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 HOSTILE = "<img src=x onerror=alert(1)>"
 SEEDED = "t-dash-seeded"
 REGION = "cn-hangzhou"
 KEY_ID, SECRET = "testid", "testsecret"
 
-_absent = not (CHROMIUM.exists() and CHROMEDRIVER.exists())
-pytestmark = [
-    pytest.mark.skipif(
-        _absent and not os.environ.get("CI"),
-        reason=(
-            "not in CI and Chromium is absent (/usr/bin/chromium, /usr/bin/chromedriver): "
-            "apt-get install chromium chromium-driver to run the dashboard's browser tests"
-        ),
-    ),
-    pytest.mark.usefixtures("no_proxy_env"),
-]
-
-T = TypeVar("T")
+pytestmark = [NEEDS_CHROMIUM, pytest.mark.usefixtures("no_proxy_env")]
 
 
 def _task(task_id: str) -> dict[str, Any]:
@@ -65,39 +49,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+    with open_browser(tmp_path / "profile") as driver:
         yield driver
-    finally:
-        driver.quit()
-
-
-def _until(driver: Any, what: Callable[[Any], T], seconds: float, message: str) -> T:
-    """Poll ``what(driver)`` until it is truthy or ``seconds`` pass."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    result: T = WebDriverWait(driver, seconds, poll_frequency=0.05).until(what, message)
-    return result
 
 
 def _control(served: ServeProcess, method: str, route: str, body: Any = None) -> httpx.Response:
@@ -112,38 +65,12 @@ def _errors(driver: Any, served: ServeProcess) -> list[str]:
     """The browser's console errors, less the page's graceful degradation on an emulator
     that lacks a route (the journal's or the fault rules' answers 404/405, by design
     shown as "not available")."""
-    tolerated = [
+    tolerated = tuple(
         f"{served.endpoint}/_taskcancel/{route}"
         for route in ("requests", "faults")
         if not _has_route(served, route)
-    ]
-    return [
-        entry["message"]
-        for entry in driver.get_log("browser")
-        if entry["level"] == "SEVERE" and not any(url in entry["message"] for url in tolerated)
-    ]
-
-
-_STATUS = """
-for (const row of document.querySelectorAll("#tasks tr.task")) {
-  if (row.dataset.taskId === arguments[0]) return row.querySelector("td.status").textContent;
-}
-return "";
-"""
-
-
-def _status_cell(driver: Any, task_id: str) -> str:
-    """The status the page shows for ``task_id`` ("" when not shown), read in one script
-    (the table is redrawn when the world changes: element handles would go stale)."""
-    return str(driver.execute_script(_STATUS, task_id))
-
-
-def _screenshot(driver: Any, name: str) -> Path:
-    folder = Path(os.environ.get("TASKCANCEL_ARTIFACTS") or "artifacts")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    assert driver.save_screenshot(str(path)), f"no screenshot written to {path}"
-    return path
+    )
+    return console_errors(driver, tolerated)
 
 
 def _sdk_cancel(served: ServeProcess, task_id: str) -> None:
@@ -170,22 +97,22 @@ def test_the_page_shows_seeded_tasks_live_and_a_hostile_id_as_text(
 
     assert f"dashboard: {served.endpoint}/_taskcancel/ui" in served.banner
     browser.get(f"{served.endpoint}/_taskcancel/ui")
-    _until(browser, lambda d: _status_cell(d, "t-dash-x") == "Processing", 5, "world not shown")
+    until(browser, lambda d: status_cell(d, "t-dash-x") == "Processing", 5, "world not shown")
     assert browser.find_element(By.ID, "profile").text == "2017"
     assert browser.find_element(By.ID, "store").text == "memory"
 
     seeded = _control(served, "POST", "tasks", {"Tasks": [_task(SEEDED), _task(HOSTILE)]})
     assert seeded.status_code == 201, seeded.text
-    _until(browser, lambda d: _status_cell(d, SEEDED) == "Processing", 2, "seeded task not shown")
-    _until(browser, lambda d: _status_cell(d, HOSTILE) == "Processing", 2, "hostile id not shown")
+    until(browser, lambda d: status_cell(d, SEEDED) == "Processing", 2, "seeded task not shown")
+    until(browser, lambda d: status_cell(d, HOSTILE) == "Processing", 2, "hostile id not shown")
     assert browser.find_elements(By.CSS_SELECTOR, "#tasks img") == []  # text, not markup
     with pytest.raises(NoAlertPresentException):
         browser.switch_to.alert.text  # noqa: B018 -- reading it is what raises
 
     _sdk_cancel(served, SEEDED)
-    _until(browser, lambda d: _status_cell(d, SEEDED) == "Deleted", 2, "cancel not shown")
+    until(browser, lambda d: status_cell(d, SEEDED) == "Deleted", 2, "cancel not shown")
 
-    _screenshot(browser, "dashboard.png")
+    screenshot(browser, "dashboard.png")
     assert _errors(browser, served) == []
 
 
@@ -200,7 +127,7 @@ def test_an_sdk_cancel_appears_in_the_journal_and_opens_to_its_decision(
     task_id = "t-dash-journal"
     assert _control(served, "POST", "tasks", {"Tasks": [_task(task_id)]}).status_code == 201
     browser.get(f"{served.endpoint}/_taskcancel/ui")
-    _until(browser, lambda d: _status_cell(d, task_id) == "Processing", 5, "task not shown")
+    until(browser, lambda d: status_cell(d, task_id) == "Processing", 5, "task not shown")
 
     _sdk_cancel(served, task_id)
 
@@ -215,9 +142,9 @@ def test_an_sdk_cancel_appears_in_the_journal_and_opens_to_its_decision(
             pass
         return None
 
-    seq = _until(browser, cancel_row, 2, "the SDK's CancelTask is not in the journal")
-    _until(browser, lambda d: _status_cell(d, task_id) == "Deleted", 2, "status not changed")
-    entry = _until(
+    seq = until(browser, cancel_row, 2, "the SDK's CancelTask is not in the journal")
+    until(browser, lambda d: status_cell(d, task_id) == "Deleted", 2, "status not changed")
+    entry = until(
         browser,
         lambda d: d.find_element(By.CSS_SELECTOR, "#entry h3").text.startswith(f"#{seq} "),
         2,
@@ -231,7 +158,7 @@ def test_an_sdk_cancel_appears_in_the_journal_and_opens_to_its_decision(
     }
     assert params["TaskId"] == task_id
     assert params.get("Signature") in (None, "***")
-    _screenshot(browser, "dashboard-journal.png")
+    screenshot(browser, "dashboard-journal.png")
     assert _errors(browser, served) == []
 
 
@@ -246,14 +173,14 @@ def test_with_a_token_the_page_asks_for_it_and_never_puts_it_in_a_url(
     ) as served:
         browser.get(f"{served.endpoint}/_taskcancel/ui")
         assert token not in browser.page_source
-        field = _until(
+        field = until(
             browser, lambda d: d.find_element(By.ID, "token").is_displayed(), 5, "no token form"
         )
         assert field
         browser.find_element(By.ID, "token").send_keys(token)
         browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
-        _until(browser, lambda d: d.find_element(By.ID, "control").text == "token", 5, "not let in")
-        _until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tr.task"), 5, "no tasks")
+        until(browser, lambda d: d.find_element(By.ID, "control").text == "token", 5, "not let in")
+        until(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#tasks tr.task"), 5, "no tasks")
         assert token not in browser.current_url
         assert token not in browser.page_source
         served.stop()

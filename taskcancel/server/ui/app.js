@@ -12,6 +12,7 @@
   const MAX_TASK_ROWS = 2000; // more than this: filter to see them
   const TOKEN_KEY = "taskcancel-control-token";
   const MIN_REFRESH_GAP = 300; // ms between two state refreshes, at least
+  const MS_PER_TASK = 0.1; // ms between two state refreshes, per task in the world
   const BATCH_PAUSE = 200; // ms after a long-poll that brought entries
 
   const $ = (id) => document.getElementById(id);
@@ -287,7 +288,7 @@
   }
 
   // At most one refresh in flight and one queued behind it, at most ~3 a second, and
-  // never more than 1/40 of the time (a large world under load: see refreshGap).
+  // further apart for a large world (see refreshGap).
   function refresh() {
     if (refreshing) {
       refreshAgain = true;
@@ -304,8 +305,10 @@
         } catch (error) {
           show("refresh failed: " + error.message);
         }
-        // A large world costs the emulator more to send: look at most 1/40 of the time.
-        refreshGap = Math.max(MIN_REFRESH_GAP, 40 * (Date.now() - lastRefresh));
+        // A large world costs the emulator more to send (a few µs a task): under a stream
+        // of calls, look again no sooner than 0.1 ms a task (10,000 tasks: once a second).
+        const tasks = view.world && view.world.Tasks ? view.world.Tasks.length : 0;
+        refreshGap = Math.max(MIN_REFRESH_GAP, MS_PER_TASK * tasks);
       } while (refreshAgain);
       refreshing = null;
     })();
