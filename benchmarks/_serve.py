@@ -105,16 +105,8 @@ def _store(tasks: int, store_path: str | None) -> Any:
 def serve_emulator(tasks: int, store_path: str | None, log_level: str) -> None:
     """The emulator as ``taskcancel serve`` runs it (cli/_serve.py), on a built world."""
     from taskcancel import __version__
-    from taskcancel.server import (
-        ControlPlane,
-        Emulator,
-        Operations,
-        RequestLog,
-        Server,
-        bind_socket,
-        run,
-    )
-    from taskcancel.worldfile._world import WorldSpec
+    from taskcancel.server import RequestLog, Settings, bind_socket, build, run
+    from taskcancel.worldfile import WorldSpec
 
     # The request log as serve makes it (its other lines, start and stop, are left out).
     request_log = None  # request lines are INFO: none at warning and above
@@ -122,14 +114,10 @@ def serve_emulator(tasks: int, store_path: str | None, log_level: str) -> None:
         request_log = RequestLog(sys.stderr, fmt="text", debug=log_level == "debug")
     store = _store(tasks, store_path)
     accounts = {ACCESS_KEY_ID: ACCESS_KEY_SECRET}
-    app = Emulator(store, accounts=accounts)
-    app.debug = log_level == "debug"
     start = WorldSpec(regions=store.regions(), accounts=accounts, tasks=())
-    kind = "sqlite" if store_path else "memory"
-    ops = Operations(app, start, version=__version__, store_kind=kind)
-    app.control = ControlPlane(ops).handle
+    settings = Settings(debug=log_level == "debug", version=__version__)
+    server = build(settings, store, start, log=request_log).server
     sock = bind_socket("127.0.0.1", 0)
-    server = Server(app, log=request_log)
     port = sock.getsockname()[1]
 
     def ready() -> None:

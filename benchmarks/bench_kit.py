@@ -73,7 +73,7 @@ def bench_check_transport() -> None:
     with EmulatorServer() as server:
 
         def one_server(tasks: list[Task]) -> Transport:
-            server.store = server.app.store = MemoryStore(tasks)
+            server.load(store=MemoryStore(tasks))
             return server.client().transport
 
         shared = _timed_check(

@@ -360,7 +360,7 @@ def test_reset_restores_the_initial_world_and_clears_faults(
         client.cancel_task(REGION, "t-b")  # the injected failure is gone too
         client.cancel_task(REGION, "t-a")  # and the cancelled task can be cancelled again
         assert status_of(client, "t-a") == (TaskStatus.DELETED, False)
-    assert server.app.faults.latency_ms == 0  # the latency was cleared too
+    assert server.faults.latency_ms == 0  # the latency was cleared too
 
 
 def test_reset_keeps_the_servers_own_tasks_when_a_store_is_given() -> None:

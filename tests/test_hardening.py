@@ -72,7 +72,7 @@ def test_reset_restores_the_faults_the_server_started_with() -> None:
     with EmulatorServer([RUNNING], faults=Faults(latency_ms=5)) as server:
         server.set_faults(throttle_rate=1.0)
         server.reset()
-        assert server.app.faults == Faults(latency_ms=5)
+        assert server.faults == Faults(latency_ms=5)
 
 
 def test_an_internal_error_answers_in_the_format_asked_for() -> None:

@@ -304,8 +304,8 @@ def test_serve_store_timeout_bounds_the_wait_with_a_retryable_503(tmp_path: Path
 
 def test_a_full_nonce_registry_throttles_its_account_and_never_forgets_a_nonce() -> None:
     clock = FakeClock()
-    with EmulatorServer(accounts=ACCOUNTS, nonce_capacity=3) as server:
-        server.app.clock = clock  # the gateway's clock: timestamps and the replay window
+    # The gateway's clock: timestamps and the replay window.
+    with EmulatorServer(accounts=ACCOUNTS, nonce_capacity=3, gateway_clock=clock) as server:
         port, start = server.port, clock()
 
         def describe(**kw: Any) -> wire.OutgoingRequest:

@@ -298,7 +298,7 @@ def test_an_unknown_region_gets_the_profiles_region_code(
     expected = {
         "2017": ("RegionId.NotFound", 400, "The specified region is not found."),
         "current": ("InvalidRegionId.NotFound", 400, "The specified RegionId does not exist."),
-    }[emulator.app.profile.name]
+    }[emulator.settings.profile.name]
 
     with pytest.raises(ClientException) as caught:
         call(EcsClient(emulator.sdk_config()))
@@ -358,7 +358,7 @@ def test_id_generator_is_repeatable_in_process() -> None:
 def test_an_emulator_server_with_a_seeded_generator_repeats_its_ids() -> None:
     runs = []
     for _ in range(2):
-        with EmulatorServer(ids=IdGenerator(7)) as server:
+        with EmulatorServer(seed=7) as server:
             runs.append(_first_ids(f"{server.host}:{server.port}"))
     assert runs[0] == runs[1]
     assert len(set(runs[0])) == 5

@@ -125,10 +125,6 @@ _REJECTED_REGION_NOT_FOUND = _REJECTED[Reason.REGION_NOT_FOUND]
 _REJECTED_TASK_NOT_FOUND = _REJECTED[Reason.TASK_NOT_FOUND]
 _REJECTED_ACTION_NOT_SUPPORTED = _REJECTED[Reason.ACTION_NOT_SUPPORTED]
 _REJECTED_INCORRECT_TASK_STATUS = _REJECTED[Reason.INCORRECT_TASK_STATUS]
-# Accepted(task) the quick way: a new instance, its one slot set through the slot itself
-# (attrs' frozen __init__ goes through a bound object.__setattr__; same value, tested).
-_new = object.__new__
-_set_task = Accepted.__dict__["task"].__set__
 
 
 def decide(
@@ -163,9 +159,7 @@ def decide(
         return _REJECTED_ACTION_NOT_SUPPORTED
     if task.status not in policy.cancellable_statuses:
         return _REJECTED_INCORRECT_TASK_STATUS
-    accepted = _new(Accepted)  # Accepted(task), without attrs' frozen __init__: a hot path
-    _set_task(accepted, task)
-    return accepted
+    return Accepted(task)
 
 
 def apply_cancel(decision: Decision, now: datetime | None) -> Decision:
@@ -180,9 +174,7 @@ def apply_cancel(decision: Decision, now: datetime | None) -> Decision:
         return decision
     if decision.task.cancel_fails:
         return _REJECTED[Reason.CANCEL_FAILED]
-    accepted = _new(Accepted)  # Accepted(cancelled(...)), the quick way (see decide)
-    _set_task(accepted, cancelled(decision.task, now))
-    return accepted
+    return Accepted(cancelled(decision.task, now))
 
 
 def supports_cancel(task: Task, policy: Policy = DEFAULT_POLICY) -> bool:

@@ -30,7 +30,7 @@ from ..server._signals import StopSignals
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
 from ._exit import EXIT_OK, EXIT_USAGE
-from ._serve_options import add_options, origin, settle
+from ._serve_options import add_options, origin, settings, settle
 
 if TYPE_CHECKING:
     from ..server import RequestLog
@@ -118,15 +118,8 @@ def _from(args: argparse.Namespace, dest: str) -> str:
 
 def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestLog | None) -> int:
     from .. import __version__
-    from .._api._actions import IdGenerator
-    from ..server import (
-        ControlPlane,
-        Emulator,
-        Operations,
-        Server,
-        bind_socket,
-        is_loopback,
-    )
+    from ..server import bind_socket, build
+    from ..server._net import is_loopback
 
     json_logs = args.log_format == "json"
     clock: FakeClock | None = None
@@ -167,21 +160,19 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
             json_logs,
             f"cannot listen on {printable(args.host)}:{args.port}{where}: {exc.strerror or exc}",
         )
-    app = Emulator(
-        store,
-        accounts=accounts,
-        profile=args.profile,
-        faults=world.faults,
-        ids=IdGenerator(args.seed),
-    )
-    app.debug = args.log_level == "debug"
     start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)
     kind = "sqlite" if args.store else "memory"
-    ops = Operations(app, start, clock=clock, version=__version__)
     loopback = is_loopback(sock.getsockname()[0])
-    enabled = not args.no_control and (loopback or args.control_token is not None)
-    app.control = ControlPlane(ops, enabled=enabled, token=args.control_token).handle
-    server = Server(app, log=request_log)
+    built = build(
+        settings(args, version=__version__),
+        store,
+        start,
+        loopback=loopback,
+        fake_clock=clock,
+        log=request_log,
+    )
+    enabled = built.control.enabled
+    server = built.server
     lines = banner(args, world, store, sock, accounts, enabled=enabled)
     url = endpoint(sock)
 

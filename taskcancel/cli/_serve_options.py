@@ -17,8 +17,9 @@ from typing import Any
 from .._core._catalogue import PROFILES
 from .._core._model import parse_time
 from ..server import _log
+from ..server._settings import Settings
 
-__all__ = ["OPTIONS", "add_options", "origin", "settle"]
+__all__ = ["OPTIONS", "add_options", "origin", "settings", "settle"]
 
 
 def _access_keys(text: str) -> list[tuple[str, str]]:
@@ -241,3 +242,15 @@ def origin(args: argparse.Namespace, dest: str) -> str:
     """Where ``dest``'s value came from: its variable, its flag, or ``""`` (the default)."""
     sources: dict[str, str] = getattr(args, "sources", {})
     return sources.get(dest, "")
+
+
+def settings(args: argparse.Namespace, *, version: str = "") -> Settings:
+    """The server's :class:`~taskcancel.server.Settings` from settled ``args``."""
+    return Settings(
+        profile=args.profile,
+        seed=args.seed,
+        control=False if args.no_control else None,
+        control_token=args.control_token,
+        debug=args.log_level == "debug",
+        version=version,
+    )

@@ -2,7 +2,10 @@
 
 ::
 
-    _request      RawRequest, Answer, Pending: what crosses between the layers below
+    _settings     Settings: every option, frozen
+    _world        WorldState (store, accounts, faults) and LiveWorld (the one in force)
+    _build        build(): the one place that makes and wires the parts below
+    _request      RawRequest, Answer, Decision, Pending, Deferred: what crosses the layers
     _app          Emulator.handle / stage (sync, sans-IO: parse, gate, act, render)
     _nonces       NonceRegistry: replay protection (state with a lock)
     _gate         WorldGate: one world per request while the control plane changes it
@@ -18,60 +21,52 @@
     _run          Server, run, BackgroundServer; file-descriptor and send-buffer limits
     _signals      SIGINT/SIGTERM: a graceful stop whenever they come
     _loop         uvloop when installed, asyncio's loop otherwise
-    _asgi         the same Emulator as an ASGI app, for embedding
+    _asgi         AsgiApp: the same Emulator as an ASGI app, for embedding
     _log          RequestLog: one cheap line per request, text or JSON
     _logging      the other lines (start, stop, errors) through logging, same format
     _writer       ThreadedWriter: log text that never blocks the loop
 
-``taskcancel serve`` and :class:`~taskcancel.testing.EmulatorServer` run the same
-:class:`Server` over the same :class:`Emulator`.
+``taskcancel serve``, :class:`~taskcancel.testing.EmulatorServer` and the benchmarks all
+call :func:`build`, and run the :class:`Server` it makes.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .._store import Store, TaskChanges
-from ._app import Emulator
-from ._control import ControlPlane
+from .._store import MemoryStore, Store
+from ..worldfile import WorldSpec
+from ._app import CONTROL_PREFIX, Emulator
+from ._asgi import AsgiApp
+from ._build import Built, build
 from ._log import RequestLog
-from ._net import is_loopback
-from ._nonces import NonceRegistry
 from ._operations import Operations
-from ._request import Answer, RawRequest
-from ._run import (
-    DEFAULT_KEEP_ALIVE,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SHUTDOWN_TIMEOUT,
-    BackgroundServer,
-    Server,
-    bind_socket,
-    run,
-)
+from ._request import Answer, Decision, Deferred, Pending, RawRequest
+from ._run import BackgroundServer, Server, bind_socket, run
+from ._settings import Settings
 
 __all__ = [
-    "DEFAULT_KEEP_ALIVE",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_REQUEST_TIMEOUT",
-    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "CONTROL_PREFIX",
     "Answer",
+    "AsgiApp",
     "BackgroundServer",
-    "ControlPlane",
+    "Built",
+    "Decision",
+    "Deferred",
     "Emulator",
-    "NonceRegistry",
     "Operations",
+    "Pending",
     "RawRequest",
     "RequestLog",
     "Server",
-    "TaskChanges",
+    "Settings",
     "bind_socket",
+    "build",
     "create_app",
-    "is_loopback",
     "run",
 ]
 
 
-def create_app(store: Store, **options: Any) -> Emulator:
-    """The emulator over ``store`` (also an ASGI app); options as :class:`Emulator`."""
-    return Emulator(store, **options)
+def create_app(store: Store | None = None, settings: Settings | None = None) -> Emulator:
+    """An emulator over ``store`` (default: an empty in-memory world) with ``settings``,
+    its control plane open as on loopback: :func:`build`'s app, for sans-IO use."""
+    store = MemoryStore() if store is None else store
+    return build(settings or Settings(), store, WorldSpec(regions=store.regions())).app

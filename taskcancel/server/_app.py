@@ -14,129 +14,131 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
-from typing import Any
-
-import attrs
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from .. import wire
-from .._api._actions import ACTIONS, DEFAULT_NEW_TASK_SCHEDULE, ActionContext, IdGenerator, dispatch
-from .._core._catalogue import ErrorSpec, Profile, get_profile
-from .._core._model import Schedule
-from .._core._rules import DEFAULT_POLICY, Policy
+from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch
+from .._core._catalogue import ErrorSpec
 from .._ids import RequestIds
-from .._store import Clock, MemoryStore, Store, system_clock
-from .._store.sqlite import is_busy
-from ..worldfile._world import DEFAULT_ACCOUNTS, NO_FAULTS, Faults
-from ._asgi import AsgiAdapter
-from ._gate import WorldGate
-from ._nonces import FULL, REPLAY, NonceRegistry
-from ._request import Answer, Pending, RawRequest
+from .._store import Clock, system_clock
+from ._nonces import FULL, REPLAY
+from ._request import Answer, Deferred, Pending, RawRequest
+from ._settings import Settings
+from ._world import STORE_BUSY, LiveWorld, WorldState, store_busy
 
-__all__ = ["Emulator"]
+__all__ = ["CONTROL_PREFIX", "ControlRoutes", "Emulator"]
 
 log = logging.getLogger("taskcancel.server")
 
-_CONTROL_PREFIX = b"/_taskcancel/"
+#: Where the control plane's routes live (design §10): the one definition of the prefix.
+CONTROL_PREFIX = "/_taskcancel/"
+_CONTROL_PREFIX = CONTROL_PREFIX.encode()
 
 
-class Emulator(AsgiAdapter):
-    """The application. Accounts, faults and the store can change while it runs."""
+class ControlRoutes(Protocol):
+    """What the app needs of the control plane mounted beside it."""
+
+    def handle(self, request: RawRequest, request_id: str) -> Answer | Deferred: ...
+
+    def body_limit(self, headers: Sequence[tuple[bytes, bytes]]) -> int: ...
+
+
+class Emulator:
+    """The application: ECS RPC over the world in force, the control plane beside it.
+
+    Built by :func:`~taskcancel.server.build`; its options are ``settings``, its world
+    is ``live.current`` (read once per request), and nothing outside it assigns its
+    attributes. ``clock`` is the gateway's (timestamps); a store's own clock drives its
+    tasks' schedules.
+    """
 
     def __init__(
         self,
-        store: Store,
+        settings: Settings,
+        live: LiveWorld,
         *,
-        accounts: Mapping[str, str] = DEFAULT_ACCOUNTS,
-        profile: str | Profile = "2017",
-        policy: Policy = DEFAULT_POLICY,
+        control: ControlRoutes | None = None,
         clock: Clock | None = None,
         request_ids: Callable[[], str] | None = None,
-        timestamp_window: timedelta = timedelta(minutes=15),
-        faults: Faults = NO_FAULTS,
-        limits: wire.Limits = wire.DEFAULT_LIMITS,
-        chance: Callable[[], float] | None = None,
-        nonce_capacity: int = 100_000,
         ids: Callable[[str], str] | None = None,
-        new_task_schedule: Schedule = DEFAULT_NEW_TASK_SCHEDULE,
-        max_tasks_per_account: int = 10_000,
+        chance: Callable[[], float] | None = None,
     ) -> None:
-        self.store = store
-        self.accounts = dict(accounts)
-        self.profile = get_profile(profile)
-        self.policy = policy
+        self.settings = settings
+        self.live = live
+        self.control = control
         self.clock = clock or system_clock
         self.request_ids = request_ids or RequestIds()
-        self.timestamp_window = timestamp_window
-        self.faults = faults
-        self.limits = limits
-        self._chance = chance or random.Random().random
-        self.ids = ids or IdGenerator()
-        self.max_tasks_per_account = max_tasks_per_account
-        self.new_task_schedule = new_task_schedule
+        self.ids = ids or IdGenerator(settings.seed)
+        self._chance = chance or random.Random(settings.seed).random
         self._contexts: dict[str, ActionContext] = {}
-        # A request may be stamped up to one window ahead and is then good for two:
-        # remember nonces that long, or a replay slips through.
-        self.nonces = NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
-        self.control: Callable[[RawRequest, str], Answer] | None = None
-        self.gate = WorldGate()  # requests share it; the control plane's reset holds it alone
-        # How large a body a control-plane request may send (the plane sets it; 0: none).
-        self.control_body_limit: Callable[[Sequence[tuple[bytes, bytes]]], int] = _no_body
-        self.debug = False  # put each request's parameters in its Answer (for the log)
 
     @property
     def blocking(self) -> bool:
         """Whether answering may block on I/O (a store on disk): then not on the loop."""
-        return not isinstance(self.store, MemoryStore)
+        return self.live.current.blocking
 
-    def add_account(self, access_key_id: str, access_key_secret: str) -> None:
-        """Accept another AccessKey pair; its tasks are invisible to other accounts."""
-        if not access_key_id or not access_key_secret:
-            raise ValueError("access key id and secret must be non-empty")
-        self.accounts[access_key_id] = access_key_secret
+    def control_body_limit(self, headers: Sequence[tuple[bytes, bytes]]) -> int:
+        """The largest body this control-plane request may send (0: none, or no plane)."""
+        return 0 if self.control is None else self.control.body_limit(headers)
 
     # -- the sans-IO entry points --------------------------------------------------------
 
-    def handle(self, request: RawRequest) -> Answer:
-        """The answer to one complete request. Never raises."""
+    def handle(self, request: RawRequest) -> Answer | Deferred:
+        """The answer to one complete request (a long-poll: a :class:`Deferred`). Never raises."""
         staged = self.stage(request)
-        return staged if isinstance(staged, Answer) else staged.run()
+        return staged.run() if isinstance(staged, Pending) else staged
 
-    def stage(self, request: RawRequest) -> Answer | Pending:
+    def stage(self, request: RawRequest) -> Answer | Deferred | Pending:
         """The answer, when the store is not needed for it (refusals, health); otherwise
         the store's part as :class:`Pending` work, which a connection layer serving a
-        store on disk runs in a worker thread. Never raises."""
+        store on disk runs in a worker thread. Never raises.
+
+        One request sees one world from authentication to answer: in memory the world is
+        read once, here; on disk the gateway's checks and the action run together under
+        the world gate, in the worker.
+        """
         request_id = self.request_ids()
         target = request.target
         if target.startswith(_CONTROL_PREFIX) and self.control is not None:
-            run = functools.partial(self.control, request, request_id)
+            run = functools.partial(self.control.handle, request, request_id)
             if target.startswith(_HEALTH):
                 return run()
             return Pending(run, writes=request.method != "GET")
         answer = Answer(_NO_RESPONSE, request_id)
-        fmt, call, refusal = self._front(request, answer)
+        fmt, call, refusal = self._parse(request, answer)
         if call is None:
             return self._render(request, answer, fmt, refusal or _INTERNAL)
         writes = call.action in _WRITES
-        # A write queued behind writers waiting for a lock gets only what is left of the
-        # store's wait budget, not a fresh one (see _back). A store that never waits (in
-        # memory) has no budget: no clock read on its hot path.
-        budget: float | None = getattr(self.store, "timeout", None) if writes else None
-        due = None if budget is None else time.monotonic() + budget
+        world = self.live.current
+        if world.blocking:
+            # A write queued behind writers waiting for a lock gets only what is left of
+            # the store's wait budget, not a fresh one (see _gated).
+            budget: float | None = getattr(world.store, "timeout", None) if writes else None
+            due = None if budget is None else time.monotonic() + budget
+            gated = functools.partial(self._gated, request, answer, fmt, call, due)
+            return Pending(gated, writes=writes)
+        refusal = self._admit(world, call, answer)
+        if refusal is not None:
+            return self._render(request, answer, fmt, refusal)
         return Pending(
-            functools.partial(self._back, request, answer, fmt, call, due), writes=writes
+            functools.partial(self._back, request, answer, fmt, call, world), writes=writes
         )
 
-    def _front(
+    def _parse(
         self, request: RawRequest, answer: Answer
     ) -> tuple[str, wire.Call | None, ErrorSpec | None]:
-        """Parse and pass the gateway: the call to run, or the refusal to answer."""
+        """Decode and parse: the call, or the refusal to answer (no world needed)."""
         fmt = "JSON"
         try:
             path, _, query = request.target.partition(b"?")
             decoded = wire.decode_request(
-                request.method, path, query, request.headers, request.body, limits=self.limits
+                request.method,
+                path,
+                query,
+                request.headers,
+                request.body,
+                limits=self.settings.limits,
             )
             if not isinstance(decoded, wire.DecodedRequest):
                 return fmt, None, decoded
@@ -144,43 +146,61 @@ class Emulator(AsgiAdapter):
             parsed = wire.parse_call(decoded)
             if not isinstance(parsed, wire.Call):
                 return fmt, None, parsed
-            fmt = self._describe(parsed, answer)
-            refusal = self._gate(parsed)
-            if refusal is not None:
-                return fmt, None, refusal
-            if self.faults.latency_ms > 0:
-                answer.delay = self.faults.latency_ms / 1000
-            return fmt, parsed, None
+            return self._describe(parsed, answer), parsed, None
         except Exception:  # the last line of defence: never a traceback on the wire
             log.exception("internal error answering request %s", answer.request_id)
             return fmt, None, _INTERNAL
 
-    def _back(
+    def _admit(self, world: WorldState, call: wire.Call, answer: Answer) -> ErrorSpec | None:
+        """The gateway's refusal of ``call`` in ``world`` (authentication, throttling)."""
+        try:
+            refusal = self.authenticate(call, world) or self._throttle(world)
+        except Exception:  # the last line of defence: never a traceback on the wire
+            log.exception("internal error answering request %s", answer.request_id)
+            return _INTERNAL
+        if refusal is None and world.faults.latency_ms > 0:
+            answer.delay = world.faults.latency_ms / 1000
+        return refusal
+
+    def _gated(
         self,
         request: RawRequest,
         answer: Answer,
         fmt: str,
         call: wire.Call,
-        due: float | None = None,
+        due: float | None,
     ) -> Answer:
-        """Run an admitted call over the store (one world per request) and render it;
-        ``due`` (``time.monotonic()``) is when a write's wait budget runs out."""
-        outcome: dict[str, Any] | ErrorSpec
+        """A store on disk: the gateway and the action under the gate, in one world."""
         if due is not None and time.monotonic() > due:
             # It waited its whole budget in the queue behind writers held by a lock.
             log.warning("store busy answering %s: queued past its wait", answer.request_id)
             return self._render(request, answer, fmt, STORE_BUSY)
-        try:
-            with self.gate:  # a control-plane reset or load waits for it
-                outcome = self._reply(call)
-        except Exception as exc:
-            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
-                log.warning("store busy answering %s: %s", answer.request_id, exc)
-                outcome = STORE_BUSY
-            else:
-                log.exception("internal error answering request %s", answer.request_id)
-                outcome = _INTERNAL
+        with self.live.gate:  # a control-plane reset or load waits for it
+            world = self.live.current
+            refusal = self._admit(world, call, answer)
+            if refusal is not None:
+                return self._render(request, answer, fmt, refusal)
+            return self._render(request, answer, fmt, self._act(world, call, answer))
+
+    def _back(
+        self, request: RawRequest, answer: Answer, fmt: str, call: wire.Call, world: WorldState
+    ) -> Answer:
+        """Run an admitted call over ``world``'s store and render it."""
+        with self.live.gate:  # a control-plane change waits for it
+            outcome = self._act(world, call, answer)
         return self._render(request, answer, fmt, outcome)
+
+    def _act(
+        self, world: WorldState, call: wire.Call, answer: Answer
+    ) -> dict[str, Any] | ErrorSpec:
+        try:
+            return self._reply(world, call)
+        except Exception as exc:
+            if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
+                log.warning("store busy answering %s: %s", answer.request_id, exc)
+                return STORE_BUSY
+            log.exception("internal error answering request %s", answer.request_id)
+            return _INTERNAL
 
     def _render(
         self, request: RawRequest, answer: Answer, fmt: str, outcome: dict[str, Any] | ErrorSpec
@@ -217,68 +237,59 @@ class Emulator(AsgiAdapter):
         answer.region_id = params.get("RegionId", "")
         answer.task_id = params.get("TaskId", "")
         answer.access_key_id = call.access_key_id
-        if self.debug:
+        if self.settings.debug:
             answer.params = params
         return call.response_format
 
-    def _gate(self, call: wire.Call) -> ErrorSpec | None:
-        """The gateway's refusal of ``call`` (authentication, throttling), if any."""
-        return self.authenticate(call) or self._throttle()
-
-    def authenticate(self, call: wire.Call) -> ErrorSpec | None:
+    def authenticate(self, call: wire.Call, world: WorldState) -> ErrorSpec | None:
         """The gateway checks, in order: action/version, key, timestamp, signature, nonce."""
         error = wire.check_action(call, ACTIONS)
         if error is not None:
             return error
-        secret = self.accounts.get(call.access_key_id)
+        secret = world.accounts.get(call.access_key_id)
         if secret is None:
             return wire.GATEWAY_ERRORS["InvalidAccessKeyId.NotFound"]
         now = self.clock()
-        error = wire.check_timestamp(call, now=now, window=self.timestamp_window)
+        error = wire.check_timestamp(call, now=now, window=self.settings.timestamp_window)
         if error is None:
             error = wire.verify_signature(call, secret)
         if error is None:
-            verdict = self.nonces.check(call.access_key_id, call.nonce, now)
+            nonces = self.live.nonces
+            verdict = nonces.check(call.access_key_id, call.nonce, now)
             if verdict is REPLAY:
                 error = wire.GATEWAY_ERRORS["SignatureNonceUsed"]
             elif verdict is FULL:
-                wait = self.nonces.retry_after_ms(call.access_key_id, now)
+                wait = nonces.retry_after_ms(call.access_key_id, now)
                 error = wire.gateway_error("Throttling.User", retry_after_ms=wait)
         return error
 
-    def _throttle(self) -> ErrorSpec | None:
-        rate = self.faults.throttle_rate
+    def _throttle(self, world: WorldState) -> ErrorSpec | None:
+        faults = world.faults
+        rate = faults.throttle_rate
         if rate > 0 and self._chance() < rate:
-            return wire.gateway_error("Throttling.User", retry_after_ms=self.faults.retry_after_ms)
+            return wire.gateway_error("Throttling.User", retry_after_ms=faults.retry_after_ms)
         return None
 
-    def _reply(self, call: wire.Call) -> dict[str, Any] | ErrorSpec:
-        """Run an admitted call's action over the store."""
-        reply = dispatch(self._context(call.access_key_id), call.action, call.params)
+    def _reply(self, world: WorldState, call: wire.Call) -> dict[str, Any] | ErrorSpec:
+        """Run an admitted call's action over the world's store."""
+        reply = dispatch(self._context(world, call.access_key_id), call.action, call.params)
         if reply is None:  # authenticate() already refused unknown actions
             return wire.GATEWAY_ERRORS["InvalidAction.NotFound"]
         return reply
 
-    def _context(self, account: str) -> ActionContext:
-        """The caller's context, rebuilt only when the store or the rules changed."""
+    def _context(self, world: WorldState, account: str) -> ActionContext:
+        """The caller's context, rebuilt only when the world's store changed."""
         context = self._contexts.get(account)
-        if (
-            context is None
-            or context.store is not self.store
-            or context.profile is not self.profile
-            or context.policy is not self.policy
-            or context.ids is not self.ids
-            or context.new_task_schedule is not self.new_task_schedule
-            or context.max_tasks != self.max_tasks_per_account
-        ):
+        if context is None or context.store is not world.store:
+            settings = self.settings
             context = ActionContext(
-                store=self.store,
+                store=world.store,
                 account=account,
-                profile=self.profile,
-                policy=self.policy,
+                profile=settings.profile,
+                policy=settings.policy,
                 ids=self.ids,
-                new_task_schedule=self.new_task_schedule,
-                max_tasks=self.max_tasks_per_account,
+                new_task_schedule=settings.new_task_schedule,
+                max_tasks=settings.max_tasks_per_account,
             )
             self._contexts[account] = context
         return context
@@ -288,19 +299,7 @@ _NO_RESPONSE = wire.Response(500, (), b"")  # replaced before an Answer leaves h
 _INTERNAL = wire.GATEWAY_ERRORS["InternalError"]
 _HEALTH = _CONTROL_PREFIX + b"health"
 #: Actions that write to the store (their store work runs in the writers' pool).
-_WRITES = frozenset(
-    {"CancelTask", "ImportImage", "ExportImage"}
-)  # replaced before an Answer leaves handle()
-
-#: A store held by another connection past its busy timeout: retryable, with a hint.
-STORE_BUSY = attrs.evolve(
-    wire.GATEWAY_ERRORS["ServiceUnavailable"],
-    headers=(("x-acs-retry-after", "1000"), ("retry-after", "1")),
-)
-
-
-def _no_body(headers: Sequence[tuple[bytes, bytes]]) -> int:
-    return 0
+_WRITES = frozenset({"CancelTask", "ImportImage", "ExportImage"})
 
 
 def _host_id(request: RawRequest) -> str:

@@ -1,5 +1,5 @@
 """The emulator as an ASGI app: for embedding in another ASGI server, and for
-``httpx.ASGITransport`` tests. A thin adapter over the same sans-IO ``handle``."""
+``httpx.ASGITransport`` tests. A thin adapter that wraps the same sans-IO app."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .. import wire
-from ._request import Answer, Pending, RawRequest
+from ._request import Answer, Deferred, Pending, RawRequest
 
-__all__ = ["AsgiAdapter"]
+if TYPE_CHECKING:
+    from ._app import Emulator
+
+__all__ = ["AsgiApp"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -18,17 +21,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-class AsgiAdapter:
-    """Mixin: ``await app(scope, receive, send)`` answers like the connection layer does."""
+class AsgiApp:
+    """``await AsgiApp(app)(scope, receive, send)`` answers like the connection layer does."""
 
-    limits: wire.Limits
-    stage: Callable[[RawRequest], Answer | Pending]
-    refusal: Callable[[wire.GatewayError], Answer]
-
-    if TYPE_CHECKING:
-
-        @property
-        def blocking(self) -> bool: ...
+    def __init__(self, app: Emulator) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -37,11 +34,12 @@ class AsgiAdapter:
             return
         if kind != "http":
             return  # websocket and anything else: not ours; returning closes it
-        body = await _read_body(receive, self.limits.max_body_bytes)
+        app = self.app
+        body = await _read_body(receive, app.settings.limits.max_body_bytes)
         if body is None:  # the client went away first: a request it abandoned is not run
             return
         if isinstance(body, int):
-            answer = self.refusal(wire.gateway_error("RequestTooLarge", what="body", limit=body))
+            answer = app.refusal(wire.gateway_error("RequestTooLarge", what="body", limit=body))
         else:
             target = scope.get("raw_path") or scope.get("path", "/").encode("latin-1")
             query = scope.get("query_string", b"")
@@ -51,13 +49,14 @@ class AsgiAdapter:
                 list(scope.get("headers") or []),
                 body,
             )
-            staged = self.stage(request)
-            if isinstance(staged, Answer):
-                answer = staged
-            elif self.blocking:  # the store's part in a worker thread, the rest here
-                answer = await asyncio.get_running_loop().run_in_executor(None, staged.run)
-            else:
-                answer = staged.run()
+            staged = app.stage(request)
+            if isinstance(staged, Pending):
+                if app.blocking:  # the store's part in a worker thread, the rest here
+                    loop = asyncio.get_running_loop()
+                    staged = await loop.run_in_executor(None, staged.run)
+                else:
+                    staged = staged.run()
+            answer = await _settle(staged) if isinstance(staged, Deferred) else staged
             if answer.delay > 0:
                 await asyncio.sleep(answer.delay)
         response = answer.response
@@ -71,6 +70,34 @@ class AsgiAdapter:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+
+async def _settle(deferred: Deferred) -> Answer:
+    """Wait, on the loop, for a long-poll's answer: woken by its event, or expired."""
+    answer = deferred.poll()
+    if answer is not None:
+        return answer
+    loop = asyncio.get_running_loop()
+    woken = asyncio.Event()
+
+    def wake() -> None:  # from any thread
+        loop.call_soon_threadsafe(woken.set)
+
+    unsubscribe = deferred.subscribe(wake)
+    try:
+        deadline = loop.time() + deferred.timeout
+        while (left := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(woken.wait(), left)
+            except TimeoutError:
+                break
+            woken.clear()
+            answer = deferred.poll()
+            if answer is not None:
+                return answer
+    finally:
+        unsubscribe()
+    return deferred.expire()
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

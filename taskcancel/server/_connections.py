@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
 
 from .. import wire
-from ._request import Answer, Pending, RawRequest
+from ._request import Answer, Deferred, Pending, RawRequest
 
 if TYPE_CHECKING:
     from ._log import RequestLog
@@ -33,7 +33,7 @@ class App(Protocol):
         """The largest body this control-plane request (``/_taskcancel/...``) may send."""
         ...
 
-    def stage(self, request: RawRequest) -> Answer | Pending:
+    def stage(self, request: RawRequest) -> Answer | Deferred | Pending:
         """The answer now, or the store's part of it to run in a worker thread."""
         ...
 

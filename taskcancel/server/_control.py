@@ -19,9 +19,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
-from .._store.sqlite import is_busy
 from ..worldfile import WorldFileError, faults_to_json, parse_faults, parse_world
-from ._app import STORE_BUSY
+from ._app import CONTROL_PREFIX
 from ._control_body import (
     MAX_BODY,
     Refusal,
@@ -38,13 +37,14 @@ from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, RawRequest
 from ._ui import is_ui, serve_ui
+from ._world import STORE_BUSY, store_busy
 
 __all__ = ["PREFIX", "ControlPlane"]
 
 log = logging.getLogger("taskcancel.server")
 
 #: Where the control plane's routes live.
-PREFIX = "/_taskcancel/"
+PREFIX = CONTROL_PREFIX
 
 _OFF = (
     "the control plane is off: the server was started with --no-control, or on a "
@@ -61,8 +61,6 @@ class ControlPlane:
 
     def __init__(self, ops: Operations, *, enabled: bool = True, token: str | None = None) -> None:
         self.ops, self.enabled, self.token = ops, enabled, token
-        # The connection layer reads a world file's size only for a caller admitted here.
-        ops.app.control_body_limit = self.body_limit
         self._routes: dict[tuple[str, str], Callable[[RawRequest], tuple[int, Any]]] = {
             ("GET", "health"): lambda _: (200, ops.health()),
             ("HEAD", "health"): lambda _: (200, ops.health()),
@@ -85,7 +83,7 @@ class ControlPlane:
             status, code = refusal.status, refusal.code
             document = {"Code": refusal.code, "Message": refusal.message}
         except Exception as exc:  # the last line of defence: a JSON answer, never a drop
-            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
+            if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", request_id, exc)
                 status, code = 503, "ServiceUnavailable"
                 document = {"Code": code, "Message": f"the store is busy, try again: {exc}"}
@@ -196,10 +194,12 @@ class ControlPlane:
         unknown = sorted(set(data) - {"Tasks"})
         if unknown:
             raise bad(f"body: {unknown[0]}: unknown field; known: Tasks")
-        app = self.ops.app
+        current = self.ops.live.current
         world = {  # checked as a world file of the regions and accounts there are now
-            "Regions": sorted(app.store.regions()),
-            "Accounts": [{"AccessKeyId": k, "AccessKeySecret": s} for k, s in app.accounts.items()],
+            "Regions": sorted(current.store.regions()),
+            "Accounts": [
+                {"AccessKeyId": k, "AccessKeySecret": s} for k, s in current.accounts.items()
+            ],
             "Tasks": data["Tasks"],
         }
         spec = parsed(lambda: parse_world(world, source="body", now=self.ops.now()))

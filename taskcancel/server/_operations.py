@@ -15,56 +15,59 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import attrs
+
 from .._core._model import Schedule, Task, task_at
-from .._store import MemoryStore, TaskChanges
+from .._store import Store, TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, faults_to_json, world_to_json
-from ._app import Emulator
+from ._settings import Settings
+from ._world import LiveWorld
 
 __all__ = ["Operations"]
 
 
 class Operations:
-    """The operations on a running emulator ``app`` that started from ``start``."""
+    """The operations on the world ``live`` of an emulator that started from ``start``."""
 
     def __init__(
         self,
-        app: Emulator,
+        live: LiveWorld,
         start: WorldSpec,
+        settings: Settings,
         *,
         clock: FakeClock | None = None,
-        version: str = "",
     ) -> None:
-        self.app, self.start, self.clock = app, start, clock
-        self.version = version
+        self.live, self.start, self.settings, self.clock = live, start, settings, clock
         self._start_time = clock() if clock is not None else None
 
     def now(self) -> datetime:
-        return self.app.store.clock()
+        return self.live.current.store.clock()
 
     def health(self) -> dict[str, str]:
+        world = self.live.current
         return {
             "Status": "ready",
-            "Version": self.version,
-            "Profile": self.app.profile.name,
-            "Store": "memory" if isinstance(self.app.store, MemoryStore) else "sqlite",
+            "Version": self.settings.version,
+            "Profile": self.settings.profile.name,
+            "Store": "sqlite" if world.blocking else "memory",
             "Clock": "fake" if self.clock is not None else "system",
         }
 
     def state(self) -> dict[str, Any]:
         """The whole world as a world file, every task as of now, plus ``Now``."""
-        with self.app.gate:
-            now = self.now()
-            regions, tasks = self.app.store.snapshot()
-            accounts, faults = dict(self.app.accounts), self.app.faults
+        with self.live.gate:
+            world = self.live.current
+            now = world.store.clock()
+            regions, tasks = world.store.snapshot()
         spec = WorldSpec(
             regions=regions,
-            accounts=accounts,
+            accounts=dict(world.accounts),
             tasks=tuple(task_at(task, now) for task in tasks),
-            faults=faults,
+            faults=world.faults,
         )
         document = world_to_json(spec)
-        document["Faults"] = faults_to_json(faults)
+        document["Faults"] = faults_to_json(world.faults)
         document["Now"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         return document
 
@@ -78,10 +81,11 @@ class Operations:
 
         Under the system clock ``now`` is ignored (a state read back keeps its ``Now``).
         """
-        with self.app.gate.exclusive():
-            self.app.store.replace(spec.tasks, regions=spec.regions)
-            self.app.accounts = dict(spec.accounts)
-            self.app.faults = spec.faults
+        live = self.live
+        with live.gate.exclusive():
+            world = live.current
+            world.store.replace(spec.tasks, regions=spec.regions)
+            live.current = attrs.evolve(world, accounts=spec.accounts, faults=spec.faults)
             if now is not None and self.clock is not None:
                 self.clock.rewind(now)
 
@@ -91,46 +95,66 @@ class Operations:
         The nonce registry is emptied too: a test after a reset sees nothing of the test
         before it, so a signed request sent before the reset is accepted once more.
         """
-        app = self.app
-        with app.gate.exclusive():
-            app.store.reset()
+        live = self.live
+        with live.gate.exclusive():
+            store = live.current.store
+            store.reset()
             # A store the server was given is reset to its own seed; put back what we added.
             missing = [
-                t for t in self.start.tasks if app.store.find_task(t.region_id, t.task_id) is None
+                t for t in self.start.tasks if store.find_task(t.region_id, t.task_id) is None
             ]
             if missing:
-                app.store.add_tasks(missing)
+                store.add_tasks(missing)
             if self.clock is not None and self._start_time is not None:
                 self.clock.rewind(self._start_time)
-            app.accounts = dict(self.start.accounts)
-            app.faults = self.start.faults
-            app.nonces.clear()
+            live.current = attrs.evolve(
+                live.current, accounts=self.start.accounts, faults=self.start.faults
+            )
+            live.nonces.clear()
+
+    def serve_store(self, store: Store, *, start_tasks: Iterable[Task] = ()) -> None:
+        """Serve ``store`` from now on; a reset puts ``start_tasks`` back into it."""
+        live = self.live
+        with live.gate.exclusive():
+            live.current = attrs.evolve(live.current, store=store)
+            self.start = attrs.evolve(self.start, tasks=tuple(start_tasks))
 
     def add_tasks(self, tasks: Iterable[Task]) -> list[Task]:
         """Add every task or none (duplicate or unknown region: nothing added)."""
         added = list(tasks)
-        with self.app.gate.exclusive():
-            self.app.store.add_tasks(added)
+        with self.live.gate.exclusive():
+            self.live.current.store.add_tasks(added)
         return added
+
+    def add_account(self, access_key_id: str, access_key_secret: str) -> None:
+        """Accept another AccessKey pair (until the next reset or load)."""
+        if not access_key_id or not access_key_secret:
+            raise ValueError("access key id and secret must be non-empty")
+        live = self.live
+        with live.gate.exclusive():
+            accounts = {**live.current.accounts, access_key_id: access_key_secret}
+            live.current = attrs.evolve(live.current, accounts=accounts)
 
     def change_task(self, region_id: str, task_id: str, changes: TaskChanges) -> Task:
         """Change one task; ``TaskNotFoundError`` (a ``KeyError``) when there is none.
 
         ``ValueError`` for a ``Schedule`` on a task without a ``CreationTime`` to count from.
         """
-        with self.app.gate.exclusive():
+        with self.live.gate.exclusive():
+            store = self.live.current.store
             if isinstance(changes.get("schedule"), Schedule):
-                task = self.app.store.find_task(region_id, task_id)
+                task = store.find_task(region_id, task_id)
                 if task is not None and task.creation_time is None:
                     raise ValueError(
                         f"Schedule: task {task_id!r} has no CreationTime for a Schedule to "
                         "count from (give it one when it is seeded)"
                     )
-            return self.app.store.update_task(region_id, task_id, **changes)
+            return store.update_task(region_id, task_id, **changes)
 
     def set_faults(self, faults: Faults) -> None:
-        with self.app.gate.exclusive():
-            self.app.faults = faults
+        live = self.live
+        with live.gate.exclusive():
+            live.current = attrs.evolve(live.current, faults=faults)
 
     def move_clock(self, *, seconds: float | None = None, to: datetime | None = None) -> datetime:
         """Advance the fake clock, or set it (not backwards: ``ValueError``).
@@ -139,7 +163,7 @@ class Operations:
         """
         if self.clock is None:
             raise LookupError("the clock is the system clock: start with --clock fake")
-        with self.app.gate.exclusive():
+        with self.live.gate.exclusive():
             if to is not None:
                 return self.clock.set(to)
             return self.clock.advance(seconds or 0.0)

@@ -80,13 +80,14 @@ class Answer:
 
 @dataclass(slots=True)
 class Pending:
-    """The part of answering that needs the store: ``run()`` gives the :class:`Answer`.
+    """The part of answering that needs the store: ``run()`` gives the :class:`Answer`
+    (or, for a long-poll, the :class:`Deferred` one).
 
     ``writes`` says whether it writes (a store on disk serialises writers: they get a
     pool of their own, so writers waiting for a lock never hold up readers).
     """
 
-    run: Callable[[], Answer]
+    run: Callable[[], Answer | Deferred]
     writes: bool
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import wire
 from ._http11 import serialize
-from ._request import Answer, RawRequest
+from ._request import Answer, Deferred, Pending, RawRequest
 
 if TYPE_CHECKING:
     from ._connections import App, ConnectionSet
@@ -67,8 +67,8 @@ class Responder:
                 return
             request = self.queue.popleft()
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
-            if isinstance(staged, Answer) or not self.app.blocking:
-                self._answered(request, staged if isinstance(staged, Answer) else staged.run())
+            if not isinstance(staged, Pending) or not self.app.blocking:
+                self._answered(request, staged.run() if isinstance(staged, Pending) else staged)
                 continue
             self.busy = True  # the store's part, in a worker thread
             pool = self.shared.pool(staged)
@@ -78,7 +78,7 @@ class Responder:
         if not self.queue and not self.busy:
             self._queue_done()
 
-    def _handled(self, request: RawRequest, future: asyncio.Future[Answer]) -> None:
+    def _handled(self, request: RawRequest, future: asyncio.Future[Answer | Deferred]) -> None:
         self.busy = False
         if future.cancelled():  # the server stopped before the work began
             return
@@ -87,7 +87,9 @@ class Responder:
         self._answered(request, answer)
         self._answer_queue()
 
-    def _answered(self, request: RawRequest, answer: Answer) -> None:
+    def _answered(self, request: RawRequest, answer: Answer | Deferred) -> None:
+        if isinstance(answer, Deferred):  # a long-poll: what there is now
+            answer = answer.poll() or answer.expire()
         if answer.delay > 0:  # injected latency: the answer waits, the loop does not
             self.busy = True
             self.loop.call_later(answer.delay, self._delayed, request, answer)

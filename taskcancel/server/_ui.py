@@ -81,7 +81,7 @@ def serve_ui(plane: ControlPlane, request: RawRequest, request_id: str, route: s
         foreign = plane._foreign(request.headers)
         if foreign is not None:
             refusal = (403, "Forbidden", foreign)
-    policy = plane.ops.app.policy
+    policy = plane.ops.settings.policy
     cancellable = (
         [a.value for a in policy.cancellable_actions],
         [s.value for s in policy.cancellable_statuses],

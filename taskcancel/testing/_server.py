@@ -7,7 +7,7 @@ that change the world are the control plane's operations, called directly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -20,18 +20,9 @@ from .. import (
     Task,
     __version__,
 )
+from .._store import TaskChanges
 from .._store._clock import FakeClock
-from ..server import (
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_REQUEST_TIMEOUT,
-    BackgroundServer,
-    ControlPlane,
-    Emulator,
-    Operations,
-    Server,
-    TaskChanges,
-    bind_socket,
-)
+from ..server import BackgroundServer, Settings, bind_socket, build
 from ..worldfile import DEFAULT_ACCOUNTS, Faults, WorldSpec
 
 __all__ = ["EmulatorServer"]
@@ -44,11 +35,11 @@ class EmulatorServer:
     tasks, the built-in regions, the account ``testid``/``testsecret``). Tasks without
     an owner are given to the first account, so ``server.access_key_id`` sees them.
     ``store`` replaces the in-memory store (the server then does not close it);
-    ``clock`` drives task lifecycles (the gateway's timestamp check keeps the real clock;
-    a :class:`~taskcancel.testing.FakeClock` can also be moved through the control
-    plane). ``request_timeout`` (seconds for a request to arrive, be answered and read)
-    and ``max_connections`` are the connection guards of ``taskcancel serve``; other
-    options go to the app (:class:`~taskcancel.server.Emulator`).
+    ``clock`` drives task lifecycles (the gateway's timestamp check keeps the real clock,
+    or ``gateway_clock``; a :class:`~taskcancel.testing.FakeClock` can also be moved
+    through the control plane). Every other keyword is a field of
+    :class:`~taskcancel.server.Settings` (``request_timeout``, ``max_connections``,
+    ``control_token``, ``nonce_capacity``, ...), or pass ``settings`` whole.
     """
 
     def __init__(
@@ -60,45 +51,59 @@ class EmulatorServer:
         clock: Clock | None = None,
         accounts: Mapping[str, str] | None = None,
         faults: Faults | None = None,
-        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        settings: Settings | None = None,
+        gateway_clock: Clock | None = None,
+        chance: Callable[[], float] | None = None,
         **options: Any,
     ) -> None:
         spec = world if isinstance(world, WorldSpec) else WorldSpec(tasks=tuple(world or ()))
-        self._accounts = dict(accounts or spec.accounts or DEFAULT_ACCOUNTS)
-        self.access_key_id, self.access_key_secret = next(iter(self._accounts.items()))
+        accounts = dict(accounts or spec.accounts or DEFAULT_ACCOUNTS)
+        self.access_key_id, self.access_key_secret = next(iter(accounts.items()))
         tasks = [self._owned(task) for task in spec.tasks]
         self._owns_store = store is None
         if store is None:
-            self.store: Store = MemoryStore(tasks, regions=spec.regions, clock=clock)
+            store = MemoryStore(tasks, regions=spec.regions, clock=clock)
             added: list[Task] = []
         else:
-            self.store = store
             store.add_tasks(tasks)
             added = tasks  # reset() puts back the tasks added to a store it was given
-        start_faults = faults or spec.faults
-        self.app = Emulator(
-            self.store, accounts=self._accounts, profile=profile, faults=start_faults, **options
-        )
         start = WorldSpec(
-            regions=self.store.regions(),
-            accounts=self._accounts,
+            regions=store.regions(),
+            accounts=accounts,
             tasks=tuple(added),
-            faults=start_faults,
+            faults=faults or spec.faults,
         )
-        self.ops = Operations(
-            self.app,
+        if profile != "2017":  # the default leaves a given ``settings``' profile alone
+            options["profile"] = profile
+        settings = attrs.evolve(settings or Settings(version=__version__), **options)
+        built = build(
+            settings,
+            store,
             start,
-            clock=clock if isinstance(clock, FakeClock) else None,
-            version=__version__,
+            fake_clock=clock if isinstance(clock, FakeClock) else None,
+            gateway_clock=gateway_clock,
+            chance=chance,
         )
-        self.app.control = ControlPlane(self.ops).handle
-        self._server = Server(
-            self.app, request_timeout=request_timeout, max_connections=max_connections
-        )
+        self.settings = settings
+        self.app, self.ops, self._server = built.app, built.ops, built.server
         self._background: BackgroundServer | None = None
         self.host = "127.0.0.1"
         self.port = 0
+
+    @property
+    def store(self) -> Store:
+        """The store being served."""
+        return self.ops.live.current.store
+
+    @property
+    def accounts(self) -> Mapping[str, str]:
+        """The accounts in force (AccessKeyId -> secret)."""
+        return self.ops.live.current.accounts
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force."""
+        return self.ops.live.current.faults
 
     def _owned(self, task: Task) -> Task:
         return task if task.owner is not None else attrs.evolve(task, owner=self.access_key_id)
@@ -163,16 +168,16 @@ class EmulatorServer:
             self.store.replace(owned, regions=self.store.regions())
             return self.store
         store.add_tasks(owned)
-        old, self.store, self.app.store = self.store, store, store
+        old = self.store
+        self.ops.serve_store(store, start_tasks=owned)
         if self._owns_store:
             old.close()
         self._owns_store = False
-        self.ops.start = attrs.evolve(self.ops.start, tasks=tuple(owned))
         return store
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
         """Accept another AccessKey pair (until the next reset)."""
-        self.app.add_account(access_key_id, access_key_secret)
+        self.ops.add_account(access_key_id, access_key_secret)
 
     def reset(self) -> None:
         """Back to the start: world, accounts, faults, clock, and no nonce remembered."""
@@ -192,7 +197,7 @@ class EmulatorServer:
         """Throttle a share of requests (``Throttling.User``); add latency to each."""
         if throttle_rate is not None and not 0 <= throttle_rate <= 1:
             raise ValueError(f"throttle_rate must be in [0, 1], got {throttle_rate!r}")
-        current = self.app.faults
+        current = self.faults
         self.ops.set_faults(
             Faults(
                 throttle_rate=current.throttle_rate if throttle_rate is None else throttle_rate,

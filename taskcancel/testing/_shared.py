@@ -8,8 +8,9 @@ before each test, puts it back through the control plane's own reset
 earlier test survives, and the clock is back at its start.
 
 What a reset cannot put back -- a test that stopped the server, swapped in a store of
-its own (``load(store=...)``), or replaced a part of the app (``app.profile = ...``) --
-is noticed before the next test, which then gets a new server instead.
+its own (``load(store=...)``) -- is noticed before the next test, which then gets a new
+server instead. (The app's options are a frozen :class:`~taskcancel.server.Settings`:
+nothing a test does changes them.)
 """
 
 from __future__ import annotations
@@ -20,25 +21,6 @@ from .._store._clock import DEFAULT_START, FakeClock
 from ._server import EmulatorServer
 
 __all__ = ["SharedEmulator"]
-
-#: The app's parts a test could replace and a reset does not put back.
-_APP_PARTS = (
-    "store",
-    "profile",
-    "policy",
-    "clock",
-    "timestamp_window",
-    "limits",
-    "ids",
-    "new_task_schedule",
-    "max_tasks_per_account",
-    "request_ids",
-    "nonces",
-    "gate",
-    "control",
-    "control_body_limit",
-    "debug",
-)
 
 
 class SharedEmulator:
@@ -79,9 +61,9 @@ def _running(server: EmulatorServer) -> bool:
 
 
 def _parts(server: EmulatorServer) -> tuple[object, ...]:
-    app, ops = server.app, server.ops
+    ops = server.ops
     return (
-        app,
+        server.app,
         ops,
         server.store,
         server.host,
@@ -90,7 +72,6 @@ def _parts(server: EmulatorServer) -> tuple[object, ...]:
         server.access_key_secret,
         ops.start,
         ops.clock,
-        *(getattr(app, name) for name in _APP_PARTS),
     )
 
 

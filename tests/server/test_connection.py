@@ -23,7 +23,6 @@ import pytest
 from _serve import start_serve, stop_serve, write_world
 
 from taskcancel import Client, HttpTransport, TaskStatus
-from taskcancel.server import ControlPlane
 from taskcancel.testing import EmulatorServer
 
 REGION = "cn-hangzhou"
@@ -233,8 +232,7 @@ def test_an_unauthenticated_control_body_is_refused_before_it_is_read() -> None:
     """With a token, a world file's 8 MiB allowance is for admitted callers only: the
     token is checked when the head arrives, so nobody else can make the server buffer
     megabytes."""
-    with EmulatorServer() as server:
-        server.app.control = ControlPlane(server.ops, token="s3cret").handle
+    with EmulatorServer(control_token="s3cret") as server:
         head = b"PUT /_taskcancel/world HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n"
         (answer,) = _send(server.port, head + b"\r\n")
         assert answer[0] == 413 and json.loads(answer[2])["Code"] == "RequestTooLarge"
@@ -353,8 +351,7 @@ def test_endless_chunked_trailers_are_refused_within_the_head_budget() -> None:
 
 
 def test_trailers_never_join_the_headers() -> None:
-    with EmulatorServer() as server:
-        server.app.control = ControlPlane(server.ops, token="T0ken").handle
+    with EmulatorServer(control_token="T0ken") as server:
         answers = _send(
             server.port,
             b"POST /_taskcancel/reset HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n"

@@ -14,7 +14,6 @@ import socket
 
 import pytest
 
-from taskcancel.server import ControlPlane
 from taskcancel.testing import EmulatorServer
 
 BODY = json.dumps(
@@ -78,8 +77,7 @@ def test_loopback_names_and_a_loopback_origin_are_served(host: bytes) -> None:
 
 
 def test_with_a_token_the_token_decides() -> None:
-    with EmulatorServer() as server:
-        server.app.control = ControlPlane(server.ops, token="T").handle
+    with EmulatorServer(control_token="T") as server:
         head = (
             b"POST /_taskcancel/tasks HTTP/1.1\r\nhost: emulator.internal:8080\r\n"
             b"authorization: Bearer T\r\ncontent-type: application/json\r\n"

@@ -14,12 +14,12 @@ import threading
 import pytest
 
 from taskcancel import MemoryStore
-from taskcancel.server import Emulator, Server, _loop, bind_socket
+from taskcancel.server import Server, _loop, bind_socket, create_app
 
 
 def _serve_once(loop: asyncio.AbstractEventLoop) -> bytes:
     """One health request answered by a Server running on ``loop``; the raw reply."""
-    app = Emulator(MemoryStore())
+    app = create_app(MemoryStore())
     sock = bind_socket("127.0.0.1", 0)
     port = sock.getsockname()[1]
     ready, stop_box = threading.Event(), []

@@ -12,29 +12,28 @@ import re
 
 import pytest
 
-from taskcancel import __version__
 from taskcancel._store import MemoryStore
-from taskcancel.server import ControlPlane, Emulator
-from taskcancel.server._operations import Operations
-from taskcancel.server._request import RawRequest
+from taskcancel.server import Emulator, Settings, build
+from taskcancel.server._request import Answer, RawRequest
 from taskcancel.server._ui import ASSETS, serve
-from taskcancel.worldfile._world import WorldSpec
+from taskcancel.worldfile import WorldSpec
 
 TOKEN = "ui-unit-secret-token"
 
 
 def _app(*, enabled: bool = True, token: str | None = None) -> Emulator:
-    app = Emulator(MemoryStore([]), accounts={"testid": "testsecret"})
-    ops = Operations(app, WorldSpec(accounts=app.accounts), clock=None, version=__version__)
-    app.control = ControlPlane(ops, enabled=enabled, token=token).handle
-    return app
+    settings = Settings(control=None if enabled else False, control_token=token)
+    start = WorldSpec(accounts={"testid": "testsecret"})
+    return build(settings, MemoryStore([]), start, loopback=True).app
 
 
 def _get(
     app: Emulator, target: str, *headers: tuple[bytes, bytes], method: str = "GET"
 ) -> tuple[int, dict[str, str], bytes]:
     request = RawRequest(method, target.encode(), [(b"host", b"127.0.0.1:8080"), *headers], b"")
-    response = app.handle(request).response
+    answer = app.handle(request)
+    assert isinstance(answer, Answer)  # nothing here waits
+    response = answer.response
     return response.status, dict(response.headers), response.body
 
 
@@ -110,7 +109,8 @@ def test_the_route_is_404_when_the_control_plane_is_off() -> None:
 def test_a_foreign_host_is_refused_on_the_open_plane() -> None:
     app = _app()
     request = RawRequest("GET", b"/_taskcancel/ui", [(b"host", b"rebind.evil.example")], b"")
-    assert app.handle(request).response.status == 403
+    answer = app.handle(request)
+    assert isinstance(answer, Answer) and answer.response.status == 403
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
