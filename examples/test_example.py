@@ -26,10 +26,10 @@ from taskcancel import (
     TaskActionNotSupported,
     TaskNotFound,
     TaskStatus,
-    load_world,
 )
 from taskcancel.testing import EmulatorServer, FakeClock, mock_ecs
 from taskcancel.testing.plugin import PROXY_VARIABLES
+from taskcancel.worldfile import load_world
 
 WORLD = Path(__file__).with_name("world.json")
 

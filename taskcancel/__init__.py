@@ -59,9 +59,10 @@ from ._core._rules import (
     Reason,
     Rejected,
     World,
+    apply_cancel,
     decide,
+    supports_cancel,
 )
-from ._lazy import lazy_attributes
 from ._store import Clock, MemoryStore, Store
 from ._store.sqlite import SqliteStore, StoreFileError
 
@@ -111,34 +112,11 @@ __all__ = [
     "World",
     "__version__",
     "api",
+    "apply_cancel",
     "catalogue",
     "decide",
+    "supports_cancel",
     "task_at",
     "wire",
     "worldfile",
 ]
-
-#: Names that moved from this namespace to another; ``from taskcancel import X`` still works.
-MOVED = {
-    "ACTIONS": "api",
-    "IdGenerator": "api",
-    "task_from_api": "api",
-    "task_to_api": "api",
-    "DEFAULT_PROFILE": "catalogue",
-    "PROFILES": "catalogue",
-    "REJECTIONS": "catalogue",
-    "ErrorSpec": "catalogue",
-    "Profile": "catalogue",
-    "get_profile": "catalogue",
-    "reason_for_code": "catalogue",
-    "DEFAULT_ACCOUNTS": "worldfile",
-    "Faults": "worldfile",
-    "WorldFileError": "worldfile",
-    "WorldSpec": "worldfile",
-    "load_world": "worldfile",
-    "parse_world": "worldfile",
-    "world_to_json": "worldfile",
-}
-
-
-__getattr__, __dir__ = lazy_attributes(__name__, {k: "." + v for k, v in MOVED.items()}, __all__)

@@ -13,20 +13,16 @@ from typing import Any
 import pytest
 
 from taskcancel import (
-    DEFAULT_PROFILE,
-    PROFILES,
     ApiError,
     ApiRequest,
     ApiResponse,
     CancelRejected,
     CancelTaskFailed,
     Client,
-    ErrorSpec,
     IncorrectTaskStatus,
     InMemoryTransport,
     MemoryStore,
     MissingParameter,
-    Profile,
     Reason,
     RegionNotFound,
     Task,
@@ -34,6 +30,12 @@ from taskcancel import (
     TaskCancelError,
     TaskNotFound,
     TaskStatus,
+)
+from taskcancel.catalogue import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    ErrorSpec,
+    Profile,
     get_profile,
     reason_for_code,
 )

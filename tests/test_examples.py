@@ -16,7 +16,8 @@ from typing import Any
 
 from _serve import clean_env, start_serve, stop_serve, taskcancel_command
 
-from taskcancel import TaskAction, TaskStatus, load_world
+from taskcancel import TaskAction, TaskStatus
+from taskcancel.worldfile import load_world
 from taskcancel.worldfile._world import _FAULT_KEYS, _SCHEDULE_KEYS, _TASK_KEYS, _TOP_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]

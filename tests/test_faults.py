@@ -38,11 +38,11 @@ from taskcancel import (
     TaskNotFound,
     TaskStatus,
     ThrottlingError,
-    load_world,
     wire,
 )
 from taskcancel.server import RawRequest
 from taskcancel.testing import EmulatorServer
+from taskcancel.worldfile import load_world
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")
 

@@ -19,7 +19,6 @@ import pytest
 from taskcancel import (
     AuthenticationError,
     Client,
-    Faults,
     HttpTransport,
     MemoryStore,
     Schedule,
@@ -30,6 +29,7 @@ from taskcancel import (
 )
 from taskcancel.testing import EmulatorServer, FakeClock
 from taskcancel.testing._shared import SharedEmulator
+from taskcancel.worldfile import Faults
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 NONCE = "isolation-nonce"  # every run signs one call with this very nonce

@@ -10,20 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from taskcancel import (
-    ApiError,
-    Client,
-    Faults,
-    InMemoryTransport,
-    MemoryStore,
-    Task,
-    TaskStatus,
-    WorldFileError,
-    parse_world,
-    wire,
-)
+from taskcancel import ApiError, Client, InMemoryTransport, MemoryStore, Task, TaskStatus, wire
 from taskcancel.server import RawRequest, RequestLog, create_app
 from taskcancel.testing import EmulatorServer, ServeProcess
+from taskcancel.worldfile import Faults, WorldFileError, parse_world
 
 RUNNING = Task(
     task_id="t-hardening0000000001",

@@ -24,7 +24,8 @@ from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_tea_openapi.exceptions import ClientException
 from alibabacloud_tea_openapi.models import Config
 
-from taskcancel import Client, HttpTransport, IdGenerator, TaskNotFound
+from taskcancel import Client, HttpTransport, TaskNotFound
+from taskcancel.api import IdGenerator
 from taskcancel.testing import EmulatorServer
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")

@@ -25,14 +25,13 @@ import taskcancel
 PACKAGE = Path(taskcancel.__file__).parent
 
 #: The library below the facade: what the top-level namespace may import.
-_LIBRARY = {"_core", "_api", "_store", "wire", "worldfile", "_client", "_ids", "_lazy"}
+_LIBRARY = {"_core", "_api", "_store", "wire", "worldfile", "_client", "_ids"}
 _NAMESPACES = {"api", "catalogue"}
 
 #: layer -> the layers it may import (besides itself).
 ALLOWED: dict[str, set[str]] = {
     "_core": set(),
     "_ids": set(),
-    "_lazy": set(),
     "wire": {"_core"},
     "_store": {"_core"},
     "_api": {"_core", "_store"},

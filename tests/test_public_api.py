@@ -58,8 +58,10 @@ PUBLIC = [
     "World",
     "__version__",
     "api",
+    "apply_cancel",
     "catalogue",
     "decide",
+    "supports_cancel",
     "task_at",
     "wire",
     "worldfile",
@@ -112,15 +114,6 @@ def test_every_public_name_is_an_attribute(name: str) -> None:
     namespace: dict[str, object] = {}
     exec(f"from taskcancel import {name}", namespace)
     assert namespace[name] is getattr(taskcancel, name)
-
-
-@pytest.mark.parametrize("name", sorted(taskcancel.MOVED))
-def test_names_that_moved_to_a_namespace_still_import_from_the_top(name: str) -> None:
-    namespace = importlib.import_module(f"taskcancel.{taskcancel.MOVED[name]}")
-    assert name in namespace.__all__ and name not in taskcancel.__all__
-    moved: dict[str, object] = {}
-    exec(f"from taskcancel import {name}", moved)
-    assert moved[name] is getattr(namespace, name)
 
 
 def test_an_unknown_name_is_still_an_attribute_error() -> None:

@@ -11,7 +11,6 @@ action handlers the HTTP emulator uses, with no sockets and no signing.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +29,7 @@ from .._core._exceptions import (
 )
 from .._core._model import TaskAction, TaskStatus, parse_time
 from .._core._rules import DEFAULT_POLICY, Policy
+from .._ids import uuid_request_ids
 from .._store import Store
 
 __all__ = [
@@ -80,13 +80,6 @@ class AsyncTransport(Protocol):
     async def handle_async_request(self, request: ApiRequest) -> ApiResponse: ...
 
     async def aclose(self) -> None: ...
-
-
-def uuid_request_ids() -> str:
-    """A RequestId like the real service's: an upper-case random (version 4) UUID."""
-    h = os.urandom(16).hex().upper()
-    variant = "89AB"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 class InMemoryTransport:

@@ -32,7 +32,7 @@ call :func:`build`, and run the :class:`Server` it makes.
 
 from __future__ import annotations
 
-from .._store import MemoryStore, Store
+from .._store import MemoryStore, Store, TaskChanges
 from ..worldfile import WorldSpec
 from ._app import CONTROL_PREFIX, Emulator
 from ._asgi import AsgiApp
@@ -58,6 +58,7 @@ __all__ = [
     "RequestLog",
     "Server",
     "Settings",
+    "TaskChanges",
     "bind_socket",
     "build",
     "create_app",

@@ -22,9 +22,9 @@ is installed) works without it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .._lazy import lazy_attributes
 from .._store._clock import FakeClock
 from ._mock import EcsMock, mock_ecs
 from ._process import PROXY_VARIABLES, ServeProcess, clean_env
@@ -68,4 +68,13 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
+def __getattr__(name: str) -> Any:
+    """The hypothesis-backed names, imported on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

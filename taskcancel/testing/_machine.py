@@ -42,9 +42,10 @@ from .. import (
     Task,
     TaskInfo,
     Transport,
+    apply_cancel,
     decide,
+    supports_cancel,
 )
-from .._core._rules import apply_cancel, supports_cancel
 from ..catalogue import REJECTIONS, Profile, get_profile
 from ._scripted import explain
 from ._world import DictWorld

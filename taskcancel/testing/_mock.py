@@ -62,7 +62,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._core._model import ECS_REGIONS
+from .. import ECS_REGIONS
 
 __all__ = ["EcsMock", "EmulatorLike", "mock_ecs"]
 

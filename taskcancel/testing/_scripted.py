@@ -37,10 +37,10 @@ from .. import (
     Task,
     TaskCancelError,
     ThrottlingError,
+    apply_cancel,
     decide,
     wire,
 )
-from .._core._rules import apply_cancel
 from ..catalogue import REJECTIONS, Profile, get_profile
 from ._world import DictWorld
 

@@ -20,9 +20,8 @@ from .. import (
     Task,
     __version__,
 )
-from .._store import TaskChanges
 from .._store._clock import FakeClock
-from ..server import BackgroundServer, Settings, bind_socket, build
+from ..server import BackgroundServer, Settings, TaskChanges, bind_socket, build
 from ..worldfile import DEFAULT_ACCOUNTS, Faults, WorldSpec
 
 __all__ = ["EmulatorServer"]
