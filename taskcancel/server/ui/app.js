@@ -12,7 +12,7 @@
   const MAX_TASK_ROWS = 2000; // more than this: filter to see them
   const TOKEN_KEY = "taskcancel-control-token";
   const MIN_REFRESH_GAP = 300; // ms between two state refreshes, at least
-  const MS_PER_TASK = 0.1; // ms between two state refreshes, per task in the world
+  const MS_PER_TASK = 0.2; // ms between two state refreshes, per task in the world
   const BATCH_PAUSE = 200; // ms after a long-poll that brought entries
 
   const $ = (id) => document.getElementById(id);
@@ -306,7 +306,7 @@
           show("refresh failed: " + error.message);
         }
         // A large world costs the emulator more to send (a few µs a task): under a stream
-        // of calls, look again no sooner than 0.1 ms a task (10,000 tasks: once a second).
+        // of calls, look again no sooner than 0.2 ms a task (5,000 tasks: once a second).
         const tasks = view.world && view.world.Tasks ? view.world.Tasks.length : 0;
         refreshGap = Math.max(MIN_REFRESH_GAP, MS_PER_TASK * tasks);
       } while (refreshAgain);
