@@ -27,7 +27,7 @@ from ._client._client import (
     TaskPage,
     Transport,
 )
-from ._client._http import AsyncHttpTransport, HttpTransport
+from ._client._http import DEFAULT_ENDPOINT, AsyncHttpTransport, HttpTransport
 from ._core._exceptions import (
     ApiError,
     AuthenticationError,
@@ -69,6 +69,7 @@ from ._store.sqlite import SqliteStore, StoreFileError
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_ENDPOINT",
     "DEFAULT_POLICY",
     "ECS_REGIONS",
     "Accepted",

@@ -15,6 +15,7 @@ import pytest
 import taskcancel
 
 PUBLIC = [
+    "DEFAULT_ENDPOINT",
     "DEFAULT_POLICY",
     "ECS_REGIONS",
     "Accepted",
@@ -94,7 +95,7 @@ FIXED = [
     "TransportError",
 ]
 
-CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions"]
+CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions", "_core._time"]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_ENDPOINT", "AsyncHttpTransport", "HttpTransport"]
 
-DEFAULT_ENDPOINT = "https://ecs.aliyuncs.com"
+#: The real service (its host is also what error envelopes name as HostId).
+DEFAULT_ENDPOINT = f"https://{wire.DEFAULT_HOST_ID}"
 
 
 def _httpx() -> Any:

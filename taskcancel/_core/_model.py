@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 
 import attrs
 
+from ._time import format_time, parse_time
+
 __all__ = [
     "ECS_REGIONS",
     "CancelRequest",
@@ -224,22 +226,8 @@ class CancelRequest:
     task_id: str | None = None
 
 
-def format_time(value: datetime) -> str:
-    """Render a task time the way ECS does: ``YYYY-MM-DDThh:mmZ`` in UTC."""
-    return value.astimezone(_UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
-def parse_time(text: str) -> datetime:
-    """Parse ``YYYY-MM-DDThh:mmZ`` or ``YYYY-MM-DDThh:mm:ssZ`` (UTC)."""
-    for pattern in ("%Y-%m-%dT%H:%MZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=_UTC)
-        except ValueError:
-            continue
-    raise ValueError(f"time {text!r} is not YYYY-MM-DDThh:mmZ or YYYY-MM-DDThh:mm:ssZ (UTC)")
-
-
-#: The ECS region ids of the official endpoint list (aliyun-api.md §6), as data.
+#: The ECS region ids of the official endpoint list, as data (Alibaba Cloud ECS
+#: "Endpoints" page: alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-endpoint).
 ECS_REGIONS: frozenset[str] = frozenset(
     {
         # Asia Pacific (endpoint page, 2026)

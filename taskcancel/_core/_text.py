@@ -9,9 +9,35 @@ megabyte string, a list nested a thousand deep, an integer of 5,000 digits).
 
 from __future__ import annotations
 
+import re
 import reprlib
 
-__all__ = ["printable", "shown"]
+__all__ = ["escape_char", "one_line", "printable", "shown"]
+
+_NAMED = {"\\": "\\\\", '"': '\\"', "\r": "\\r", "\n": "\\n", "\t": "\\t"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def escape_char(match: re.Match[str]) -> str:
+    """One character as a Python-style escape (``\\n``, ``\\x1b``, ``\\u00e9``): the one
+    escaping dialect of every line taskcancel writes (``re.sub`` callback)."""
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: CR, LF and other control characters escaped, the rest kept."""
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(escape_char, text)
 
 
 def printable(text: str) -> str:

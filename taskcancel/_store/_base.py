@@ -5,7 +5,7 @@
 (:meth:`~StoreBase.get_task`, :meth:`~StoreBase.list_tasks`,
 :meth:`~StoreBase.page_tasks`), the checks of seeds and new tasks, the edit of one
 task, and the cancel itself (:func:`~taskcancel.decide` then
-:func:`~taskcancel._core._rules.apply_cancel`). A store supplies only storage: a few
+:func:`~taskcancel.apply_cancel`). A store supplies only storage: a few
 primitives, each atomic on its own.
 """
 

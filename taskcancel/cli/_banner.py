@@ -1,6 +1,6 @@
 """What ``taskcancel serve`` prints when it is ready: one screen a newcomer can act on.
 
-Every id, key and path in it is escaped (:func:`taskcancel.worldfile._world.printable`), so data
+Every id, key and path in it is escaped (:func:`taskcancel.worldfile.printable`), so data
 can never forge a line such as a second ``listening on``.
 """
 

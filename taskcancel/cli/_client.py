@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._client._http import DEFAULT_ENDPOINT
+from .. import DEFAULT_ENDPOINT
 from .._core._catalogue import PROFILES, get_profile
 from .._core._exceptions import ApiError, CancelRejected, TransportError
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..server._app import CONTROL_PREFIX
 from ._client import emit, fail, one_line, timeout_option
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 
@@ -25,7 +26,6 @@ __all__ = ["COMMANDS", "CONTROL_PREFIX", "DEFAULT_CONTROL_ENDPOINT", "add_parser
 
 #: Where ``state``/``reset`` go without ``--endpoint`` or ``$TASKCANCEL_ENDPOINT``.
 DEFAULT_CONTROL_ENDPOINT = "http://127.0.0.1:8080"
-CONTROL_PREFIX = "/_taskcancel/"
 TOKEN_VARIABLE = "TASKCANCEL_CONTROL_TOKEN"
 #: The verbs this module runs.
 COMMANDS = frozenset({"state", "reset"})

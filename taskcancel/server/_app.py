@@ -21,7 +21,7 @@ from .. import wire
 from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch
 from .._core._catalogue import ErrorSpec
 from .._ids import RequestIds
-from .._store import Clock, system_clock
+from .._store import Clock, MemoryStore, system_clock
 from ._nonces import FULL, REPLAY
 from ._request import Answer, Deferred, Pending, RawRequest
 from ._settings import Settings
@@ -94,9 +94,8 @@ class Emulator:
         the store's part as :class:`Pending` work, which a connection layer serving a
         store on disk runs in a worker thread. Never raises.
 
-        One request sees one world from authentication to answer: in memory the world is
-        read once, here; on disk the gateway's checks and the action run together under
-        the world gate, in the worker.
+        One request sees one world from authentication to answer: the gateway's checks and
+        the action run together under the world gate (on disk: in the worker).
         """
         request_id = self.request_ids()
         target = request.target
@@ -104,26 +103,23 @@ class Emulator:
             run = functools.partial(self.control.handle, request, request_id)
             if target.startswith(_HEALTH):
                 return run()
-            return Pending(run, writes=request.method != "GET")
+            # A world file of megabytes is decoded and checked off the loop: ECS calls
+            # go on being answered meanwhile.
+            return Pending(run, writes=request.method != "GET", offload=True)
         answer = Answer(_NO_RESPONSE, request_id)
         fmt, call, refusal = self._parse(request, answer)
         if call is None:
             return self._render(request, answer, fmt, refusal or _INTERNAL)
+        store = self.live.current.store
+        if isinstance(store, MemoryStore):  # never waits: at once, here
+            return self._gated(request, answer, fmt, call, None)
+        # A write queued behind writers waiting for a lock gets only what is left of the
+        # store's wait budget, not a fresh one (see _gated).
         writes = call.action in _WRITES
-        world = self.live.current
-        if world.blocking:
-            # A write queued behind writers waiting for a lock gets only what is left of
-            # the store's wait budget, not a fresh one (see _gated).
-            budget: float | None = getattr(world.store, "timeout", None) if writes else None
-            due = None if budget is None else time.monotonic() + budget
-            gated = functools.partial(self._gated, request, answer, fmt, call, due)
-            return Pending(gated, writes=writes)
-        refusal = self._admit(world, call, answer)
-        if refusal is not None:
-            return self._render(request, answer, fmt, refusal)
-        return Pending(
-            functools.partial(self._back, request, answer, fmt, call, world), writes=writes
-        )
+        budget: float | None = getattr(store, "timeout", None) if writes else None
+        due = None if budget is None else time.monotonic() + budget
+        gated = functools.partial(self._gated, request, answer, fmt, call, due)
+        return Pending(gated, writes=writes, offload=True)
 
     def _parse(
         self, request: RawRequest, answer: Answer
@@ -170,7 +166,8 @@ class Emulator:
         call: wire.Call,
         due: float | None,
     ) -> Answer:
-        """A store on disk: the gateway and the action under the gate, in one world."""
+        """The gateway's checks and the action under the world gate: one world from
+        authentication to answer, whatever the control plane does meanwhile."""
         if due is not None and time.monotonic() > due:
             # It waited its whole budget in the queue behind writers held by a lock.
             log.warning("store busy answering %s: queued past its wait", answer.request_id)
@@ -181,14 +178,6 @@ class Emulator:
             if refusal is not None:
                 return self._render(request, answer, fmt, refusal)
             return self._render(request, answer, fmt, self._act(world, call, answer))
-
-    def _back(
-        self, request: RawRequest, answer: Answer, fmt: str, call: wire.Call, world: WorldState
-    ) -> Answer:
-        """Run an admitted call over ``world``'s store and render it."""
-        with self.live.gate:  # a control-plane change waits for it
-            outcome = self._act(world, call, answer)
-        return self._render(request, answer, fmt, outcome)
 
     def _act(
         self, world: WorldState, call: wire.Call, answer: Answer

@@ -51,7 +51,7 @@ class AsgiApp:
             )
             staged = app.stage(request)
             if isinstance(staged, Pending):
-                if app.blocking:  # the store's part in a worker thread, the rest here
+                if staged.offload:  # the store's part in a worker thread, the rest here
                     loop = asyncio.get_running_loop()
                     staged = await loop.run_in_executor(None, staged.run)
                 else:

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
+from .._core._time import format_timestamp
 from ..worldfile import WorldFileError, faults_to_json, parse_faults, parse_world
 from ._app import CONTROL_PREFIX
 from ._control_body import (
@@ -31,7 +32,6 @@ from ._control_body import (
     read_json,
     stored,
     task_changes,
-    time_text,
 )
 from ._net import is_loopback
 from ._operations import Operations
@@ -223,16 +223,17 @@ class ControlPlane:
             raise Refusal(409, "Conflict", str(exc).strip("'\"")) from None
         except OverflowError:
             raise bad(
-                f"body: AdvanceSeconds: {seconds!r} s after {time_text(self.ops.now())} "
+                f"body: AdvanceSeconds: {seconds!r} s after {format_timestamp(self.ops.now())} "
                 "is past the year 9999"
             ) from None
         except ValueError:
             raise bad(
-                f"body: Now: the clock cannot go backwards: it is {time_text(self.ops.now())}, "
-                f"asked for {time_text(to or self.ops.now())} "
+                "body: Now: the clock cannot go backwards: it is "
+                f"{format_timestamp(self.ops.now())}, "
+                f"asked for {format_timestamp(to or self.ops.now())} "
                 f"(POST {PREFIX}reset goes back to the start)"
             ) from None
-        return 200, {"Now": time_text(now)}
+        return 200, {"Now": format_timestamp(now)}
 
 
 def _is_json(headers: Sequence[tuple[bytes, bytes]]) -> bool:

@@ -32,7 +32,6 @@ __all__ = [
     "read_json",
     "stored",
     "task_changes",
-    "time_text",
 ]
 
 #: The largest body a control route reads.
@@ -146,11 +145,6 @@ def _progress(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"must be a string like '40%', got {value!r}")
     return check_progress(value)
-
-
-def time_text(value: datetime) -> str:
-    """``2026-01-01T00:00:00Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def as_time(value: Any, name: str) -> datetime:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
+from .._core._text import escape_char, one_line
 from ._request import Answer
 from ._writer import ThreadedWriter
 
@@ -54,21 +55,6 @@ _SECRET = frozenset(
 )
 _BARE = re.compile(r"[\x21\x23-\x3c\x3e-\x5b\x5d-\x7e]+")
 _IN_QUOTES = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
-_NAMED = {"\\": "\\\\", '"': '\\"', "\r": "\\r", "\n": "\\n", "\t": "\\t"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group()
-    named = _NAMED.get(char)
-    if named is not None:
-        return named
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    if code < 0x10000:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 def escape(text: str) -> str:
@@ -77,14 +63,11 @@ def escape(text: str) -> str:
     anything but printable ASCII escaped as in Python (``\\n``, ``\\x1b``, ``\\u00e9``)."""
     if _BARE.fullmatch(text):
         return text
-    return '"' + _IN_QUOTES.sub(_escape_char, text) + '"'
+    return '"' + _IN_QUOTES.sub(escape_char, text) + '"'
 
 
-def escape_lines(text: str) -> str:
-    """``text`` on one line: CR, LF and other control characters escaped, the rest kept."""
-    if _CONTROL.search(text) is None:
-        return text
-    return _CONTROL.sub(_escape_char, text)
+#: ``text`` on one line (CR, LF and other control characters escaped).
+escape_lines = one_line
 
 
 def redacted(params: Mapping[str, str]) -> dict[str, str]:

@@ -3,10 +3,13 @@
 One implementation for every way in: the control plane's HTTP routes (:mod:`._control`),
 :class:`~taskcancel.testing.EmulatorServer`'s methods and the pytest fixtures all call
 these. Inputs are already-validated values; each store operation is atomic (one
-transaction for SQLite) and a refused one changes nothing. Every change holds the app's
-:class:`~._gate.WorldGate` alone, and :meth:`Operations.state` shares it, so an ECS
-request or a state read sees the world before a change or after it, never a mix (a
-reset puts back the store, clock, accounts, faults and nonces in one step).
+transaction for SQLite) and a refused one changes nothing. A change of several parts (a
+load, a reset, the clock, the world value) holds the
+:class:`~._gate.WorldGate` alone, and ECS requests and :meth:`Operations.state` share it,
+so they see the world before a change or after it, never a mix (a reset puts back the
+store, clock, accounts, faults and nonces in one step). A change that is one store
+transaction (adding tasks, changing one) needs no gate, so requests are not held while
+it waits for a store lock held by another process.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import attrs
 
 from .._core._model import Schedule, Task, task_at
+from .._core._time import format_timestamp
 from .._store import Store, TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, faults_to_json, world_to_json
@@ -68,7 +72,7 @@ class Operations:
         )
         document = world_to_json(spec)
         document["Faults"] = faults_to_json(world.faults)
-        document["Now"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        document["Now"] = format_timestamp(now)
         return document
 
     def task_json(self, task: Task) -> dict[str, Any]:
@@ -122,8 +126,9 @@ class Operations:
     def add_tasks(self, tasks: Iterable[Task]) -> list[Task]:
         """Add every task or none (duplicate or unknown region: nothing added)."""
         added = list(tasks)
-        with self.live.gate.exclusive():
-            self.live.current.store.add_tasks(added)
+        # One store transaction: a request sees the tasks before or after it without the
+        # gate, so requests are not held while it waits for a store lock held elsewhere.
+        self.live.current.store.add_tasks(added)
         return added
 
     def add_account(self, access_key_id: str, access_key_secret: str) -> None:
@@ -131,7 +136,7 @@ class Operations:
         if not access_key_id or not access_key_secret:
             raise ValueError("access key id and secret must be non-empty")
         live = self.live
-        with live.gate.exclusive():
+        with live.gate.exclusive():  # changes of the world value, one at a time
             accounts = {**live.current.accounts, access_key_id: access_key_secret}
             live.current = attrs.evolve(live.current, accounts=accounts)
 
@@ -140,16 +145,15 @@ class Operations:
 
         ``ValueError`` for a ``Schedule`` on a task without a ``CreationTime`` to count from.
         """
-        with self.live.gate.exclusive():
-            store = self.live.current.store
-            if isinstance(changes.get("schedule"), Schedule):
-                task = store.find_task(region_id, task_id)
-                if task is not None and task.creation_time is None:
-                    raise ValueError(
-                        f"Schedule: task {task_id!r} has no CreationTime for a Schedule to "
-                        "count from (give it one when it is seeded)"
-                    )
-            return store.update_task(region_id, task_id, **changes)
+        store = self.live.current.store  # one store transaction: no gate (see add_tasks)
+        if isinstance(changes.get("schedule"), Schedule):
+            task = store.find_task(region_id, task_id)
+            if task is not None and task.creation_time is None:
+                raise ValueError(
+                    f"Schedule: task {task_id!r} has no CreationTime for a Schedule to "
+                    "count from (give it one when it is seeded)"
+                )
+        return store.update_task(region_id, task_id, **changes)
 
     def set_faults(self, faults: Faults) -> None:
         live = self.live

@@ -85,10 +85,14 @@ class Pending:
 
     ``writes`` says whether it writes (a store on disk serialises writers: they get a
     pool of their own, so writers waiting for a lock never hold up readers).
+    ``offload`` says whether it may take long or block (a store on disk, a control-plane
+    change or state of a whole world): the connection layer then runs it in a worker
+    thread, so the loop goes on answering; otherwise it runs at once, on the loop.
     """
 
     run: Callable[[], Answer | Deferred]
     writes: bool
+    offload: bool = False
 
 
 @dataclass(slots=True)

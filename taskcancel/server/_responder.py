@@ -67,7 +67,7 @@ class Responder:
                 return
             request = self.queue.popleft()
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
-            if not isinstance(staged, Pending) or not self.app.blocking:
+            if not isinstance(staged, Pending) or not staged.offload:
                 self._answered(request, staged.run() if isinstance(staged, Pending) else staged)
                 continue
             self.busy = True  # the store's part, in a worker thread

@@ -23,6 +23,7 @@ from .. import (
 from .._store._clock import FakeClock
 from ..server import BackgroundServer, Settings, TaskChanges, bind_socket, build
 from ..worldfile import DEFAULT_ACCOUNTS, Faults, WorldSpec
+from ._clients import sdk_config, signed_client
 
 __all__ = ["EmulatorServer"]
 
@@ -209,16 +210,12 @@ class EmulatorServer:
 
     def client(self, *, signature: str = "acs3", timeout: float = 10.0) -> Client:
         """A :class:`~taskcancel.Client` over a signing :class:`HttpTransport` to this server."""
-        from .. import HttpTransport
-
-        return Client(
-            HttpTransport(
-                self.endpoint,
-                access_key_id=self.access_key_id,
-                access_key_secret=self.access_key_secret,
-                signature=signature,
-                timeout=timeout,
-            )
+        return signed_client(
+            self.endpoint,
+            self.access_key_id,
+            self.access_key_secret,
+            signature=signature,
+            timeout=timeout,
         )
 
     def sdk_config(self, region_id: str = "cn-hangzhou", **options: Any) -> Any:
@@ -227,13 +224,6 @@ class EmulatorServer:
         Sets ``protocol="HTTP"`` (every ECS API otherwise insists on HTTPS) and
         ``endpoint="127.0.0.1:PORT"``. Pass ``signature_algorithm="v2"`` for V1 signing.
         """
-        from alibabacloud_tea_openapi.models import Config
-
-        return Config(
-            access_key_id=self.access_key_id,
-            access_key_secret=self.access_key_secret,
-            region_id=region_id,
-            endpoint=f"{self.host}:{self.port}",
-            protocol="HTTP",
-            **options,
+        return sdk_config(
+            self.endpoint, self.access_key_id, self.access_key_secret, region_id, **options
         )

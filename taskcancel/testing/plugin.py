@@ -48,13 +48,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import attrs
 import pytest
 
-from .. import Client, InMemoryTransport, MemoryStore
+from .. import DEFAULT_ENDPOINT, Client, InMemoryTransport, MemoryStore
 from .._store._clock import DEFAULT_START, FakeClock
+from ._clients import sdk_config, signed_client
 from ._mock import mock_ecs
 from ._process import PROXY_VARIABLES  # unset while ``ecs_emulator`` runs
 from ._server import EmulatorServer
@@ -76,8 +76,8 @@ __all__ = [
     "real_cloud_target",
 ]
 
-#: The real service's endpoint, used by ``real_cloud`` tests when asked to.
-REAL_CLOUD_ENDPOINT = "https://ecs.aliyuncs.com"
+#: The real service's endpoint (:data:`taskcancel.DEFAULT_ENDPOINT`), for ``real_cloud`` tests.
+REAL_CLOUD_ENDPOINT = DEFAULT_ENDPOINT
 
 _MARKER = (
     "real_cloud: runs against the taskcancel emulator, or against the real ECS endpoint "
@@ -102,29 +102,18 @@ class CloudTarget:
 
     def client(self, *, signature: str = "acs3", timeout: float = 10.0) -> Client:
         """A :class:`~taskcancel.Client` over a signing HTTP transport to this target."""
-        from .. import HttpTransport
-
-        transport = HttpTransport(
+        return signed_client(
             self.endpoint,
-            access_key_id=self.access_key_id,
-            access_key_secret=self.access_key_secret,
+            self.access_key_id,
+            self.access_key_secret,
             signature=signature,
             timeout=timeout,
         )
-        return Client(transport)
 
     def sdk_config(self, region_id: str = "cn-hangzhou", **options: Any) -> Any:
         """A ready ``alibabacloud_tea_openapi`` ``Config`` for the official SDK."""
-        from alibabacloud_tea_openapi.models import Config
-
-        parts = urlsplit(self.endpoint)
-        return Config(
-            access_key_id=self.access_key_id,
-            access_key_secret=self.access_key_secret,
-            region_id=region_id,
-            endpoint=parts.netloc,
-            protocol=parts.scheme.upper(),
-            **options,
+        return sdk_config(
+            self.endpoint, self.access_key_id, self.access_key_secret, region_id, **options
         )
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from urllib.parse import quote, unquote, unquote_to_bytes
 
+from .._core._time import as_utc, format_timestamp
+
 __all__ = [
     "as_utc",
     "canonical_from_raw",
@@ -27,7 +29,6 @@ __all__ = [
     "unquote_form",
 ]
 
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _TIMESTAMP_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z"
 )
@@ -158,11 +159,6 @@ def _form_unquote(raw: bytes) -> str:
     return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
 
 
-def format_timestamp(moment: datetime) -> str:
-    """``YYYY-MM-DDThh:mm:ssZ`` in UTC; a naive datetime is taken to be UTC already."""
-    return as_utc(moment).strftime(_TIMESTAMP_FORMAT)
-
-
 def parse_timestamp(text: str) -> datetime | None:
     """Parse ``YYYY-MM-DDThh:mm:ss[.ffffff]Z`` into an aware UTC datetime, or None.
 
@@ -203,15 +199,6 @@ def _parse_timestamp(text: str) -> datetime | None:
         )
     except ValueError:
         return None
-
-
-def as_utc(moment: datetime) -> datetime:
-    """``moment`` as an aware UTC datetime; a naive one is taken to be UTC already."""
-    if moment.tzinfo is UTC:  # the usual case: nothing to convert
-        return moment
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def scalar_text(value: object) -> str:

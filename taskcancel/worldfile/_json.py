@@ -11,6 +11,7 @@ are escaped (:func:`~taskcancel._core._text.printable`), so a message is always 
 from __future__ import annotations
 
 import json
+import re
 
 from .._core._text import printable
 
@@ -34,7 +35,12 @@ def decode_json(text: str | bytes, source: str) -> object:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise WorldFileError(source, "(file)", f"not UTF-8 text: {exc.reason}") from None
+    # Integers are decoded in C unless the text has a digit run too long for any field;
+    # only then is each one looked at (so a body of millions of numbers decodes fast).
+    long_digits = _LONG_DIGITS.search(text) is not None
     try:
+        if not long_digits:
+            return json.loads(text)
         return json.loads(text, parse_int=_int)
     except json.JSONDecodeError as exc:
         raise WorldFileError(
@@ -112,7 +118,17 @@ def check_values(data: object, source: str) -> None:
                     stack.append((item, (parent, key), depth + 1))
             else:
                 for index, item in enumerate(value):
+                    if type(item) in _PLAIN:  # nothing to check: no work per number
+                        continue
+                    if type(item) is str and item.isascii():
+                        continue
                     stack.append((item, (parent, index), depth + 1))
+
+
+#: Values with nothing in them to refuse (a long integer is a _LongNumber, not an int).
+_PLAIN = frozenset({int, float, bool, type(None)})
+#: A run of digits longer than any number a world file takes (checked before decoding).
+_LONG_DIGITS = re.compile(rf"\d{{{_MAX_DIGITS + 1},}}")
 
 
 def _unicode(text: str) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from .._core._model import format_time
+from .._core._time import format_time, format_timestamp
 from ._world import Faults, WorldSpec
 
 __all__ = ["faults_to_json", "world_to_json"]
@@ -67,5 +67,5 @@ def faults_to_json(faults: Faults) -> dict[str, Any]:
 def _file_time(value: datetime) -> str:
     """ECS's minute format, or with seconds when the time has them (world files keep them)."""
     if value.second or value.microsecond:
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_timestamp(value)
     return format_time(value)
