@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .._core._model import parse_time
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
-from ..server import _log, _logging
-from ..server._signals import StopSignals
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
 from ._exit import EXIT_OK, EXIT_USAGE
@@ -34,6 +32,7 @@ from ._serve_options import add_options, origin, settings, settle
 
 if TYPE_CHECKING:
     from ..server import RequestLog
+    from ..server._signals import StopSignals
 
 __all__ = ["add_parser", "run"]
 
@@ -52,6 +51,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The server package (and asyncio under it) is imported here, when serve runs: the
+    # other commands, --version and --help never pay for it.
+    from ..server import _logging
+
     problem = settle(args)
     if problem is not None:
         # In JSON when the format itself was given right: every stderr line is JSON then.
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         with _logging.configured("error", "json" if fmt == "json" else "text", sys.stderr):
             return _fail(fmt == "json", problem)
     from ..server import RequestLog
+    from ..server._signals import StopSignals
     from ..server._writer import ThreadedWriter
 
     # Every line goes through one writer thread: a stderr nobody reads never stops us. A
@@ -91,6 +95,8 @@ def _is_regular_file(stream: TextIO) -> bool:
 
 def _dropped_notice(fmt: str) -> Callable[[int], str]:
     """The line, in the log's format, saying that lines were dropped (a stalled stderr)."""
+    from ..server import _logging
+
     formatter = _logging.LineFormatter(fmt)
 
     def notice(dropped: int) -> str:
@@ -103,6 +109,8 @@ def _dropped_notice(fmt: str) -> Callable[[int], str]:
 
 def _fail(as_json: bool, message: str) -> int:
     """Refuse to start: one line on stderr, in the log's format; exit status 2."""
+    from ..server import _log
+
     if as_json:
         log.error("%s", message)
     else:

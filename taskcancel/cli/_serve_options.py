@@ -12,14 +12,21 @@ import argparse
 import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core._catalogue import PROFILES
 from .._core._model import parse_time
-from ..server import _log
-from ..server._settings import Settings
 
-__all__ = ["OPTIONS", "add_options", "origin", "settings", "settle"]
+if TYPE_CHECKING:
+    from ..server import Settings
+
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "OPTIONS", "add_options", "origin", "settings", "settle"]
+
+#: The values of --log-level and --log-format: those of ``taskcancel.server._log``, which
+#: is not imported here (that would import the whole server, and asyncio, for every
+#: command); a unit test holds the two equal.
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 def _access_keys(text: str) -> list[tuple[str, str]]:
@@ -120,13 +127,13 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
     "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
     "log_level": (
         "TASKCANCEL_LOG_LEVEL",
-        _choice(*_log.LEVELS),
+        _choice(*LOG_LEVELS),
         "info",
-        f"{', '.join(_log.LEVELS)}: request lines at info, with their parameters at debug",
+        f"{', '.join(LOG_LEVELS)}: request lines at info, with their parameters at debug",
     ),
     "log_format": (
         "TASKCANCEL_LOG_FORMAT",
-        _choice(*_log.FORMATS),
+        _choice(*LOG_FORMATS),
         "text",
         "text, or json: one object per line (on stderr)",
     ),
@@ -246,6 +253,8 @@ def origin(args: argparse.Namespace, dest: str) -> str:
 
 def settings(args: argparse.Namespace, *, version: str = "") -> Settings:
     """The server's :class:`~taskcancel.server.Settings` from settled ``args``."""
+    from ..server import Settings  # serve's own import: other commands never load the server
+
     return Settings(
         profile=args.profile,
         seed=args.seed,

@@ -11,6 +11,12 @@ by signal the handlers stay: the process is exiting. Otherwise they are put back
 default handlers back (SIGTERM kills, SIGINT raises) before the store is closed. Here
 plain handlers stay installed until the ``with`` block ends, and the loop is woken by a
 wakeup fd (:func:`signal.set_wakeup_fd`), whichever thread the signal reached.
+
+Both signals are unblocked once the handlers are in place, so one that came while they
+were blocked is received then. The container image blocks SIGTERM from the interpreter's
+start when the process is PID 1 (for PID 1 the kernel discards a signal that has neither
+a handler nor a block, and the imports before this point take a fraction of a second):
+``podman stop`` right after ``podman run`` then stops it with exit 0, not SIGKILL.
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class StopSignals:
             return self  # only the main thread may handle signals: then none are
         for signum in _SIGNALS:
             self._old[signum] = signal.signal(signum, self._note)
+        # Delivered now if one came while they were blocked: a container's PID 1 blocks
+        # SIGTERM until this point (the kernel discards it, unhandled and unblocked).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         return self
 
     def __exit__(self, *exc: object) -> None:
