@@ -15,7 +15,6 @@ import webbrowser
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._control import CONTROL_PREFIX, DEFAULT_CONTROL_ENDPOINT
 from ._exit import EXIT_OK, EXIT_USAGE
 
 __all__ = ["add_parser", "page_url", "run"]
@@ -24,19 +23,25 @@ __all__ = ["add_parser", "page_url", "run"]
 def add_parser(commands: Any) -> None:
     """Add ``ui`` to the subcommands ``commands``."""
     ui = commands.add_parser("ui", help="open the emulator's dashboard in a browser")
+    # The default is state's and reset's (read when the command runs: --help and
+    # --version import nothing of the server, which _control does).
     ui.add_argument(
         "--endpoint",
-        default=os.environ.get("TASKCANCEL_ENDPOINT", DEFAULT_CONTROL_ENDPOINT),
+        default=os.environ.get("TASKCANCEL_ENDPOINT"),
         metavar="URL",
-        help=f"the emulator's URL (default: $TASKCANCEL_ENDPOINT, else {DEFAULT_CONTROL_ENDPOINT})",
+        help="the emulator's URL (default: $TASKCANCEL_ENDPOINT, else http://127.0.0.1:8080)",
     )
     ui.add_argument(
         "--print", action="store_true", help="print the page's URL instead of opening it"
     )
 
 
-def page_url(endpoint: str) -> str:
-    """The dashboard's URL on the emulator at ``endpoint``; ValueError names what is wrong."""
+def page_url(endpoint: str | None) -> str:
+    """The dashboard's URL on the emulator at ``endpoint`` (None: the control commands'
+    default); ValueError names what is wrong."""
+    from ._control import CONTROL_PREFIX, DEFAULT_CONTROL_ENDPOINT
+
+    endpoint = DEFAULT_CONTROL_ENDPOINT if endpoint is None else endpoint
     parts = urlsplit(endpoint.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"--endpoint: {endpoint!r}: give http://HOST:PORT")

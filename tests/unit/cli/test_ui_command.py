@@ -63,3 +63,11 @@ def test_a_bad_endpoint_is_a_usage_error_naming_it(
     monkeypatch.setattr(webbrowser, "get", lambda: _Browser(works=True))
     assert main(["ui", "--endpoint", endpoint]) == 2
     assert f"--endpoint: {endpoint!r}" in capsys.readouterr().err
+
+
+def test_without_an_endpoint_it_uses_the_control_commands_default(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TASKCANCEL_ENDPOINT", raising=False)
+    assert main(["ui", "--print"]) == 0
+    assert capsys.readouterr().out == "http://127.0.0.1:8080/_taskcancel/ui\n"
