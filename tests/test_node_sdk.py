@@ -172,6 +172,9 @@ def test_the_node_sdk_resets_seeds_cancels_and_advances_the_clock(
         "  ... signed V1 HMAC-SHA1 (Signature in the query)",
         "CancelTask t-node-acs3-import again (ACS3): IncorrectTaskStatus, HTTP 403",
         "CancelTask t-node-v1-export again (V1): IncorrectTaskStatus, HTTP 403",
+        "journal: the four CancelTask calls, in order, with their signature and code",
+        "journal: the repeated cancel was decided by rules INCORRECT_TASK_STATUS (row 6), "
+        "task Deleted",
         "DescribeTaskAttribute t-node-scheduled-import: Processing before the clock moves",
         "POST /_taskcancel/clock answers HTTP 200 with a JSON object",
         "DescribeTasks t-node-scheduled-import (V1): Finished 601s later",

@@ -73,6 +73,7 @@ def test_exported_names() -> None:
         "EmulatorServer",
         "FakeClock",
         "PROXY_VARIABLES",
+        "RequestJournal",
         "ScriptedTransport",
         "ServeProcess",
         "TransportFactory",

@@ -6,7 +6,9 @@
  *   reset the emulator, seed tasks through its control plane, cancel with ACS3 signing
  *   (the SDK's default) and with signatureAlgorithm "v2" (V1 HMAC-SHA1), cancel again and
  *   get IncorrectTaskStatus (HTTP 403), advance the fake clock and see a scheduled task
- *   finish, reset again and see the seeded tasks gone.
+ *   finish, reset again and see the seeded tasks gone. In between it verifies its own
+ *   calls through the emulator's request journal (GET /_taskcancel/requests) and prints
+ *   why the repeated cancel was refused (the journal's Decision).
  *
  * Usage:  node cancel-task.js http://127.0.0.1:PORT      (or set TASKCANCEL_ENDPOINT)
  *
@@ -216,6 +218,31 @@ async function run(base) {
   expectError(`CancelTask ${ACS3_TASK} again (ACS3): ${code}, HTTP 403`, outcome, code, 403);
   outcome = await cancel(v1, V1_TASK);
   expectError(`CancelTask ${V1_TASK} again (V1): ${code}, HTTP 403`, outcome, code, 403);
+
+  // The emulator's request journal: what it received since the reset, and why it answered
+  // so -- the same check a test in any language can make of its own calls.
+  const journal = await control(base, 'GET', '/_taskcancel/requests?Action=CancelTask', undefined, 200);
+  const entries = Array.isArray(journal.Requests) ? journal.Requests : [];
+  const calls = entries.map((entry) => `${entry.TaskId} ${entry.Signature} ${entry.Code}`);
+  const expectedCalls = [
+    `${ACS3_TASK} ACS3 OK`,
+    `${V1_TASK} V1 OK`,
+    `${ACS3_TASK} ACS3 ${code}`,
+    `${V1_TASK} V1 ${code}`,
+  ];
+  check(
+    'journal: the four CancelTask calls, in order, with their signature and code',
+    JSON.stringify(calls) === JSON.stringify(expectedCalls),
+    `expected ${JSON.stringify(expectedCalls)}, got ${JSON.stringify(calls)}`,
+  );
+  const decision = (entries[2] && entries[2].Decision) || {};
+  const task = decision.Task || {};
+  check(
+    `journal: the repeated cancel was decided by ${decision.Step} ${decision.Check} (row ${decision.Rule}), task ${task.TaskStatus}`,
+    decision.Step === 'rules' && decision.Check === 'INCORRECT_TASK_STATUS' && decision.Rule === 6
+      && task.TaskStatus === 'Deleted',
+    `got ${JSON.stringify(entries[2])}`,
+  );
 
   outcome = await taskStatus(acs3, ACS3_TASK);
   check(

@@ -9,7 +9,7 @@ message); adding the request id and rendering JSON or XML is the caller's job.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,11 +30,18 @@ from ._shapes import IdGenerator, task_from_api, task_to_api
 
 __all__ = [
     "ACTIONS",
+    "ACTION_PARAMETERS",
+    "CANCEL_ROWS",
+    "COMMON_PARAMETERS",
     "DEFAULT_NEW_TASK_SCHEDULE",
     "ActionContext",
     "IdGenerator",
     "Reply",
+    "Why",
     "dispatch",
+    "dispatch_explained",
+    "explain_cancel",
+    "ignored_parameters",
     "supports_cancel",
     "task_from_api",
     "task_to_api",
@@ -78,12 +85,61 @@ def _region(ctx: ActionContext, params: Mapping[str, str]) -> str | ErrorSpec:
     return region_id
 
 
-def cancel_task(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
-    request = CancelRequest(params.get("RegionId"), params.get("TaskId"))
-    decision = ctx.store.cancel(request, account=ctx.account, policy=ctx.policy)
+#: Why an action answered as it did (the journal's ``Decision``): ``(step, check, rule,
+#: reason, task)``. ``step`` is ``"rules"`` (a rejection the rules decided), ``"store"``
+#: (applying an accepted cancel failed) or ``"ok"``; ``check`` the ``Reason`` name (or,
+#: for an error no ``Reason`` names, its code; ``"OK"`` when accepted); ``rule`` the
+#: CancelTask contract row 1-7; ``task`` the task the decision was about, or ``None``.
+Why = tuple[str, str, int | None, str | None, Task | None]
+
+#: The CancelTask contract table's row (design §3) that decides each rejection; row 7 is
+#: "otherwise": accepted, or ``CANCEL_FAILED`` when applying it fails (design §2).
+CANCEL_ROWS: Mapping[Reason, int] = {
+    Reason.MISSING_REGION_ID: 1,
+    Reason.MISSING_TASK_ID: 2,
+    Reason.REGION_NOT_FOUND: 3,
+    Reason.TASK_NOT_FOUND: 4,
+    Reason.ACTION_NOT_SUPPORTED: 5,
+    Reason.INCORRECT_TASK_STATUS: 6,
+    Reason.CANCEL_FAILED: 7,
+}
+#: Rejections decided before any task was found: the same value every time.
+_NO_TASK_WHY: dict[Reason, Why] = {
+    reason: ("rules", reason.value, CANCEL_ROWS[reason], reason.value, None)
+    for reason in (
+        Reason.MISSING_REGION_ID,
+        Reason.MISSING_TASK_ID,
+        Reason.REGION_NOT_FOUND,
+        Reason.TASK_NOT_FOUND,
+    )
+}
+_OK_WHY: Why = ("ok", "OK", None, None, None)
+
+
+def explain_cancel(ctx: ActionContext, params: Mapping[str, str]) -> tuple[Reply, Why]:
+    """CancelTask, and why: the contract row that decided and the task it was about.
+
+    An accepted cancel's task is the task as the cancel left it (``Deleted``); for a
+    rejection about a task (rows 5-7) the task is read back as it stands now -- a
+    rejected cancel changes nothing -- off the accepted path, which stays one store call.
+    """
+    region_id, task_id = params.get("RegionId"), params.get("TaskId")
+    decision = ctx.store.cancel(
+        CancelRequest(region_id, task_id), account=ctx.account, policy=ctx.policy
+    )
     if isinstance(decision, Accepted):
-        return {}
-    return ctx.profile.error(decision.reason)
+        return {}, ("ok", "OK", 7, None, decision.task)
+    reason = decision.reason
+    why = _NO_TASK_WHY.get(reason)
+    if why is None:
+        task = ctx.store.get_task(region_id or "", task_id or "", account=ctx.account)
+        step = "store" if reason is Reason.CANCEL_FAILED else "rules"
+        why = (step, reason.value, CANCEL_ROWS[reason], reason.value, task)
+    return ctx.profile.error(reason), why
+
+
+def cancel_task(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
+    return explain_cancel(ctx, params)[0]
 
 
 def describe_task_attribute(ctx: ActionContext, params: Mapping[str, str]) -> Reply:
@@ -322,7 +378,89 @@ _HANDLERS: dict[str, Handler] = {
 ACTIONS: frozenset[str] = frozenset(_HANDLERS)
 
 
+#: The parameters each action reads, besides the common ones: one table for the journal's
+#: ``Ignored`` and the docs' API coverage table.
+ACTION_PARAMETERS: Mapping[str, frozenset[str]] = {
+    "CancelTask": frozenset({"RegionId", "TaskId"}),
+    "DescribeTasks": frozenset(
+        {
+            "RegionId",
+            "TaskIds",
+            "TaskAction",
+            "TaskStatus",
+            "StartTime",
+            "EndTime",
+            "PageNumber",
+            "PageSize",
+        }
+    ),
+    "DescribeTaskAttribute": frozenset({"RegionId", "TaskId"}),
+    "ImportImage": frozenset(
+        {"RegionId", "DiskDeviceMapping.1.OSSBucket", "DiskDeviceMapping.1.OSSObject"}
+    ),
+    "ExportImage": frozenset({"RegionId", "ImageId", "OSSBucket"}),
+}
+
+#: Parameters of the RPC protocol rather than of an action (the V1 signature's, and what
+#: the SDKs add to every call: ``OwnerId`` and friends, ``ClientToken``, ``SignatureType``).
+#: ACS3's ``x-acs-*`` headers are not parameters and never show up here.
+COMMON_PARAMETERS: frozenset[str] = frozenset(
+    {
+        "AccessKeyId",
+        "Action",
+        "Format",
+        "SecurityToken",
+        "Signature",
+        "SignatureMethod",
+        "SignatureNonce",
+        "SignatureType",
+        "SignatureVersion",
+        "TimeStamp",
+        "Timestamp",
+        "Version",
+        "RegionId",
+        "OwnerId",
+        "OwnerAccount",
+        "ResourceOwnerId",
+        "ResourceOwnerAccount",
+        "ClientToken",
+        "Callback",
+    }
+)
+
+
+def ignored_parameters(action: str, names: Iterable[str]) -> list[str]:
+    """The names in ``names`` that ``action`` does not read and are not common, sorted
+    (``TaskID`` sent instead of ``TaskId``); every name for an unknown action."""
+    own = ACTION_PARAMETERS.get(action, frozenset())
+    return sorted(name for name in names if name not in own and name not in COMMON_PARAMETERS)
+
+
 def dispatch(ctx: ActionContext, action: str, params: Mapping[str, str]) -> Reply | None:
     """Run ``action``; ``None`` if no such action (the caller renders the gateway error)."""
     handler = _HANDLERS.get(action)
     return None if handler is None else handler(ctx, params)
+
+
+def dispatch_explained(
+    ctx: ActionContext, action: str, params: Mapping[str, str]
+) -> tuple[Reply, Why] | None:
+    """:func:`dispatch`, with why it answered so (the journal's ``Decision``)."""
+    if action == "CancelTask":
+        return explain_cancel(ctx, params)
+    handler = _HANDLERS.get(action)
+    if handler is None:
+        return None
+    reply = handler(ctx, params)
+    if not isinstance(reply, ErrorSpec):
+        return reply, _OK_WHY
+    reason = _reason_of(ctx.profile, reply)
+    check = reply.code if reason is None else reason.value
+    return reply, ("rules", check, None, None if reason is None else reason.value, None)
+
+
+def _reason_of(profile: Profile, spec: ErrorSpec) -> Reason | None:
+    for reason, known in profile.errors.items():
+        if known is spec:
+            return reason
+    return None

@@ -12,6 +12,7 @@
                         [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]
     taskcancel state [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
+    taskcancel requests [--endpoint URL] [--action A] [--task T] [--code C] [--follow] [--json]
     taskcancel ui [--endpoint URL] [--print]
     taskcancel --version
 
@@ -30,7 +31,7 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _serve, _ui
+from . import _client, _control, _requests, _serve, _ui
 
 __all__ = ["main"]
 
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     _serve.add_parser(commands)
     _client.add_parsers(commands)
     _control.add_parsers(commands)
+    _requests.add_parser(commands)
     _ui.add_parser(commands)
     return parser
 
@@ -56,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve.run(args)
+    if args.command == "requests":
+        return _requests.run(args)
     if args.command == "ui":
         return _ui.run(args)
     if args.command in _control.COMMANDS:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..server._app import CONTROL_PREFIX
+from ..wire import CONTROL_PREFIX
 from ._client import emit, fail, one_line, timeout_option
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 

@@ -171,14 +171,22 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     start = WorldSpec(regions=world.regions, accounts=accounts, tasks=(), faults=world.faults)
     kind = "sqlite" if args.store else "memory"
     loopback = is_loopback(sock.getsockname()[0])
-    built = build(
-        settings(args, version=__version__),
-        store,
-        start,
-        loopback=loopback,
-        fake_clock=clock,
-        log=request_log,
-    )
+    try:
+        built = build(
+            settings(args, version=__version__),
+            store,
+            start,
+            loopback=loopback,
+            fake_clock=clock,
+            log=request_log,
+        )
+    except OSError as exc:  # the journal file cannot be opened
+        sock.close()
+        store.close()
+        return _fail(
+            json_logs,
+            f"{_from(args, 'journal_file')}{printable(args.journal_file)}: cannot open ({exc})",
+        )
     enabled = built.control.enabled
     server = built.server
     lines = banner(args, world, store, sock, accounts, enabled=enabled)
@@ -204,6 +212,7 @@ def _serve(args: argparse.Namespace, signals: StopSignals, request_log: RequestL
     finally:
         sock.close()
         store.close()
+        built.journal.close()  # its file written out and flushed: no entry lost
     log.info("stopped")
     return EXIT_OK
 

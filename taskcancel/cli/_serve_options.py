@@ -105,6 +105,12 @@ def _switch(text: str) -> bool:
     raise ValueError("must be 1/true/yes/on or 0/false/no/off")
 
 
+def _count(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise ValueError("must be a whole number >= 0")
+    return int(text)
+
+
 def _text(text: str) -> str:
     if not text:
         raise ValueError("must not be empty")
@@ -157,6 +163,18 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
         None,
         "accept these AccessKey pairs too: ID:SECRET[,ID:SECRET...]; repeatable",
     ),
+    "journal_size": (
+        "TASKCANCEL_JOURNAL_SIZE",
+        _count,
+        10_000,
+        "keep the newest N requests in the journal (GET /_taskcancel/requests); 0 turns it off",
+    ),
+    "journal_file": (
+        "TASKCANCEL_JOURNAL_FILE",
+        _text,
+        None,
+        "also append every journal entry to this file as one JSON line",
+    ),
 }
 
 #: Options whose values are secrets: an error shows them masked.
@@ -179,6 +197,8 @@ _METAVARS = {
     "clock": "system|fake[=START]",
     "control_token": "TOKEN",
     "access_keys": "ID:SECRET",
+    "journal_size": "N",
+    "journal_file": "PATH",
 }
 #: Defaults that are not a value of the option.
 _SHOWN = {"world": "the demo world", "store": "in memory", "clock": "system (fake starts at "
@@ -262,4 +282,6 @@ def settings(args: argparse.Namespace, *, version: str = "") -> Settings:
         control_token=args.control_token,
         debug=args.log_level == "debug",
         version=version,
+        journal_size=args.journal_size,
+        journal_file=args.journal_file,
     )

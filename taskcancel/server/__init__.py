@@ -11,6 +11,7 @@
     _gate         WorldGate: one world per request while the control plane changes it
     _operations   Operations: reset, load, add/change tasks, faults, clock, state
     _control      ControlPlane: the /_taskcancel/ routes over Operations
+    _journal      Journal: the request journal (every call, why it got its answer)
     _control_body reading and checking the control plane's JSON bodies
     _net          which addresses are loopback
     _connections  ConnectionSet: open connections, shared limits, worker pools
@@ -37,6 +38,7 @@ from ..worldfile import WorldSpec
 from ._app import CONTROL_PREFIX, Emulator
 from ._asgi import AsgiApp
 from ._build import Built, build
+from ._journal import DEFAULT_JOURNAL_SIZE, Journal, JournalFile
 from ._log import RequestLog
 from ._operations import Operations
 from ._request import Answer, Decision, Deferred, Pending, RawRequest
@@ -45,6 +47,7 @@ from ._settings import Settings
 
 __all__ = [
     "CONTROL_PREFIX",
+    "DEFAULT_JOURNAL_SIZE",
     "Answer",
     "AsgiApp",
     "BackgroundServer",
@@ -52,6 +55,8 @@ __all__ = [
     "Decision",
     "Deferred",
     "Emulator",
+    "Journal",
+    "JournalFile",
     "Operations",
     "Pending",
     "RawRequest",

@@ -15,15 +15,17 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from time import perf_counter
 from typing import Any, Protocol
 
 from .. import wire
-from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch
+from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch_explained
 from .._core._catalogue import ErrorSpec
 from .._ids import RequestIds
 from .._store import Clock, MemoryStore, system_clock
+from ._journal import Entry, Journal, TaskFields
 from ._nonces import FULL, REPLAY
-from ._request import Answer, Deferred, Pending, RawRequest
+from ._request import Answer, Decision, Deferred, Pending, RawRequest
 from ._settings import Settings
 from ._world import STORE_BUSY, LiveWorld, WorldState, store_busy
 
@@ -31,8 +33,7 @@ __all__ = ["CONTROL_PREFIX", "ControlRoutes", "Emulator"]
 
 log = logging.getLogger("taskcancel.server")
 
-#: Where the control plane's routes live (design §10): the one definition of the prefix.
-CONTROL_PREFIX = "/_taskcancel/"
+CONTROL_PREFIX = wire.CONTROL_PREFIX
 _CONTROL_PREFIX = CONTROL_PREFIX.encode()
 
 
@@ -63,6 +64,7 @@ class Emulator:
         request_ids: Callable[[], str] | None = None,
         ids: Callable[[str], str] | None = None,
         chance: Callable[[], float] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.settings = settings
         self.live = live
@@ -72,6 +74,10 @@ class Emulator:
         self.ids = ids or IdGenerator(settings.seed)
         self._chance = chance or random.Random(settings.seed).random
         self._contexts: dict[str, ActionContext] = {}
+        #: The request journal (design §11): every ECS call, once its answer is rendered.
+        self.journal = journal or Journal(
+            settings.journal_size, clock=lambda: live.current.store.clock()
+        )
 
     @property
     def blocking(self) -> bool:
@@ -107,6 +113,8 @@ class Emulator:
             # go on being answered meanwhile.
             return Pending(run, writes=request.method != "GET", offload=True)
         answer = Answer(_NO_RESPONSE, request_id)
+        if not request.begun and self.journal.enabled:
+            request.begun = perf_counter()  # the journal's LatencyMs (ASGI, in-process)
         fmt, call, refusal = self._parse(request, answer)
         if call is None:
             return self._render(request, answer, fmt, refusal or _INTERNAL)
@@ -150,7 +158,13 @@ class Emulator:
     def _admit(self, world: WorldState, call: wire.Call, answer: Answer) -> ErrorSpec | None:
         """The gateway's refusal of ``call`` in ``world`` (authentication, throttling)."""
         try:
-            refusal = self.authenticate(call, world) or self._throttle(world)
+            refusal = self.authenticate(call, world)
+            if refusal is not None:
+                answer.decision = _gateway_decision(refusal.code)
+            else:
+                refusal = self._throttle(world)
+                if refusal is not None:
+                    answer.decision = _THROTTLE_FAULT
         except Exception:  # the last line of defence: never a traceback on the wire
             log.exception("internal error answering request %s", answer.request_id)
             return _INTERNAL
@@ -171,29 +185,38 @@ class Emulator:
         if due is not None and time.monotonic() > due:
             # It waited its whole budget in the queue behind writers held by a lock.
             log.warning("store busy answering %s: queued past its wait", answer.request_id)
-            return self._render(request, answer, fmt, STORE_BUSY)
+            answer.decision = _STORE_BUSY_DECISION
+            return self._render(request, answer, fmt, STORE_BUSY, call)
         with self.live.gate:  # a control-plane reset or load waits for it
             world = self.live.current
             refusal = self._admit(world, call, answer)
             if refusal is not None:
-                return self._render(request, answer, fmt, refusal)
-            return self._render(request, answer, fmt, self._act(world, call, answer))
+                return self._render(request, answer, fmt, refusal, call)
+            return self._render(request, answer, fmt, self._act(world, call, answer), call)
 
     def _act(
         self, world: WorldState, call: wire.Call, answer: Answer
     ) -> dict[str, Any] | ErrorSpec:
         try:
-            return self._reply(world, call)
+            return self._reply(world, call, answer)
         except Exception as exc:
             if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", answer.request_id, exc)
+                answer.decision = _STORE_BUSY_DECISION
                 return STORE_BUSY
             log.exception("internal error answering request %s", answer.request_id)
+            answer.decision = _INTERNAL_DECISION
             return _INTERNAL
 
     def _render(
-        self, request: RawRequest, answer: Answer, fmt: str, outcome: dict[str, Any] | ErrorSpec
+        self,
+        request: RawRequest,
+        answer: Answer,
+        fmt: str,
+        outcome: dict[str, Any] | ErrorSpec,
+        call: wire.Call | None = None,
     ) -> Answer:
+        """Render ``outcome``, then journal the call (``call``: as parsed, if it was)."""
         if isinstance(outcome, dict):
             answer.response = wire.render_success(
                 answer.action, outcome, request_id=answer.request_id, response_format=fmt
@@ -206,7 +229,28 @@ class Emulator:
                 host_id=_host_id(request),
                 response_format=fmt,
             )
+        if self.journal.enabled:
+            self._record(request, answer, call)
         return answer
+
+    def _record(self, request: RawRequest, answer: Answer, call: wire.Call | None) -> None:
+        """Journal one ECS call, its answer rendered."""
+        self.journal.append(
+            Entry.ecs(
+                request_id=answer.request_id,
+                method=request.method,
+                target=request.target,
+                body_size=len(request.body),
+                status=answer.response.status,
+                code=answer.code,
+                latency_ms=(perf_counter() - request.begun) * 1000 if request.begun else 0.0,
+                action=None if call is None else call.action,
+                signature=None if call is None else _SCHEMES.get(call.scheme),
+                access_key_id=None if call is None else call.access_key_id,
+                params=None if call is None else call.params,
+                decision=answer.decision,
+            )
+        )
 
     def refusal(self, error: wire.GatewayError) -> Answer:
         """The answer to bytes refused before they made a request (the connection layer's)."""
@@ -226,7 +270,7 @@ class Emulator:
         answer.region_id = params.get("RegionId", "")
         answer.task_id = params.get("TaskId", "")
         answer.access_key_id = call.access_key_id
-        if self.settings.debug:
+        if self.settings.debug or self.journal.enabled:
             answer.params = params
         return call.response_format
 
@@ -259,11 +303,18 @@ class Emulator:
             return wire.gateway_error("Throttling.User", retry_after_ms=faults.retry_after_ms)
         return None
 
-    def _reply(self, world: WorldState, call: wire.Call) -> dict[str, Any] | ErrorSpec:
-        """Run an admitted call's action over the world's store."""
-        reply = dispatch(self._context(world, call.access_key_id), call.action, call.params)
-        if reply is None:  # authenticate() already refused unknown actions
+    def _reply(
+        self, world: WorldState, call: wire.Call, answer: Answer
+    ) -> dict[str, Any] | ErrorSpec:
+        """Run an admitted call's action over the world's store; why goes in ``answer``."""
+        context = self._context(world, call.access_key_id)
+        explained = dispatch_explained(context, call.action, call.params)
+        if explained is None:  # authenticate() already refused unknown actions
             return wire.GATEWAY_ERRORS["InvalidAction.NotFound"]
+        reply, (step, check, rule, reason, task) = explained
+        answer.decision = Decision(
+            step, check, rule, reason, None if task is None else TaskFields(task)
+        )
         return reply
 
     def _context(self, world: WorldState, account: str) -> ActionContext:
@@ -289,6 +340,29 @@ _INTERNAL = wire.GATEWAY_ERRORS["InternalError"]
 _HEALTH = _CONTROL_PREFIX + b"health"
 #: Actions that write to the store (their store work runs in the writers' pool).
 _WRITES = frozenset({"CancelTask", "ImportImage", "ExportImage"})
+
+
+#: The journal's ``Signature`` of each scheme.
+_SCHEMES = {wire.Scheme.ACS3: "ACS3", wire.Scheme.V1: "V1"}
+_STORE_BUSY_DECISION = Decision("store", "busy")
+_INTERNAL_DECISION = Decision("store", "internal-error")
+_THROTTLE_FAULT = Decision("fault", "throttle")
+#: The gateway check behind each refusal (design §11's ``Check``); the codes not listed
+#: are the timestamp's (``...TimeStamp...``) or the signature's.
+_GATEWAY_CHECKS = {
+    "InvalidAction.NotFound": "action",
+    "InvalidVersion": "action",
+    "InvalidAccessKeyId.NotFound": "access-key",
+    "SignatureNonceUsed": "nonce",
+    "Throttling.User": "nonce",  # the nonce registry is full: the caller is too fast
+}
+
+
+def _gateway_decision(code: str) -> Decision:
+    check = _GATEWAY_CHECKS.get(code)
+    if check is None:
+        check = "timestamp" if "TimeStamp" in code or "Timestamp" in code else "signature"
+    return Decision("gateway", check)
 
 
 def _host_id(request: RawRequest) -> str:

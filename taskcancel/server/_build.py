@@ -19,6 +19,7 @@ from ..worldfile import WorldSpec
 from ._app import Emulator
 from ._asgi import AsgiApp
 from ._control import ControlPlane
+from ._journal import Journal, JournalFile
 from ._log import RequestLog
 from ._operations import Operations
 from ._run import Server
@@ -36,6 +37,8 @@ class Built:
     ops: Operations
     control: ControlPlane
     server: Server
+    #: The request journal; :meth:`close` it after serving (its file, if any, is flushed).
+    journal: Journal
 
     def asgi(self) -> AsgiApp:
         """The same app as an ASGI application, for embedding."""
@@ -61,13 +64,16 @@ def build(
     is then open without a token); ``fake_clock`` is the store's clock when the control
     plane may move it; ``gateway_clock`` checks request timestamps (the system clock);
     ``chance`` draws for ``ThrottleRate`` (default: a generator seeded by ``settings.seed``).
+    ``settings.journal_file`` is opened here (``OSError`` if it cannot be).
     """
     live = LiveWorld(
         WorldState(store, start.accounts, start.faults),
         timestamp_window=settings.timestamp_window,
         nonce_capacity=settings.nonce_capacity,
     )
-    ops = Operations(live, start, settings, clock=fake_clock)
+    sink = JournalFile(settings.journal_file) if settings.journal_file else None
+    journal = Journal(settings.journal_size, clock=lambda: live.current.store.clock(), sink=sink)
+    ops = Operations(live, start, settings, clock=fake_clock, journal=journal)
     control = ControlPlane(
         ops, enabled=settings.control_enabled(loopback=loopback), token=settings.control_token
     )
@@ -78,6 +84,7 @@ def build(
         clock=gateway_clock,
         request_ids=request_ids,
         chance=chance,
+        journal=journal,
     )
     server = Server(
         app,
@@ -88,4 +95,4 @@ def build(
         shutdown_timeout=settings.shutdown_timeout,
         log=log,
     )
-    return Built(app, ops, control, server)
+    return Built(app, ops, control, server, journal)

@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable, Sequence
+from time import perf_counter
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,9 +34,10 @@ from ._control_body import (
     stored,
     task_changes,
 )
+from ._journal import Entry, Filters, parse_filters
 from ._net import is_loopback
 from ._operations import Operations
-from ._request import Answer, RawRequest
+from ._request import Answer, Deferred, RawRequest
 from ._ui import is_ui, serve_ui
 from ._world import STORE_BUSY, store_busy
 
@@ -70,15 +72,22 @@ class ControlPlane:
             ("POST", "tasks"): self._post_tasks,
             ("PUT", "faults"): self._put_faults,
             ("POST", "clock"): self._post_clock,
+            ("GET", "requests"): self._get_requests,
+            ("DELETE", "requests"): self._delete_requests,
         }
 
-    def handle(self, request: RawRequest, request_id: str) -> Answer:
+    def handle(self, request: RawRequest, request_id: str) -> Answer | Deferred:
+        """The route's answer; ``GET requests?...WaitSeconds=N`` (N > 0) is a
+        :class:`Deferred` one, ready once an entry matching the filters exists."""
+        begun = request.begun or perf_counter()
         path = request.target.partition(b"?")[0].decode("latin-1")
         if is_ui(path[len(PREFIX) :]):  # the dashboard: static, no secret in it (see _ui)
             return serve_ui(self, request, request_id, path[len(PREFIX) :])
         try:
             status, document = self._dispatch(request, path[len(PREFIX) :])
             code = "OK"
+            if isinstance(document, Filters):
+                return self._long_poll(request, request_id, document)
         except Refusal as refusal:
             status, code = refusal.status, refusal.code
             document = {"Code": refusal.code, "Message": refusal.message}
@@ -91,6 +100,30 @@ class ControlPlane:
                 log.exception("internal error answering control request %s", request_id)
                 status, code = 500, "InternalError"
                 document = {"Code": code, "Message": f"internal error; see the log ({request_id})"}
+        answer = self._answer(request, request_id, status, code, document)
+        route = path[len(PREFIX) :]
+        journal = self.ops.journal
+        if journal.enabled and (
+            (request.method, route) in _CHANGES
+            or (request.method == "PATCH" and route.startswith("tasks/"))
+        ):
+            journal.append(
+                Entry(
+                    kind="control",
+                    request_id=request_id,
+                    method=request.method,
+                    path=path[:256],
+                    status=status,
+                    code=code,
+                    latency_ms=(perf_counter() - begun) * 1000,
+                )
+            )
+        return answer
+
+    def _answer(
+        self, request: RawRequest, request_id: str, status: int, code: str, document: Any
+    ) -> Answer:
+        path = request.target.partition(b"?")[0].decode("latin-1")
         full = json.dumps(document).encode()
         headers: tuple[tuple[str, str], ...] = (
             ("content-type", "application/json;charset=utf-8"),
@@ -108,6 +141,12 @@ class ControlPlane:
         if route != "health":
             self._authorize(request)
         method = request.method
+        if route.startswith("requests/") and method == "GET":
+            wanted = unquote(route[len("requests/") :])
+            entry = self.ops.journal.find(wanted)
+            if entry is None:
+                raise Refusal(404, "NotFound", f"RequestId: no journal entry {wanted!r}")
+            return 200, entry.to_json()
         if route.startswith("tasks/"):
             region_id, sep, task_id = route[len("tasks/") :].partition("/")
             if not sep or not region_id or not task_id or "/" in task_id:
@@ -183,6 +222,26 @@ class ControlPlane:
         stored(lambda: self.ops.load(spec, now=now))
         return 200, {"Tasks": len(spec.tasks)}
 
+    def _get_requests(self, request: RawRequest) -> tuple[int, Any]:
+        filters = parse_filters(request.target.partition(b"?")[2])
+        if filters.wait_seconds > 0:
+            return 200, filters  # handle() makes the long-poll (it has the request id)
+        return 200, self.ops.journal.answer(filters)
+
+    def _long_poll(self, request: RawRequest, request_id: str, filters: Filters) -> Deferred:
+        journal = self.ops.journal
+
+        def poll() -> Answer | None:
+            return expire() if journal.entries(filters) else None
+
+        def expire() -> Answer:
+            return self._answer(request, request_id, 200, "OK", journal.answer(filters))
+
+        return Deferred(poll, expire, journal.subscribe, filters.wait_seconds)
+
+    def _delete_requests(self, request: RawRequest) -> tuple[int, Any]:
+        return 200, {"Cleared": self.ops.journal.clear()}
+
     def _reset(self, request: RawRequest) -> tuple[int, Any]:
         self.ops.reset()
         return 200, {"Status": "reset"}
@@ -234,6 +293,12 @@ class ControlPlane:
                 f"(POST {PREFIX}reset goes back to the start)"
             ) from None
         return 200, {"Now": format_timestamp(now)}
+
+
+#: The control routes that change something: each is a journal entry (design §11).
+_CHANGES = frozenset(
+    {("PUT", "world"), ("POST", "reset"), ("POST", "tasks"), ("PUT", "faults"), ("POST", "clock")}
+)
 
 
 def _is_json(headers: Sequence[tuple[bytes, bytes]]) -> bool:

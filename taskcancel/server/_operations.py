@@ -25,6 +25,7 @@ from .._core._time import format_timestamp
 from .._store import Store, TaskChanges
 from .._store._clock import FakeClock
 from ..worldfile import Faults, WorldSpec, faults_to_json, world_to_json
+from ._journal import Journal
 from ._settings import Settings
 from ._world import LiveWorld
 
@@ -41,8 +42,11 @@ class Operations:
         settings: Settings,
         *,
         clock: FakeClock | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.live, self.start, self.settings, self.clock = live, start, settings, clock
+        #: The request journal a reset clears (``Seq`` keeps counting).
+        self.journal = journal if journal is not None else Journal(0)
         self._start_time = clock() if clock is not None else None
 
     def now(self) -> datetime:
@@ -115,6 +119,7 @@ class Operations:
                 live.current, accounts=self.start.accounts, faults=self.start.faults
             )
             live.nonces.clear()
+            self.journal.clear()
 
     def serve_store(self, store: Store, *, start_tasks: Iterable[Task] = ()) -> None:
         """Serve ``store`` from now on; a reset puts ``start_tasks`` back into it."""

@@ -6,6 +6,7 @@
 - :class:`DictWorld` -- the smallest :class:`~taskcancel.World`, for tests of the rules;
 - :class:`FakeClock` -- a clock that moves only when told (for stores and the emulator);
 - :func:`mock_ecs` -- point every official-SDK client created inside at an emulator;
+- :class:`RequestJournal` -- assertions on the calls an emulator received (``ecs_journal``);
 - :class:`ScriptedTransport` -- scripted answers, refused when the rules forbid them;
 - :func:`check_transport` -- a hypothesis state machine that checks any transport
   against the rules;
@@ -13,7 +14,7 @@
   in :mod:`taskcancel.testing.strategies`);
 - a pytest plugin (:mod:`taskcancel.testing.plugin`, loaded automatically) with the
   fixtures ``ecs_memory``, ``ecs_memory_store``, ``ecs_emulator``, ``ecs_clock``,
-  ``ecs_endpoint``, ``ecs_client``, ``ecs_mock`` and the ``real_cloud`` marker.
+  ``ecs_endpoint``, ``ecs_client``, ``ecs_mock``, ``ecs_journal`` and the ``real_cloud`` marker.
 
 hypothesis is needed only by the strategies and :func:`check_transport`; they are
 imported on first use, so the pytest plugin (loaded in every pytest run once taskcancel
@@ -26,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._store._clock import FakeClock
+from ._journal import RequestJournal
 from ._mock import EcsMock, mock_ecs
 from ._process import PROXY_VARIABLES, ServeProcess, clean_env
 from ._scripted import ScriptedTransport
@@ -43,6 +45,7 @@ __all__ = [
     "EcsMock",
     "EmulatorServer",
     "FakeClock",
+    "RequestJournal",
     "ScriptedTransport",
     "ServeProcess",
     "TransportFactory",

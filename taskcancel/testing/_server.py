@@ -139,6 +139,7 @@ class EmulatorServer:
         self._background.stop()
         self._socket.close()
         self._background = None
+        self.ops.journal.close()  # a journal file is written out
         if self._owns_store:
             self.store.close()
 
@@ -205,6 +206,16 @@ class EmulatorServer:
                 latency_ms=current.latency_ms if latency_ms is None else latency_ms,
             )
         )
+
+    def requests(self, **filters: object) -> list[dict[str, Any]]:
+        """The request journal's entries, oldest first (design §11): ``GET
+        /_taskcancel/requests``' ``Requests``. ``filters`` take the route's names
+        (``Action="CancelTask"``) or Python's (``action=``, ``task_id=``, ``code=``,
+        ``region_id=``, ``access_key_id=``, ``kind=``, ``since=``, ``limit=``,
+        ``wait_seconds=``); a bad one raises ``ValueError`` with the route's message."""
+        from ._journal import journal_request
+
+        return journal_request(self.app, filters)
 
     # -- clients ------------------------------------------------------------------------
 

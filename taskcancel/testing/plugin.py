@@ -55,6 +55,7 @@ import pytest
 from .. import DEFAULT_ENDPOINT, Client, InMemoryTransport, MemoryStore
 from .._store._clock import DEFAULT_START, FakeClock
 from ._clients import sdk_config, signed_client
+from ._journal import RequestJournal
 from ._mock import mock_ecs
 from ._process import PROXY_VARIABLES  # unset while ``ecs_emulator`` runs
 from ._server import EmulatorServer
@@ -192,6 +193,15 @@ def ecs_emulator(
             yield server
         return
     yield _ecs_shared.checkout()
+
+
+@pytest.fixture
+def ecs_journal(ecs_emulator: EmulatorServer) -> RequestJournal:
+    """``ecs_emulator``'s request journal, empty at the start of the test: ``entries()``,
+    ``assert_called(action, times=None, **params)``, ``assert_not_called``, ``clear()``."""
+    journal = RequestJournal.of_server(ecs_emulator)
+    journal.clear()
+    return journal
 
 
 @pytest.fixture

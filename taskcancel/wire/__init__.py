@@ -48,6 +48,7 @@ from .render import (
 )
 from .reply import ErrorReply, parse_reply, retry_after_ms
 from .request import (
+    CONTROL_PREFIX,
     DEFAULT_LIMITS,
     SCHEMES,
     Limits,
@@ -57,6 +58,7 @@ from .request import (
 )
 
 __all__ = [
+    "CONTROL_PREFIX",
     "DEFAULT_HOST_ID",
     "DEFAULT_LIMITS",
     "ECS_VERSION",

@@ -26,6 +26,7 @@ from ._types import Call, DecodedRequest, OutgoingRequest, Scheme
 from .gateway import GATEWAY_ERRORS, GatewayError, gateway_error
 
 __all__ = [
+    "CONTROL_PREFIX",
     "DEFAULT_LIMITS",
     "SCHEMES",
     "Call",
@@ -73,6 +74,10 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+#: Where the emulator's control plane lives (design §10): a path under it is never ECS
+#: RPC. The one definition, for the server's routing and the CLI's control commands.
+CONTROL_PREFIX = "/_taskcancel/"
 
 
 def decode_request(

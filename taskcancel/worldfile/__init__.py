@@ -18,7 +18,7 @@ from ._world import (
     parse_world,
     printable,
 )
-from ._write import faults_to_json, world_to_json
+from ._write import faults_to_json, task_to_json, world_to_json
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -33,5 +33,6 @@ __all__ = [
     "parse_schedule",
     "parse_world",
     "printable",
+    "task_to_json",
     "world_to_json",
 ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .._core._model import Task
 from .._core._time import format_time, format_timestamp
 from ._world import Faults, WorldSpec
 
-__all__ = ["faults_to_json", "world_to_json"]
+__all__ = ["faults_to_json", "task_to_json", "world_to_json"]
 
 
 def world_to_json(spec: WorldSpec) -> dict[str, Any]:
@@ -17,32 +18,7 @@ def world_to_json(spec: WorldSpec) -> dict[str, Any]:
     ``parse_world(world_to_json(s)) == s`` when every task's owner is one of the
     accounts and its times are whole seconds (world files carry no fractions).
     """
-    tasks = []
-    for task in spec.tasks:
-        entry: dict[str, Any] = {
-            "TaskId": task.task_id,
-            "RegionId": task.region_id,
-            "TaskAction": task.action.value,
-            "TaskStatus": task.status.value,
-            "AccessKeyId": task.owner,
-        }
-        if task.creation_time is not None:
-            entry["CreationTime"] = _file_time(task.creation_time)
-        if task.finished_time is not None:
-            entry["FinishedTime"] = _file_time(task.finished_time)
-        if task.resource_id is not None:
-            entry["ResourceId"] = task.resource_id
-        if task.progress is not None:
-            entry["TaskProcess"] = task.progress
-        if task.cancel_fails:
-            entry["CancelFails"] = True
-        if task.schedule is not None:
-            entry["Schedule"] = {
-                "QueuedSeconds": task.schedule.queued_seconds,
-                "ProcessingSeconds": task.schedule.processing_seconds,
-                "Outcome": task.schedule.outcome.value,
-            }
-        tasks.append(entry)
+    tasks = [task_to_json(task) for task in spec.tasks]
     result: dict[str, Any] = {
         "Regions": sorted(spec.regions),
         "Accounts": [
@@ -53,6 +29,34 @@ def world_to_json(spec: WorldSpec) -> dict[str, Any]:
     if spec.faults != Faults():
         result["Faults"] = faults_to_json(spec.faults)
     return result
+
+
+def task_to_json(task: Task) -> dict[str, Any]:
+    """One task as a world file's ``Tasks[]`` entry."""
+    entry: dict[str, Any] = {
+        "TaskId": task.task_id,
+        "RegionId": task.region_id,
+        "TaskAction": task.action.value,
+        "TaskStatus": task.status.value,
+        "AccessKeyId": task.owner,
+    }
+    if task.creation_time is not None:
+        entry["CreationTime"] = _file_time(task.creation_time)
+    if task.finished_time is not None:
+        entry["FinishedTime"] = _file_time(task.finished_time)
+    if task.resource_id is not None:
+        entry["ResourceId"] = task.resource_id
+    if task.progress is not None:
+        entry["TaskProcess"] = task.progress
+    if task.cancel_fails:
+        entry["CancelFails"] = True
+    if task.schedule is not None:
+        entry["Schedule"] = {
+            "QueuedSeconds": task.schedule.queued_seconds,
+            "ProcessingSeconds": task.schedule.processing_seconds,
+            "Outcome": task.schedule.outcome.value,
+        }
+    return entry
 
 
 def faults_to_json(faults: Faults) -> dict[str, Any]:

@@ -136,8 +136,9 @@ def test_an_sdk_cancel_appears_in_the_journal_and_opens_to_its_decision(
             for row in driver.find_elements(By.CSS_SELECTOR, "#journal .jrow"):
                 texts = [span.text for span in row.find_elements(By.TAG_NAME, "span")]
                 if texts[1] == "CancelTask" and texts[3] == task_id:
-                    row.click()
-                    return row.get_attribute("data-seq")
+                    seq = row.get_attribute("data-seq")
+                    row.click()  # the list is redrawn with the row selected: row goes stale
+                    return seq
         except StaleElementReferenceException:  # redrawn under us: look again
             pass
         return None
