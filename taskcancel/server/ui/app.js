@@ -14,6 +14,8 @@
   const MIN_REFRESH_GAP = 300; // ms between two state refreshes, at least
   const MS_PER_TASK = 0.2; // ms between two state refreshes, per task in the world
   const BATCH_PAUSE = 200; // ms after a long-poll that brought entries
+  const BATCH_LIMIT = 200; // newest entries taken a round
+  const BUSY_PAUSE = 800; // ms after a round that brought a full batch
 
   const $ = (id) => document.getElementById(id);
   const view = {
@@ -21,6 +23,7 @@
     entries: [], // oldest first
     lastSeq: 0,
     dropped: 0,
+    skipped: 0, // entries not fetched: more than BATCH_LIMIT came in a round
     selected: null,
     world: null,
     faults: null,
@@ -351,7 +354,10 @@
     const total = view.entries.length;
     let count = String(total);
     if (view.journal === "missing") count = "not available";
-    else if (view.dropped) count += " (" + view.dropped + " dropped)";
+    else {
+      if (view.dropped) count += " (" + view.dropped + " dropped)";
+      if (view.skipped) count += " (" + view.skipped + " not fetched: too many calls to show each)";
+    }
     $("journal-count").textContent = count;
     spacer.style.height = total * ROW + "px";
     const first = Math.max(0, Math.floor(port.scrollTop / ROW) - 5);
@@ -490,13 +496,19 @@
     }
     for (;;) {
       try {
-        const answer = await get("requests?Since=" + view.lastSeq + "&WaitSeconds=" + WAIT_SECONDS);
-        view.dropped = answer.Dropped || 0;
-        const fresh = answer.Requests || [];
-        if (fresh.length) {
+        // Wait for one new entry, then take the newest BATCH_LIMIT: a busy emulator pays
+        // for at most that many entries a round (the rest are counted as not fetched).
+        const wake = await get("requests?Since=" + view.lastSeq + "&Limit=1&WaitSeconds=" + WAIT_SECONDS);
+        if ((wake.Requests || []).length) {
+          const answer = await get("requests?Limit=" + BATCH_LIMIT);
+          view.dropped = answer.Dropped || 0;
+          const fresh = (answer.Requests || []).filter((e) => e.Seq > view.lastSeq);
+          if (fresh.length && view.lastSeq && fresh[0].Seq > view.lastSeq + 1) {
+            view.skipped += fresh[0].Seq - view.lastSeq - 1;
+          }
           addEntries(fresh);
           refresh();
-          await pause(BATCH_PAUSE); // a busy emulator: take its calls in batches, not one by one
+          await pause(fresh.length >= BATCH_LIMIT ? BUSY_PAUSE : BATCH_PAUSE);
         }
       } catch (error) {
         if (forbidden(error)) await askToken();
