@@ -14,6 +14,7 @@
     taskcancel reset [--endpoint URL] [--timeout SECONDS]
     taskcancel faults [--endpoint URL] [--json] [--timeout SECONDS]
     taskcancel requests [--endpoint URL] [--action A] [--task T] [--code C] [--follow] [--json]
+    taskcancel ui [--endpoint URL] [--print]
     taskcancel --version
 
 Every ``serve`` option also comes from a ``TASKCANCEL_*`` variable (a flag beats it).
@@ -22,9 +23,9 @@ print the reply as JSON on stdout and exit 0; any error the service answers exit
 the Aliyun code and message on stderr; bad usage or configuration exits 2; no answer at all
 exits 3; Ctrl-C exits 130 with one line. ``state`` and ``reset`` use the emulator's control
 plane (``/_taskcancel/``), with the same exit statuses, as do ``requests`` (the request
-journal) and ``faults`` (the fault rules in force, with their counts). Each command lives
-in its own module: :mod:`._serve`, :mod:`._client`, :mod:`._control`, :mod:`._requests`
-and :mod:`._faults`.
+journal) and ``faults`` (the fault rules in force, with their counts); ``ui`` opens the
+dashboard. Each command lives in its own module: :mod:`._serve`, :mod:`._client`,
+:mod:`._control`, :mod:`._requests`, :mod:`._faults` and :mod:`._ui`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import _client, _control, _faults, _requests, _serve
+from . import _client, _control, _faults, _requests, _serve, _ui
 from ._exit import EXIT_INTERRUPTED
 
 __all__ = ["main"]
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     _control.add_parsers(commands)
     _faults.add_parser(commands)
     _requests.add_parser(commands)
+    _ui.add_parser(commands)
     return parser
 
 
@@ -62,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":  # stops gracefully on SIGINT itself
         return _serve.run(args)
+    if args.command == "ui":
+        return _ui.run(args)
     try:  # any client command: Ctrl-C while it waits is one line, not a traceback
         if args.command == "requests":
             return _requests.run(args)

@@ -76,6 +76,8 @@ def banner(
     else:
         control = f"{client_url}/_taskcancel/ (open: loopback only)"
     lines.append(f"control plane: {control}")
+    if enabled:  # the dashboard lives on the control plane (taskcancel ui opens it)
+        lines.append(f"dashboard: {url}/_taskcancel/ui")
     lines.append(f"listening on {url}")
     return "\n".join(lines)
 

@@ -38,6 +38,7 @@ from ._journal import Entry, Filters, parse_filters
 from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, Deferred, RawRequest
+from ._ui import is_ui, serve_ui
 from ._world import STORE_BUSY, store_busy
 
 __all__ = ["PREFIX", "ControlPlane"]
@@ -82,6 +83,8 @@ class ControlPlane:
         :class:`Deferred` one, ready once an entry matching the filters exists."""
         begun = request.begun or perf_counter()
         path = request.target.partition(b"?")[0].decode("latin-1")
+        if is_ui(path[len(PREFIX) :]):  # the dashboard: static, no secret in it (see _ui)
+            return serve_ui(self, request, request_id, path[len(PREFIX) :])
         try:
             status, document = self._dispatch(request, path[len(PREFIX) :])
             code = "OK"

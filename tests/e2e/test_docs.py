@@ -45,9 +45,7 @@ _FENCE = re.compile(r"^```([A-Za-z]*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 _MARKER = re.compile(r"<!-- docs-test: (skip|pending) (.+?) -->\s*$")
 _DEMO_ADDRESS = "127.0.0.1:8080"
 #: Files a page links to that another part of the work is still making, and why.
-PENDING_FILES = {
-    "docs/images/dashboard.png": "the dashboard's screenshot comes with the dashboard",
-}
+PENDING_FILES: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
