@@ -24,7 +24,7 @@ from .._core._model import (
     TaskStatus,
     parse_time,
 )
-from .._core._rules import DEFAULT_POLICY, Accepted, Policy, Reason, supports_cancel
+from .._core._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, supports_cancel
 from .._store import DuplicateTaskError, Store
 from ._shapes import IdGenerator, task_from_api, task_to_api
 
@@ -119,20 +119,26 @@ _OK_WHY: Why = ("ok", "OK", None, None, None)
 def explain_cancel(ctx: ActionContext, params: Mapping[str, str]) -> tuple[Reply, Why]:
     """CancelTask, and why: the contract row that decided and the task it was about.
 
-    An accepted cancel's task is the task as the cancel left it (``Deleted``); for a
-    rejection about a task (rows 5-7) the task is read back as it stands now -- a
-    rejected cancel changes nothing -- off the accepted path, which stays one store call.
+    The task is the task as the rules saw it, in the same store operation (its status
+    after its schedule, before the cancel); for a rejection about a task (rows 5-7) it is
+    the task the rules found, unchanged.
     """
     region_id, task_id = params.get("RegionId"), params.get("TaskId")
+    decided: list[Decision] = []
     decision = ctx.store.cancel(
-        CancelRequest(region_id, task_id), account=ctx.account, policy=ctx.policy
+        CancelRequest(region_id, task_id),
+        account=ctx.account,
+        policy=ctx.policy,
+        seen=decided.append,
     )
+    before = decided[-1] if decided else None  # the last, should the store have retried
+    seen = before.task if isinstance(before, Accepted) else None
     if isinstance(decision, Accepted):
-        return {}, ("ok", "OK", 7, None, decision.task)
+        return {}, ("ok", "OK", 7, None, decision.task if seen is None else seen)
     reason = decision.reason
     why = _NO_TASK_WHY.get(reason)
     if why is None:
-        task = ctx.store.get_task(region_id or "", task_id or "", account=ctx.account)
+        task = seen or ctx.store.get_task(region_id or "", task_id or "", account=ctx.account)
         step = "store" if reason is Reason.CANCEL_FAILED else "rules"
         why = (step, reason.value, CANCEL_ROWS[reason], reason.value, task)
     return ctx.profile.error(reason), why

@@ -239,12 +239,20 @@ class StoreBase(abc.ABC):
         self.update_task(region_id, task_id, cancel_fails=fails)
 
     def cancel(
-        self, request: CancelRequest, *, account: str | None = None, policy: Policy = DEFAULT_POLICY
+        self,
+        request: CancelRequest,
+        *,
+        account: str | None = None,
+        policy: Policy = DEFAULT_POLICY,
+        seen: Callable[[Decision], object] | None = None,
     ) -> Decision:
-        """Decide and apply atomically. ``Accepted.task`` is the task after the cancel."""
+        """Decide and apply atomically. ``Accepted.task`` is the task after the cancel;
+        ``seen`` is given the decision before it was applied (the task as the rules saw it)."""
 
         def decider(world: World, now: datetime) -> Decision:
             decided = decide(request, world, account=account, policy=policy, now=now)
+            if seen is not None:
+                seen(decided)
             return apply_cancel(decided, now)
 
         return self._apply(decider)

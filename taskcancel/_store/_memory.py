@@ -114,9 +114,15 @@ class Store(Protocol):
         ...
 
     def cancel(
-        self, request: CancelRequest, *, account: str | None = None, policy: Policy = DEFAULT_POLICY
+        self,
+        request: CancelRequest,
+        *,
+        account: str | None = None,
+        policy: Policy = DEFAULT_POLICY,
+        seen: Callable[[Decision], object] | None = None,
     ) -> Decision:
-        """Decide and apply atomically. ``Accepted.task`` is the task after the cancel."""
+        """Decide and apply atomically. ``Accepted.task`` is the task after the cancel;
+        ``seen`` is given the decision before it was applied (the task as the rules saw it)."""
         ...
 
     def close(self) -> None: ...

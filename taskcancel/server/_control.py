@@ -38,7 +38,7 @@ from ._journal import Entry, Filters, parse_filters
 from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, Deferred, RawRequest
-from ._ui import is_ui, serve_ui
+from ._ui import is_ui, serve
 from ._world import STORE_BUSY, store_busy
 
 __all__ = ["PREFIX", "ControlPlane"]
@@ -84,7 +84,7 @@ class ControlPlane:
         begun = request.begun or perf_counter()
         path = request.target.partition(b"?")[0].decode("latin-1")
         if is_ui(path[len(PREFIX) :]):  # the dashboard: static, no secret in it (see _ui)
-            return serve_ui(self, request, request_id, path[len(PREFIX) :])
+            return self._ui(request, request_id, path[len(PREFIX) :])
         try:
             status, document = self._dispatch(request, path[len(PREFIX) :])
             code = "OK"
@@ -138,6 +138,23 @@ class ControlPlane:
         answer = Answer(wire.Response(status, headers, body), request_id, code=code)
         answer.route = f"{request.method} {path}"
         return answer
+
+    def _ui(self, request: RawRequest, request_id: str, route: str) -> Answer:
+        """The dashboard's ``route``, under this plane's access rule, with the emulator's
+        cancel policy (public facts the page needs to show ``SupportCancel``)."""
+        refusal = None
+        if not self.enabled:
+            refusal = (404, "NotFound", _OFF)
+        else:
+            foreign = self._foreign(request.headers)
+            if foreign is not None:
+                refusal = (403, "Forbidden", foreign)
+        policy = self.ops.settings.policy
+        cancellable = (
+            [a.value for a in policy.cancellable_actions],
+            [s.value for s in policy.cancellable_statuses],
+        )
+        return serve(request.method, route, request_id, refusal=refusal, cancellable=cancellable)
 
     def _dispatch(self, request: RawRequest, route: str) -> tuple[int, Any]:
         if route != "health":

@@ -19,15 +19,11 @@ import html
 import json
 from collections.abc import Collection
 from importlib import resources
-from typing import TYPE_CHECKING
 
 from .. import wire
-from ._request import Answer, RawRequest
+from ._request import Answer
 
-if TYPE_CHECKING:
-    from ._control import ControlPlane
-
-__all__ = ["ASSETS", "CSP", "HEADERS", "is_ui", "serve", "serve_ui"]
+__all__ = ["ASSETS", "CSP", "HEADERS", "is_ui", "serve"]
 
 #: The route of the page, below the control plane's prefix.
 ROUTE = "ui"
@@ -68,25 +64,6 @@ def _asset(name: str) -> bytes:
 def is_ui(route: str) -> bool:
     """Whether ``route`` (the path below ``/_taskcancel/``) is the page or one of its assets."""
     return route == ROUTE or route.startswith(ROUTE + "/")
-
-
-def serve_ui(plane: ControlPlane, request: RawRequest, request_id: str, route: str) -> Answer:
-    """``route`` for ``plane``: under its access rule, with the emulator's cancel policy."""
-    from ._control import _OFF  # the plane's own words (imported late: it imports this)
-
-    refusal = None
-    if not plane.enabled:
-        refusal = (404, "NotFound", _OFF)
-    else:
-        foreign = plane._foreign(request.headers)
-        if foreign is not None:
-            refusal = (403, "Forbidden", foreign)
-    policy = plane.ops.settings.policy
-    cancellable = (
-        [a.value for a in policy.cancellable_actions],
-        [s.value for s in policy.cancellable_statuses],
-    )
-    return serve(request.method, route, request_id, refusal=refusal, cancellable=cancellable)
 
 
 def serve(

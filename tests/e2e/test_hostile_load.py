@@ -18,7 +18,7 @@ import socket
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -131,10 +131,15 @@ class WatchedStore(SqliteStore):
         self.go.wait(30)
 
     def cancel(
-        self, request: CancelRequest, *, account: str | None = None, policy: Policy = DEFAULT_POLICY
+        self,
+        request: CancelRequest,
+        *,
+        account: str | None = None,
+        policy: Policy = DEFAULT_POLICY,
+        seen: Callable[[Decision], object] | None = None,
     ) -> Decision:
         self._arrived()
-        return super().cancel(request, account=account, policy=policy)
+        return super().cancel(request, account=account, policy=policy, seen=seen)
 
     def add_tasks(self, tasks: Iterable[Task]) -> None:
         self._arrived()
