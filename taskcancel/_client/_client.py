@@ -18,7 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from .. import wire
-from .._api._actions import ActionContext, IdGenerator, dispatch
+from .._api._actions import ActionContext, IdGenerator, Reply, dispatch_explained
 from .._core._catalogue import ErrorSpec, Profile, get_profile, reason_for_code
 from .._core._exceptions import (
     ApiError,
@@ -28,7 +28,7 @@ from .._core._exceptions import (
     rejection_for,
 )
 from .._core._model import TaskAction, TaskStatus, parse_time
-from .._core._rules import DEFAULT_POLICY, Policy
+from .._core._rules import DEFAULT_POLICY, Policy, Reason
 from .._ids import uuid_request_ids
 from .._store import Store
 
@@ -57,11 +57,16 @@ class ApiRequest:
 
 @attrs.frozen
 class ApiResponse:
-    """The answer: HTTP status, the decoded JSON object, and the reply headers."""
+    """The answer: HTTP status, the decoded JSON object, and the reply headers.
+
+    ``reason`` is the rejection's :class:`~taskcancel.Reason` when the transport knows it
+    (the in-memory transport does); otherwise it is read back from the code.
+    """
 
     http_status: int
     body: Mapping[str, Any]
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    reason: Reason | None = None
 
 
 @runtime_checkable
@@ -110,14 +115,18 @@ class InMemoryTransport:
         self._request_ids = request_ids
 
     def handle_request(self, request: ApiRequest) -> ApiResponse:
-        reply = dispatch(self._context, request.action, request.params)
+        explained = dispatch_explained(self._context, request.action, request.params)
         request_id = self._request_ids()
-        if reply is None:
-            reply = wire.gateway_error("InvalidAction.NotFound")
+        reason = None
+        if explained is None:
+            reply: Reply = wire.gateway_error("InvalidAction.NotFound")
+        else:
+            reply, why = explained
+            reason = Reason(why[3]) if why[3] is not None else None
         if isinstance(reply, ErrorSpec):
             body = {"RequestId": request_id, "HostId": "memory", "Code": reply.code}
             body["Message"] = reply.message
-            return ApiResponse(reply.http_status, body)
+            return ApiResponse(reply.http_status, body, reason=reason)
         return ApiResponse(200, {"RequestId": request_id, **reply})
 
     async def handle_async_request(self, request: ApiRequest) -> ApiResponse:
@@ -152,7 +161,7 @@ def error_from_response(response: ApiResponse) -> TaskCancelError:
     message = str(body.get("Message") or "")
     request_id = str(body.get("RequestId") or "")
     status = response.http_status
-    reason = reason_for_code(code, message)
+    reason = response.reason or reason_for_code(code, message)
     if reason is not None:
         return rejection_for(reason, code, status, message, request_id)
     if code.startswith("Throttling"):
