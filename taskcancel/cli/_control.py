@@ -109,23 +109,33 @@ def _tasks_of(world: object) -> list[Mapping[str, Any]] | None:
     return tasks
 
 
-def run(args: argparse.Namespace) -> int:
-    import httpx
-
-    parts = urlsplit(args.endpoint)
+def control_target(endpoint: str, route: str) -> tuple[str, dict[str, str]] | int:
+    """The URL of ``route`` on the control plane at ``endpoint`` and the headers to send
+    (the token from :data:`TOKEN_VARIABLE`); or, after saying what is wrong, the exit
+    status (a bad endpoint or token is bad usage)."""
+    parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return fail(
-            f"--endpoint must be an http(s) URL like {DEFAULT_CONTROL_ENDPOINT}, "
-            f"got {args.endpoint!r}",
+            f"--endpoint must be an http(s) URL like {DEFAULT_CONTROL_ENDPOINT}, got {endpoint!r}",
             EXIT_USAGE,
         )
-    url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{CONTROL_PREFIX}{args.command}"
+    url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{CONTROL_PREFIX}{route}"
     headers = {"Accept": "application/json"}
     token = os.environ.get(TOKEN_VARIABLE)
     if token:
         if not token.isascii() or not token.isprintable():
             return fail(f"{TOKEN_VARIABLE} must be printable ASCII (it is a header)", EXIT_USAGE)
         headers["Authorization"] = f"Bearer {token}"
+    return url, headers
+
+
+def run(args: argparse.Namespace) -> int:
+    import httpx
+
+    target = control_target(args.endpoint, args.command)
+    if isinstance(target, int):
+        return target
+    url, headers = target
     method = "GET" if args.command == "state" else "POST"
     try:
         with httpx.Client(timeout=args.timeout, trust_env=False) as client:

@@ -19,10 +19,9 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._client import emit, fail, one_line, timeout_option
-from ._control import CONTROL_PREFIX, DEFAULT_CONTROL_ENDPOINT, TOKEN_VARIABLE
+from ._control import DEFAULT_CONTROL_ENDPOINT, TOKEN_VARIABLE, control_target
 from ._control import _error_line as error_line
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 
@@ -119,20 +118,10 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import httpx
 
-    parts = urlsplit(args.endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return fail(
-            f"--endpoint must be an http(s) URL like {DEFAULT_CONTROL_ENDPOINT}, "
-            f"got {args.endpoint!r}",
-            EXIT_USAGE,
-        )
-    url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}{CONTROL_PREFIX}requests"
-    headers = {"Accept": "application/json"}
-    token = os.environ.get(TOKEN_VARIABLE)
-    if token:
-        if not token.isascii() or not token.isprintable():
-            return fail(f"{TOKEN_VARIABLE} must be printable ASCII (it is a header)", EXIT_USAGE)
-        headers["Authorization"] = f"Bearer {token}"
+    target = control_target(args.endpoint, "requests")
+    if isinstance(target, int):
+        return target
+    url, headers = target
     filters = {
         name: value
         for name, value in (("Action", args.action), ("TaskId", args.task), ("Code", args.code))
