@@ -118,6 +118,12 @@ class _NullTransport(asyncio.Transport):
     def abort(self) -> None:
         pass
 
+    def can_write_eof(self) -> bool:
+        return False
+
+    def write_eof(self) -> None:
+        pass
+
 
 def _best(
     run: Callable[..., None], count: int, repeat: int, setup: Callable[[], Any] | None = None
@@ -140,14 +146,13 @@ def _best(
 class _FixedApp:
     """An app whose every answer is one ready-made success: the connection layer alone."""
 
-    blocking = False
     control_max_body = 0
 
     def __init__(self, real: Emulator) -> None:
         self.real = real
         self.answer = real.handle(_raw(signed_requests(1, datetime.now(UTC))[0]))
 
-    def handle(self, request: RawRequest) -> Any:
+    def stage(self, request: RawRequest) -> Any:
         return self.answer
 
     def refusal(self, error: Any) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import attrs
 
-from .._store import Clock, Store
+from .._store import Clock, Store, system_clock
 from .._store._clock import FakeClock
 from ..worldfile import WorldSpec
 from ._app import Emulator
@@ -73,7 +73,10 @@ def build(
         seed=settings.seed,
     )
     sink = JournalFile(settings.journal_file) if settings.journal_file else None
-    journal = Journal(settings.journal_size, clock=lambda: live.current.store.clock(), sink=sink)
+    # The journal stamps entries with the store's clock; under the system clock it reads
+    # time.time() instead of building a datetime on every call.
+    clock = None if store.clock is system_clock else (lambda: live.current.store.clock())
+    journal = Journal(settings.journal_size, clock=clock, sink=sink)
     ops = Operations(live, start, settings, clock=fake_clock, journal=journal)
     control = ControlPlane(
         ops, enabled=settings.control_enabled(loopback=loopback), token=settings.control_token

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -156,7 +157,9 @@ class Entry:
         truncated: bool = False,
     ) -> None:
         self.seq = 0
-        self.time: datetime | None = None
+        #: When it was recorded: the emulator's clock, or seconds since the epoch under
+        #: the system clock (a float costs less to read on every call than a datetime).
+        self.time: datetime | float | None = None
         self.kind, self.request_id, self.method = kind, request_id, method
         self.path: str | None = path  # None: the path of ``raw``
         self.status, self.code, self.latency_ms = status, code, latency_ms
@@ -309,10 +312,12 @@ def _decision_json(decision: Decision) -> dict[str, Any]:
     }
 
 
-def _time_text(value: datetime | None) -> str | None:
+def _time_text(value: datetime | float | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is not None:
+    if isinstance(value, float):  # the system clock, read as a number when recorded
+        value = datetime.fromtimestamp(value, UTC)
+    elif value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
@@ -410,7 +415,8 @@ class Journal:
             raise ValueError(f"journal size must be a whole number >= 0, got {size!r}")
         self.size = size
         self.enabled = size > 0 or sink is not None
-        self._clock = clock or (lambda: datetime.now(UTC))
+        # No clock: the system's, read as time.time() (entries convert it when read).
+        self._clock: Callable[[], datetime | float] = clock or time.time
         self._sink = sink
         self._entries: deque[Entry] = deque(maxlen=size or 1)
         self._lock = threading.Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import wire
 
@@ -37,15 +37,14 @@ class RawRequest:
     begun: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """Why a call got its answer (design §11, the journal's ``Decision``).
 
     ``step``: ``"gateway"`` | ``"fault"`` | ``"rules"`` | ``"store"`` | ``"ok"``; ``check``
     names what decided (``"signature"``, ``"timestamp"``, ``"nonce"``, ``"throttle"``, a
     fault rule's ``Name``, a ``Reason`` name such as ``"REGION_NOT_FOUND"``); ``rule`` is
     the contract table's row 1-7 for a CancelTask decision; ``task`` the task as the rules
-    saw it (world-file fields) or ``None``.
+    saw it (world-file fields) or ``None``. A named tuple: one is made for every call.
     """
 
     step: str
