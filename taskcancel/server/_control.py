@@ -233,7 +233,11 @@ class ControlPlane:
     def _index(self, request: RawRequest) -> tuple[int, Any]:
         routes = sorted(
             {f"{method} {PREFIX}{name}" for method, name in self._routes if name}
-            | {f"PATCH {PREFIX}tasks/{{RegionId}}/{{TaskId}}"}
+            | {
+                f"PATCH {PREFIX}tasks/{{RegionId}}/{{TaskId}}",
+                f"GET {PREFIX}requests/{{RequestId}}",
+                f"GET {PREFIX}ui",
+            }
         )
         return 200, {"Routes": routes, "Ui": f"{PREFIX}ui"}
 

@@ -170,6 +170,7 @@ class RequestJournal:
 
     def assert_called(self, action: str, *, times: int | None = None, **params: object) -> None:
         """``action`` was called with ``params`` (at least once, or exactly ``times``)."""
+        __tracebackhide__ = True  # pytest shows the test's line and the message, not ours
         entries = self.entries(kind="ecs")
         hits = [e for e in entries if e.get("Action") == action and _matches(e, params)]
         if (times is None and hits) or (times is not None and len(hits) == times):
@@ -186,6 +187,7 @@ class RequestJournal:
 
     def assert_not_called(self, action: str, **params: object) -> None:
         """``action`` was never called with ``params``."""
+        __tracebackhide__ = True
         hits = self.calls(action, **params)
         if hits:
             lines = [f"expected no {action}({_shown(params)}), got {len(hits)}:"]

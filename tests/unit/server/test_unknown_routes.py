@@ -25,7 +25,9 @@ def test_the_control_plane_root_lists_its_routes_and_the_page() -> None:
     routes = body["Routes"]
     assert isinstance(routes, list)
     for route in ("GET /_taskcancel/health", "GET /_taskcancel/state", "POST /_taskcancel/reset",
-                  "PATCH /_taskcancel/tasks/{RegionId}/{TaskId}"):  # fmt: skip
+                  "PATCH /_taskcancel/tasks/{RegionId}/{TaskId}", "GET /_taskcancel/requests",
+                  "GET /_taskcancel/requests/{RequestId}", "GET /_taskcancel/faults",
+                  "GET /_taskcancel/ui"):  # fmt: skip
         assert route in routes
     assert "GET /_taskcancel/" not in routes  # the index itself is not a route to list
     assert body["Ui"] == "/_taskcancel/ui"
