@@ -10,10 +10,15 @@ option added there appears here on the next build, with its default and help tex
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 SERVE_OPTIONS_MARKER = "<!-- serve-options -->"
 COMMON_PARAMETERS_MARKER = "<!-- common-parameters -->"
+#: The note a page puts right after a marker for readers of the raw Markdown (GitHub),
+#: where the marker shows nothing: ``*(The ... is generated when the site is built ...)*``,
+#: on one or more lines. The built page has the generated text instead, so it goes.
+_RAW_NOTE = r"\n\*\(?The (?:table|list) is generated when the site is built:.*?\*(?=\n|$)"
 
 
 def _cell(text: str) -> str:
@@ -58,7 +63,17 @@ def common_parameters() -> str:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     """mkdocs' hook: put the generated tables where their markers are."""
     if SERVE_OPTIONS_MARKER in markdown:
-        markdown = markdown.replace(SERVE_OPTIONS_MARKER, serve_options_table())
+        markdown = re.sub(
+            re.escape(SERVE_OPTIONS_MARKER) + f"(\\.?)(?:{_RAW_NOTE})?",
+            lambda m: serve_options_table() + m.group(1),
+            markdown,
+            flags=re.DOTALL,
+        )
     if COMMON_PARAMETERS_MARKER in markdown:
-        markdown = markdown.replace(COMMON_PARAMETERS_MARKER, common_parameters())
+        markdown = re.sub(
+            re.escape(COMMON_PARAMETERS_MARKER) + f"(\\.?)(?:{_RAW_NOTE})?",
+            lambda m: common_parameters() + m.group(1),
+            markdown,
+            flags=re.DOTALL,
+        )
     return markdown
