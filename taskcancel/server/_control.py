@@ -11,6 +11,7 @@ route but ``health`` off. The routes only translate: the work is
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import logging
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from .. import wire
+from .._core._text import printable
 from .._core._time import format_timestamp
 from ..worldfile import Faults, WorldFileError, parse_faults, parse_world
 from ._app import CONTROL_PREFIX
@@ -260,18 +262,34 @@ class ControlPlane:
             return 200, filters  # handle() makes the long-poll (it has the request id)
         return 200, self.ops.journal.answer(filters)
 
-    def _long_poll(self, request: RawRequest, request_id: str, filters: Filters) -> Deferred:
+    def _long_poll(
+        self, request: RawRequest, request_id: str, filters: Filters
+    ) -> Answer | Deferred:
+        """The answer now if an entry matches (this runs in a worker: control work is
+        offloaded), else a long-poll. On the loop it looks only at entries newer than the
+        ones already checked, and expires with nothing found without looking again."""
         journal = self.ops.journal
+        seen = journal.seq
+        if journal.entries(filters):
+            return self._answer(request, request_id, 200, "OK", journal.answer(filters))
+        newer = dataclasses.replace(filters, since=max(filters.since or 0, seen))
 
         def poll() -> Answer | None:
-            return expire() if journal.entries(filters) else None
-
-        def expire() -> Answer:
+            if not journal.entries(newer):
+                return None
             return self._answer(request, request_id, 200, "OK", journal.answer(filters))
+
+        def expire() -> Answer:  # nothing matched: none did when it began, none since
+            found = {"Requests": [], "Dropped": journal.dropped}
+            return self._answer(request, request_id, 200, "OK", found)
 
         return Deferred(poll, expire, journal.subscribe, filters.wait_seconds)
 
     def _delete_requests(self, request: RawRequest) -> tuple[int, Any]:
+        query = request.target.partition(b"?")[2]
+        if query:  # a filter here would look as if it cleared only what matched
+            name = query.split(b"&", 1)[0].split(b"=", 1)[0].decode("latin-1")
+            raise bad(f"{printable(name)}: DELETE requests takes no filters: it clears them all")
         return 200, {"Cleared": self.ops.journal.clear()}
 
     def _reset(self, request: RawRequest) -> tuple[int, Any]:

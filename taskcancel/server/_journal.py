@@ -23,7 +23,9 @@ batches; :meth:`JournalFile.close` writes what is left and flushes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -35,10 +37,14 @@ from urllib.parse import parse_qsl
 
 from .._api._actions import ignored_parameters
 from .._core._model import Task
+from .._core._text import printable
 from ..wire._encoding import decode_form
 from ..worldfile import task_to_json
 from ._control_body import Refusal
+from ._log import is_secret
 from ._request import Decision
+
+log = logging.getLogger("taskcancel.server")
 
 __all__ = [
     "DEFAULT_JOURNAL_SIZE",
@@ -77,12 +83,6 @@ FILTERS = (
     "WaitSeconds",
 )
 _REDACTED = "***"
-_SECRET_WORDS = ("secret", "password", "token")
-
-
-def _secret(name: str) -> bool:
-    lower = name.lower()
-    return lower == "signature" or any(word in lower for word in _SECRET_WORDS)
 
 
 def _cut(text: str) -> str:
@@ -207,7 +207,9 @@ class Entry:
             return entry
         path = target.partition(b"?")[0].decode("latin-1")
         truncated = False
-        if params is not None and len(target) + body_size > SMALL_REQUEST:
+        if params is not None and (
+            len(target) + body_size > SMALL_REQUEST or len(params) > MAX_PARAMS
+        ):
             params, truncated = _bounded(params)
         if len(path) > MAX_VALUE:
             path, truncated = path[:MAX_VALUE], True
@@ -270,7 +272,7 @@ class Entry:
                 AccessKeyId=self.access_key_id,
                 RegionId=self.region_id,
                 TaskId=self.task_id,
-                Params={k: (_REDACTED if _secret(k) else v) for k, v in params.items()},
+                Params={k: (_REDACTED if is_secret(k) else v) for k, v in params.items()},
             )
         data.update(Status=self.status, Code=self.code, LatencyMs=round(self.latency_ms, 3))
         if self.kind == "ecs":
@@ -283,16 +285,22 @@ class Entry:
 
 
 _new = object.__new__
+#: Parameters a large request's entry keeps at most, and what each costs beyond its text.
+MAX_PARAMS = 64
+_PARAM_OVERHEAD = 32
 
 
 def _bounded(params: Mapping[str, str]) -> tuple[dict[str, str], bool]:
+    """At most :data:`MAX_PARAMS` parameters and :data:`MAX_PARAMS_CHARS` characters, each
+    parameter also charged :data:`_PARAM_OVERHEAD` for what keeping it costs (thousands of
+    one-character parameters would otherwise keep hundreds of KB an entry)."""
     kept: dict[str, str] = {}
     budget = MAX_PARAMS_CHARS
     truncated = False
     for name, value in params.items():
         name_kept, value_kept = _cut(name), _cut(value)
-        cost = len(name_kept) + len(value_kept)
-        if cost > budget:
+        cost = len(name_kept) + len(value_kept) + _PARAM_OVERHEAD
+        if cost > budget or len(kept) >= MAX_PARAMS:
             truncated = True
             break
         truncated = truncated or name_kept is not name or value_kept is not value
@@ -465,18 +473,19 @@ class Journal:
     def entries(self, filters: Filters = Filters()) -> list[Entry]:
         """The matching entries, oldest first: after ``Since``, the first ``Limit``;
         without it, the newest ``Limit``."""
+        since = filters.since
         with self._lock:
-            snapshot = list(self._entries)
-        if filters.since is not None:
-            # Seq is increasing: skip what is not newer without testing every filter.
-            low, high = 0, len(snapshot)
-            while low < high:
-                middle = (low + high) // 2
-                if snapshot[middle].seq <= filters.since:
-                    low = middle + 1
-                else:
-                    high = middle
-            snapshot = snapshot[low:]
+            if since is None:
+                snapshot = list(self._entries)
+            else:
+                # Seq is increasing: the newer entries are the last ones; take them from
+                # the end (a long-poll's check costs what arrived, not the whole journal).
+                snapshot = []
+                for entry in reversed(self._entries):
+                    if entry.seq <= since:
+                        break
+                    snapshot.append(entry)
+                snapshot.reverse()
         found = [entry for entry in snapshot if filters.matches(entry)]
         if filters.limit is not None:
             found = found[: filters.limit] if filters.since is not None else found[-filters.limit :]
@@ -519,12 +528,19 @@ class Journal:
         return unsubscribe
 
 
+#: Entries waiting for the journal file at most.
+MAX_QUEUED = 100_000
+
+
 class JournalFile:
     """Appends each entry as one JSON line to ``path``, from a thread of its own.
 
     :meth:`__call__` only queues (the loop never waits for the disk); the thread writes
     what has queued in batches. :meth:`close` writes the rest, flushes and closes: after
-    it returns, the file holds every entry given before.
+    it returns, the file holds every entry given before. If the file cannot be written
+    (a full disk, say), one warning is logged and the file is given up: nothing queues
+    any more. At most :data:`MAX_QUEUED` entries wait; past it the newest are counted
+    and dropped (a disk slower than the calls), and the count is logged.
     """
 
     def __init__(self, path: str) -> None:
@@ -533,11 +549,18 @@ class JournalFile:
         self._queue: list[Entry] = []
         self._ready = threading.Condition()
         self._closing = False
+        self.failed = False
+        self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="taskcancel-journal", daemon=True)
         self._thread.start()
 
     def __call__(self, entry: Entry) -> None:
         with self._ready:
+            if self.failed:
+                return
+            if len(self._queue) >= MAX_QUEUED:
+                self.dropped += 1
+                return
             self._queue.append(entry)
             if len(self._queue) == 1:
                 self._ready.notify()
@@ -551,8 +574,18 @@ class JournalFile:
                 closing = self._closing
             if batch:
                 lines = [json.dumps(entry.to_json(), ensure_ascii=False) + "\n" for entry in batch]
-                self._file.write("".join(lines))
-                self._file.flush()
+                try:
+                    self._file.write("".join(lines))
+                    self._file.flush()
+                except OSError as exc:
+                    with self._ready:
+                        self.failed, self._queue = True, []
+                    log.warning(
+                        "journal file %s: cannot write (%s): no more entries go to it",
+                        printable(self.path),
+                        exc.strerror or exc,
+                    )
+                    return
             if closing and not batch:
                 return
 
@@ -564,4 +597,11 @@ class JournalFile:
             self._closing = True
             self._ready.notify()
         self._thread.join()
-        self._file.close()
+        with contextlib.suppress(OSError):  # a file that failed to write may fail to close
+            self._file.close()
+        if self.dropped:
+            log.warning(
+                "journal file %s: %d entries dropped: the disk did not keep up",
+                printable(self.path),
+                self.dropped,
+            )

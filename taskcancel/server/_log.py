@@ -70,9 +70,21 @@ def escape(text: str) -> str:
 escape_lines = one_line
 
 
+#: Words that make a parameter's value a secret wherever they stand in its name.
+_SECRET_WORDS = ("secret", "password", "token")
+
+
+def is_secret(name: str) -> bool:
+    """Whether the value of parameter or header ``name`` never reaches a log line or the
+    journal: the signature, and any name saying secret, password or token. One rule for
+    every place taskcancel writes down what it was sent."""
+    lower = name.lower()
+    return lower in _SECRET or any(word in lower for word in _SECRET_WORDS)
+
+
 def redacted(params: Mapping[str, str]) -> dict[str, str]:
     """``params`` with the signature and every secret replaced by ``***``."""
-    return {k: ("***" if k.lower() in _SECRET else v) for k, v in params.items()}
+    return {k: ("***" if is_secret(k) else v) for k, v in params.items()}
 
 
 def _params_value(params: Mapping[str, str]) -> str:

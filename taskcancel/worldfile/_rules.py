@@ -44,6 +44,11 @@ WHEN_KINDS = ("First", "Every", "Calls", "After", "Probability")
 WIRE_FAULTS = ("reset", "reset-after", "stall", "truncate")
 #: A ``stall`` may not outlast the request deadline (``taskcancel serve``'s 30 s).
 DEFAULT_MAX_STALL_SECONDS = 30.0
+#: Bounds on what a rule set may hold: rules, call numbers in one ``Calls``, characters in
+#: a ``Name`` or a ``Match`` value (every call is matched against the rules).
+MAX_RULES = 1000
+MAX_CALLS = 1000
+MAX_TEXT = 256
 _MAX_LATENCY_MS = 60_000.0
 
 _RULE_KEYS = frozenset({"Name", "Match", "When", "Error", "Fault", "LatencyMs", "StallSeconds"})
@@ -106,6 +111,8 @@ class FaultRule:
     def _problem(self) -> tuple[str, str] | None:
         if not isinstance(self.name, str) or not self.name:
             return "Name", f"required non-empty string, got {shown(self.name)}"
+        if len(self.name) > MAX_TEXT:
+            return "Name", f"at most {MAX_TEXT} characters, got {len(self.name)}"
         for key, value in zip(
             ("Action", "RegionId", "TaskId", "AccessKeyId"),
             (self.action, self.region_id, self.task_id, self.access_key_id),
@@ -113,6 +120,8 @@ class FaultRule:
         ):
             if value is not None and (not isinstance(value, str) or not value):
                 return f"Match.{key}", f"must be a non-empty string, got {shown(value)}"
+            if value is not None and len(value) > MAX_TEXT:
+                return f"Match.{key}", f"at most {MAX_TEXT} characters, got {len(value)}"
         given = [kind for kind, set_ in zip(WHEN_KINDS, self._whens(), strict=True) if set_]
         if not given:
             return "When", f"give exactly one of {', '.join(WHEN_KINDS)}"
@@ -124,6 +133,10 @@ class FaultRule:
             return "When.Every", f"must be a positive integer, got {shown(self.every)}"
         if self.calls is not None and (not self.calls or not all(map(_positive, self.calls))):
             return "When.Calls", f"must be a list of positive integers, got {shown(self.calls)}"
+        if self.calls is not None and len(self.calls) > MAX_CALLS:
+            return "When.Calls", f"at most {MAX_CALLS} call numbers, got {len(self.calls)}"
+        if self.calls is not None and len(set(self.calls)) != len(self.calls):
+            return "When.Calls", f"each call number once, got {shown(self.calls)}"
         if self.after is not None and (
             not isinstance(self.after, datetime) or self.after.utcoffset() is None
         ):
@@ -254,6 +267,8 @@ def parse_rules(
     """
     if not isinstance(value, list):
         raise WorldFileError(source, field, f"must be a list, got {type(value).__name__}")
+    if len(value) > MAX_RULES:
+        raise WorldFileError(source, field, f"at most {MAX_RULES} rules, got {len(value)}")
     rules: list[FaultRule] = []
     names: set[str] = set()
     for i, entry in enumerate(value):
