@@ -14,7 +14,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 START = 'python3 -m pip install -e ".[server,client]" && python3 -m taskcancel serve'
 SUITE = (
-    'python3 -m pip install -e ".[test]" && python3 -m pytest tests/unit '
+    'python3 -m pip install -e ".[test]" && python3 -m pytest tests/unit -n auto '
     "&& python3 -m pytest tests/e2e -n auto --dist loadfile"
 )
 
