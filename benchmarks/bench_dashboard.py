@@ -1,4 +1,4 @@
-"""What an open dashboard costs the emulator under signed-cancel load (issue 19: <= 5%).
+"""What an open dashboard costs the emulator under signed-cancel load (target: <= 5%).
 
     python benchmarks/bench_dashboard.py [--requests 40000] [--duration 6] [--rounds 3]
         [--connections 16]

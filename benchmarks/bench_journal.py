@@ -13,7 +13,7 @@ Needs ``wrk`` on PATH (``apt-get install wrk``). Everything runs on 127.0.0.1.
 2. ``taskcancel serve --log-level warning`` with the default journal and with
    ``--journal-size 0``, in interleaved rounds (the best round of each counts: other
    processes only ever slow a run down) under ``wrk`` replaying pre-signed cancels, each a
-   real successful cancel. Prints requests/s, the ratio (issue 17's bar: >= 0.95) and the
+   real successful cancel. Prints requests/s, the ratio (target: >= 0.95) and the
    server's RSS after the run, when the default journal is full (each run sends more
    than 10,000 requests). No assertions.
 """
