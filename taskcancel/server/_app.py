@@ -110,6 +110,9 @@ class Emulator:
         request_id = self.request_ids()
         target = request.target
         if target.startswith(_CONTROL_PREFIX) and self.control is not None:
+            too_large = wire.check_headers(request.headers, self.settings.limits)
+            if too_large is not None:  # the limits of every request, the plane's too
+                return self._refused(request_id, too_large)
             run = functools.partial(self.control.handle, request, request_id)
             if target.startswith(_HEALTH):
                 return run()
@@ -297,13 +300,16 @@ class Emulator:
             )
         )
 
-    def refusal(self, error: wire.GatewayError) -> Answer:
-        """The answer to bytes refused before they made a request (the connection layer's)."""
-        request_id = self.request_ids()
+    def _refused(self, request_id: str, error: wire.GatewayError) -> Answer:
+        """``error`` answered before anything was decoded (in JSON)."""
         response = wire.render_error(
             error, request_id=request_id, host_id=wire.DEFAULT_HOST_ID, response_format="JSON"
         )
         return Answer(response, request_id, code=error.code)
+
+    def refusal(self, error: wire.GatewayError) -> Answer:
+        """The answer to bytes refused before they made a request (the connection layer's)."""
+        return self._refused(self.request_ids(), error)
 
     # -- the steps ----------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ __all__ = [
     "DecodedRequest",
     "Limits",
     "SchemeModule",
+    "check_headers",
     "decode_request",
     "parse_call",
     "verify_signature",
@@ -75,6 +76,24 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+
+def _header_count(headers: Sequence[tuple[bytes, bytes]], limits: Limits) -> GatewayError | None:
+    if len(headers) > limits.max_headers:
+        return gateway_error("RequestTooLarge", what="header count", limit=limits.max_headers)
+    return None
+
+
+def check_headers(headers: Sequence[tuple[bytes, bytes]], limits: Limits) -> GatewayError | None:
+    """The header limits alone (count, then bytes), for requests that are not decoded as
+    ECS calls (the control plane's): ``RequestTooLarge`` naming the limit, or ``None``."""
+    too_many = _header_count(headers, limits)
+    if too_many is not None:
+        return too_many
+    if sum(len(name) + len(value) for name, value in headers) > limits.max_header_bytes:
+        return gateway_error("RequestTooLarge", what="header bytes", limit=limits.max_header_bytes)
+    return None
+
+
 #: Where the emulator's control plane lives (design §10): a path under it is never ECS
 #: RPC. The one definition, for the server's routing and the CLI's control commands.
 CONTROL_PREFIX = "/_taskcancel/"
@@ -97,8 +116,9 @@ def decode_request(
     parameter names (``InvalidParameter.Format``), ``Format`` (``InvalidFormat``). The
     scheme is ACS3 when ``Authorization`` starts with ``ACS3-``, else V1.
     """
-    if len(headers) > limits.max_headers:
-        return gateway_error("RequestTooLarge", what="header count", limit=limits.max_headers)
+    too_many = _header_count(headers, limits)
+    if too_many is not None:
+        return too_many
     header_map: dict[str, str] = {}  # lower-case name -> first value
     repeated: dict[str, list[str]] = {}  # every value of a name sent more than once
     header_bytes = 0
