@@ -1,14 +1,15 @@
 """Times on the wire and in files: the one home of their formats. Pure: no clock reads.
 
-ECS shows task times to the minute (``2026-01-01T10:00Z``); request timestamps, the
-emulator's ``Now`` and the journal carry seconds (``2026-01-01T10:00:00Z``). Both are UTC.
+ECS shows task times to the minute (``2026-01-01T10:00Z``); request timestamps and the
+emulator's ``Now`` carry seconds (``2026-01-01T10:00:00Z``), the journal milliseconds.
+All are UTC.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["as_utc", "format_time", "format_timestamp", "parse_time"]
+__all__ = ["as_utc", "format_millis", "format_time", "format_timestamp", "parse_time"]
 
 _MINUTES = "%Y-%m-%dT%H:%MZ"
 _SECONDS = "%Y-%m-%dT%H:%M:%SZ"
@@ -31,6 +32,13 @@ def format_time(value: datetime) -> str:
 def format_timestamp(moment: datetime) -> str:
     """``YYYY-MM-DDThh:mm:ssZ`` in UTC; a naive datetime is taken to be UTC already."""
     return as_utc(moment).strftime(_SECONDS)
+
+
+def format_millis(moment: datetime) -> str:
+    """``YYYY-MM-DDThh:mm:ss.mmmZ`` in UTC (the journal's ``Time``: calls a second apart
+    are told apart); a naive datetime is taken to be UTC already."""
+    utc = as_utc(moment)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def parse_time(text: str) -> datetime:

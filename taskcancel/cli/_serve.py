@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .._core._catalogue import get_profile
 from .._core._model import parse_time
+from .._core._text import one_line
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
@@ -118,12 +119,10 @@ def _dropped_notice(fmt: str) -> Callable[[int], str]:
 
 def _fail(as_json: bool, message: str) -> int:
     """Refuse to start: one line on stderr, in the log's format; exit status 2."""
-    from ..server import _log
-
     if as_json:
         log.error("%s", message)
     else:
-        print(f"taskcancel: error: {_log.escape_lines(message)}", file=sys.stderr)
+        print(f"taskcancel: error: {one_line(message)}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -23,13 +23,13 @@ from .. import wire
 from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch_explained
 from .._core._catalogue import ErrorSpec
 from .._ids import RequestIds
-from .._store import Clock, MemoryStore, system_clock
+from .._store import Clock, system_clock
 from ._faults import rule_error
 from ._journal import Entry, Journal, TaskFields
 from ._nonces import FULL, REPLAY
 from ._request import Answer, Decision, Deferred, Pending, RawRequest
 from ._settings import Settings
-from ._world import STORE_BUSY, LiveWorld, WorldState, store_busy
+from ._world import STORE_BUSY, LiveWorld, WorldState, is_busy
 
 __all__ = ["CONTROL_PREFIX", "ControlRoutes", "Emulator"]
 
@@ -125,13 +125,13 @@ class Emulator:
         fmt, call, refusal = self._parse(request, answer)
         if call is None:
             return self._render(request, answer, fmt, refusal or _INTERNAL)
-        store = self.live.current.store
-        if isinstance(store, MemoryStore):  # never waits: at once, here
+        world = self.live.current
+        if not world.blocking:  # in memory, never waits: at once, here
             return self._gated(request, answer, fmt, call, None)
         # A write queued behind writers waiting for a lock gets only what is left of the
         # store's wait budget, not a fresh one (see _gated).
         writes = call.action in _WRITES
-        budget: float | None = getattr(store, "timeout", None) if writes else None
+        budget: float | None = getattr(world.store, "timeout", None) if writes else None
         due = None if budget is None else time.monotonic() + budget
         gated = functools.partial(self._gated, request, answer, fmt, call, due)
         return Pending(gated, writes=writes, offload=True)
@@ -248,7 +248,7 @@ class Emulator:
         try:
             return self._reply(world, call, answer)
         except Exception as exc:
-            if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
+            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", answer.request_id, exc)
                 answer.decision = _STORE_BUSY_DECISION
                 return STORE_BUSY

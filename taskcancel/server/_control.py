@@ -41,7 +41,7 @@ from ._net import is_loopback
 from ._operations import Operations
 from ._request import Answer, Deferred, RawRequest
 from ._ui import is_ui, serve
-from ._world import STORE_BUSY, store_busy
+from ._world import STORE_BUSY, is_busy
 
 __all__ = ["PREFIX", "ControlPlane"]
 
@@ -96,7 +96,7 @@ class ControlPlane:
             status, code = refusal.status, refusal.code
             document = {"Code": refusal.code, "Message": refusal.message}
         except Exception as exc:  # the last line of defence: a JSON answer, never a drop
-            if store_busy(exc):  # the store stayed locked past its busy timeout: retryable
+            if is_busy(exc):  # the store stayed locked past its busy timeout: retryable
                 log.warning("store busy answering %s: %s", request_id, exc)
                 status, code = 503, "ServiceUnavailable"
                 document = {"Code": code, "Message": f"the store is busy, try again: {exc}"}

@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl
 from .._api._actions import ignored_parameters
 from .._core._model import Task
 from .._core._text import printable
+from .._core._time import format_millis
 from ..wire._encoding import decode_form
 from ..worldfile import task_to_json
 from ._control_body import Refusal
@@ -325,9 +326,7 @@ def _time_text(value: datetime | float | None) -> str | None:
         return None
     if isinstance(value, float):  # the system clock, read as a number when recorded
         value = datetime.fromtimestamp(value, UTC)
-    elif value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return format_millis(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import TextIO
 
-from .._core._text import escape_char, one_line
+from .._core._text import escape_char
 from ._request import Answer
 from ._writer import ThreadedWriter
 
@@ -35,7 +35,6 @@ __all__ = [
     "RequestLog",
     "Stamp",
     "escape",
-    "escape_lines",
     "redacted",
 ]
 
@@ -64,10 +63,6 @@ def escape(text: str) -> str:
     if _BARE.fullmatch(text):
         return text
     return '"' + _IN_QUOTES.sub(escape_char, text) + '"'
-
-
-#: ``text`` on one line (CR, LF and other control characters escaped).
-escape_lines = one_line
 
 
 #: Words that make a parameter's value a secret wherever they stand in its name.

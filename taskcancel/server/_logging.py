@@ -12,7 +12,8 @@ import threading
 from collections.abc import Iterator
 from typing import TextIO
 
-from ._log import FORMATS, RequestLog, Stamp, escape_lines
+from .._core._text import one_line
+from ._log import FORMATS, RequestLog, Stamp
 
 __all__ = ["LineFormatter", "configure", "configured"]
 
@@ -37,7 +38,7 @@ class LineFormatter(logging.Formatter):
                 "message": message,
             }
             return json.dumps(entry)
-        return f"{self._stamp()} {record.levelname} {record.name}: {escape_lines(message)}"
+        return f"{self._stamp()} {record.levelname} {record.name}: {one_line(message)}"
 
 
 class _Handler(logging.StreamHandler[TextIO]):

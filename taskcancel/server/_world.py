@@ -24,7 +24,7 @@ from ._faults import FaultRules
 from ._gate import WorldGate
 from ._nonces import NonceRegistry
 
-__all__ = ["STORE_BUSY", "LiveWorld", "WorldState", "store_busy"]
+__all__ = ["STORE_BUSY", "LiveWorld", "WorldState", "is_busy"]
 
 
 def _frozen_accounts(accounts: Mapping[str, str]) -> Mapping[str, str]:
@@ -69,11 +69,6 @@ class LiveWorld:
         # remember nonces that long, or a replay slips through.
         self.nonces = NonceRegistry(window=2 * timestamp_window, max_entries=nonce_capacity)
         self.fault_rules = FaultRules(world.faults, seed=seed)
-
-
-def store_busy(exc: BaseException) -> bool:
-    """Whether ``exc`` says the store stayed locked past its busy timeout (retryable)."""
-    return is_busy(exc)
 
 
 #: The answer to a store held by another connection past its busy timeout: retryable,
