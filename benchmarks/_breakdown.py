@@ -31,9 +31,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from taskcancel import wire
-from taskcancel._api._actions import dispatch
 from taskcancel._core._model import Task, TaskAction, TaskStatus
 from taskcancel._store import MemoryStore
+from taskcancel.api._actions import dispatch
 from taskcancel.server import Answer, Emulator, RawRequest, RequestLog, Server, Settings, build
 from taskcancel.server._connection import Connection
 from taskcancel.server._connections import ConnectionSet

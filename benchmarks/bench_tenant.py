@@ -6,7 +6,7 @@ default per-region quota), on MemoryStore and on SqliteStore (a file on disk, WA
 ``synchronous=NORMAL``), side by side, and the ratio of 10,000 to 100 for each (target:
 flat, within 2x). Asserts nothing.
 
-The actions are called in-process through :func:`taskcancel._api._actions.dispatch`, the
+The actions are called in-process through :func:`taskcancel.api._actions.dispatch`, the
 function every transport and the emulator call, so what is measured is the action and
 the store -- no HTTP, no signing. Each figure is the best of several rounds (each round
 one batch of calls, its mean per call); every configuration is measured in every round,
@@ -40,8 +40,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from taskcancel import MemoryStore, Schedule, Store, Task, TaskAction, TaskStatus
-from taskcancel._api._actions import ActionContext, IdGenerator, dispatch
 from taskcancel._store.sqlite import SqliteStore
+from taskcancel.api import IdGenerator
+from taskcancel.api._actions import ActionContext, dispatch
 
 REGION = "cn-hangzhou"
 ACCOUNT = "tenant-a"

@@ -5,7 +5,7 @@ and ``TASKCANCEL_*`` variable, read from the CLI's own option table
 (:data:`taskcancel.cli._serve_options.OPTIONS`, the one ``serve`` parses with), so an
 option added there appears here on the next build, with its default and help text.
 ``<!-- common-parameters -->`` becomes the list of the RPC protocol's common parameters
-(:data:`taskcancel._api._actions.COMMON_PARAMETERS`, the journal's table too).
+(:data:`taskcancel.api._actions.COMMON_PARAMETERS`, the journal's table too).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def serve_options_table() -> str:
 
 def common_parameters() -> str:
     """The common parameters, as a comma-separated list of code spans."""
-    from taskcancel._api._actions import COMMON_PARAMETERS
+    from taskcancel.api._actions import COMMON_PARAMETERS
 
     return ", ".join(f"`{name}`" for name in sorted(COMMON_PARAMETERS))
 

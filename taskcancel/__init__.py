@@ -29,6 +29,7 @@ from ._client._client import (
 )
 from ._client._http import DEFAULT_ENDPOINT, AsyncHttpTransport, HttpTransport
 from ._core._exceptions import (
+    REJECTIONS,
     ApiError,
     AuthenticationError,
     CancelRejected,
@@ -72,6 +73,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "DEFAULT_POLICY",
     "ECS_REGIONS",
+    "REJECTIONS",
     "Accepted",
     "ApiError",
     "ApiRequest",

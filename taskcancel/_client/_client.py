@@ -18,8 +18,6 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from .. import wire
-from .._api._actions import ActionContext, IdGenerator, Reply, dispatch_explained
-from .._core._catalogue import ErrorSpec, Profile, get_profile, reason_for_code
 from .._core._exceptions import (
     ApiError,
     AuthenticationError,
@@ -31,6 +29,9 @@ from .._core._model import TaskAction, TaskStatus, parse_time
 from .._core._rules import DEFAULT_POLICY, Policy, Reason
 from .._ids import uuid_request_ids
 from .._store import Store
+from ..api._actions import ActionContext, Reply, dispatch_explained
+from ..api._shapes import IdGenerator
+from ..catalogue import ErrorSpec, Profile, get_profile, reason_for_code
 
 __all__ = [
     "ApiRequest",

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import DEFAULT_ENDPOINT
-from .._core._catalogue import PROFILES, get_profile
 from .._core._exceptions import ApiError, CancelRejected, TransportError
+from ..catalogue import PROFILES, get_profile
 from ._exit import EXIT_OK, EXIT_REJECTED, EXIT_TRANSPORT, EXIT_USAGE
 
 if TYPE_CHECKING:

@@ -22,11 +22,11 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .._core._catalogue import get_profile
 from .._core._model import parse_time
 from .._core._text import one_line
 from .._store import Store, system_clock
 from .._store._clock import FakeClock
+from ..catalogue import get_profile
 from ..worldfile import WorldFileError, WorldSpec, demo_world, load_world, printable
 from ._banner import banner, endpoint
 from ._exit import EXIT_OK, EXIT_USAGE

@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._core._catalogue import PROFILES
 from .._core._model import parse_time
+from ..catalogue import PROFILES
 
 if TYPE_CHECKING:
     from ..server import Settings

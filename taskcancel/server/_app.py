@@ -20,10 +20,11 @@ from typing import Any, Protocol
 import attrs
 
 from .. import wire
-from .._api._actions import ACTIONS, ActionContext, IdGenerator, dispatch_explained
-from .._core._catalogue import ErrorSpec
 from .._ids import RequestIds
 from .._store import Clock, system_clock
+from ..api._actions import ACTIONS, ActionContext, dispatch_explained
+from ..api._shapes import IdGenerator
+from ..catalogue import ErrorSpec
 from ._faults import rule_error
 from ._journal import Entry, Journal, TaskFields
 from ._nonces import FULL, REPLAY

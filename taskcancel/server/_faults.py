@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import wire
-from .._core._catalogue import ErrorSpec, Profile
+from ..catalogue import ErrorSpec, Profile
 from ..worldfile import NO_FAULTS, FaultRule, Faults, faults_to_json
 
 __all__ = ["FaultRules", "error_codes", "rule_error"]

@@ -35,10 +35,10 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
-from .._api._actions import ignored_parameters
 from .._core._model import Task
 from .._core._text import printable
 from .._core._time import format_millis
+from ..api._actions import ignored_parameters
 from ..wire._encoding import decode_form
 from ..worldfile import task_to_json
 from ._control_body import Refusal

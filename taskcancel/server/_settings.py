@@ -15,10 +15,10 @@ from datetime import timedelta
 import attrs
 
 from .. import wire
-from .._api._actions import DEFAULT_NEW_TASK_SCHEDULE
-from .._core._catalogue import Profile, get_profile
 from .._core._model import Schedule
 from .._core._rules import DEFAULT_POLICY, Policy
+from ..api._actions import DEFAULT_NEW_TASK_SCHEDULE
+from ..catalogue import Profile, get_profile
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE",

@@ -32,6 +32,7 @@ from hypothesis.stateful import (
 from .. import (
     DEFAULT_POLICY,
     ECS_REGIONS,
+    REJECTIONS,
     Accepted,
     ApiError,
     CancelRejected,
@@ -46,7 +47,7 @@ from .. import (
     decide,
     supports_cancel,
 )
-from ..catalogue import REJECTIONS, Profile, get_profile
+from ..catalogue import Profile, get_profile
 from ._scripted import explain
 from ._world import DictWorld
 from .strategies import UNKNOWN_REGIONS, cancel_requests, task_ids, worlds

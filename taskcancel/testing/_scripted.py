@@ -23,6 +23,7 @@ import attrs
 
 from .. import (
     DEFAULT_POLICY,
+    REJECTIONS,
     Accepted,
     ApiRequest,
     ApiResponse,
@@ -41,7 +42,7 @@ from .. import (
     decide,
     wire,
 )
-from ..catalogue import REJECTIONS, Profile, get_profile
+from ..catalogue import Profile, get_profile
 from ._world import DictWorld
 
 __all__ = ["Outcome", "ScriptedTransport", "explain"]

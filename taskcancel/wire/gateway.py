@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from string import Formatter
 from types import MappingProxyType
 
-from .._core._catalogue import ErrorSpec
+from ..catalogue import ErrorSpec
 from ._encoding import as_utc, parse_timestamp
 from ._types import ECS_VERSION, Call
 

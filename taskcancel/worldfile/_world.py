@@ -33,9 +33,9 @@ from typing import Any
 
 import attrs
 
-from .._api._actions import task_from_api
 from .._core._model import ECS_REGIONS, Schedule, Task, TaskStatus
 from .._core._text import printable, shown
+from ..api._shapes import task_from_api
 from ..worldfile._json import WorldFileError, check_values, decode_json
 from ._rules import DEFAULT_MAX_STALL_SECONDS, FaultRule, parse_rules
 

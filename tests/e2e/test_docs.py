@@ -331,7 +331,7 @@ def _run_pytest(tests: list[tuple[Block, str]], folder: Path) -> None:
 
 
 def test_the_coverage_table_lists_exactly_the_actions_the_emulator_answers() -> None:
-    from taskcancel._api._actions import ACTIONS
+    from taskcancel.api._actions import ACTIONS
 
     table = _coverage_rows()
     assert {action for action, _ in table} == set(ACTIONS)
@@ -339,7 +339,7 @@ def test_the_coverage_table_lists_exactly_the_actions_the_emulator_answers() -> 
 
 def test_the_coverage_table_lists_exactly_the_parameters_each_action_reads() -> None:
     # ACTION_PARAMETERS is the code's own table (the journal's Ignored comes from it).
-    from taskcancel._api._actions import ACTION_PARAMETERS
+    from taskcancel.api._actions import ACTION_PARAMETERS
 
     listed: dict[str, set[str]] = {}
     for action, names in _coverage_rows():
@@ -377,7 +377,7 @@ def test_the_emulator_page_lists_the_common_parameters_from_the_code() -> None:
         import hooks
     finally:
         sys.path.remove(str(ROOT / "docs"))
-    from taskcancel._api._actions import COMMON_PARAMETERS
+    from taskcancel.api._actions import COMMON_PARAMETERS
 
     page = (ROOT / "docs" / "emulator.md").read_text(encoding="utf-8")
     assert hooks.COMMON_PARAMETERS_MARKER in page

@@ -1,4 +1,4 @@
-"""Each core module imports cleanly in a fresh interpreter of its own."""
+"""Each core module, and the error catalogue over it, imports cleanly in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import taskcancel
 
-CORE = ["_core._model", "_core._rules", "_core._catalogue", "_core._exceptions", "_core._time"]
+CORE = ["_core._model", "_core._rules", "_core._exceptions", "_core._time", "catalogue"]
 
 
 # ------------------------------------------- core isolation (purity: tests/unit/test_layers.py)

@@ -36,7 +36,7 @@ from taskcancel import (
     TaskNotFound,
     TaskStatus,
 )
-from taskcancel._api._actions import DEFAULT_NEW_TASK_SCHEDULE
+from taskcancel.api._actions import DEFAULT_NEW_TASK_SCHEDULE
 from taskcancel.testing import EmulatorServer, FakeClock
 
 pytestmark = pytest.mark.usefixtures("no_proxy_env")

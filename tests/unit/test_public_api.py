@@ -15,6 +15,7 @@ PUBLIC = [
     "DEFAULT_ENDPOINT",
     "DEFAULT_POLICY",
     "ECS_REGIONS",
+    "REJECTIONS",
     "Accepted",
     "ApiError",
     "ApiRequest",
@@ -243,3 +244,30 @@ def test_exception_tree() -> None:
 
 
 # ------------------------------------------- core isolation (purity: tests/unit/test_layers.py)
+
+
+#: The public namespaces beside the top level, and what each exports.
+NAMESPACES = {
+    "api": ["ACTIONS", "IdGenerator", "task_from_api", "task_to_api"],
+    "catalogue": [
+        "DEFAULT_PROFILE",
+        "PROFILES",
+        "ErrorSpec",
+        "Profile",
+        "get_profile",
+        "missing_parameter_message",
+        "reason_for_code",
+    ],
+}
+
+
+@pytest.mark.parametrize("namespace", sorted(NAMESPACES))
+def test_namespaces_are_the_modules_that_define_their_names(namespace: str) -> None:
+    """``taskcancel.api`` and ``taskcancel.catalogue`` are where their classes and
+    functions live, not a second name for a private module."""
+    module = importlib.import_module(f"taskcancel.{namespace}")
+    assert module.__all__ == NAMESPACES[namespace]
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith(module.__name__), (name, value.__module__)

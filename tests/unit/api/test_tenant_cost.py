@@ -17,8 +17,9 @@ import pytest
 
 import taskcancel._store._base
 from taskcancel import MemoryStore, Schedule, SqliteStore, Store, Task, TaskAction, TaskStatus
-from taskcancel._api._actions import ActionContext, IdGenerator, dispatch
 from taskcancel._store._sqlite_schema import COUNT_OWNED, HAS_REGION, SELECT_AMONG, SELECT_PAGE
+from taskcancel.api import IdGenerator
+from taskcancel.api._actions import ActionContext, dispatch
 from taskcancel.testing import FakeClock
 
 REGION = "cn-hangzhou"

@@ -73,12 +73,6 @@ def test_supports_cancel_follows_the_policy() -> None:
     assert supports_cancel(running(status=TaskStatus.WAITING), wide)
 
 
-def test_supports_cancel_is_still_importable_from_the_actions_module() -> None:
-    from taskcancel._api import _actions
-
-    assert _actions.supports_cancel is supports_cancel
-
-
 @given(tasks(), st.sampled_from([DEFAULT_POLICY, Policy(cancellable_statuses={"Waiting"})]))
 def test_supports_cancel_is_what_decide_accepts(task: Task, policy: Policy) -> None:
     world = MemoryStore([task])

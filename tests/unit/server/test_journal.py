@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from taskcancel._api._actions import ignored_parameters
+from taskcancel.api._actions import ignored_parameters
 from taskcancel.server._control_body import Refusal
 from taskcancel.server._journal import (
     MAX_PARAMS_CHARS,

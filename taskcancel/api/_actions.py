@@ -15,7 +15,6 @@ from typing import Any
 
 import attrs
 
-from .._core._catalogue import DEFAULT_PROFILE, ErrorSpec, Profile, missing_parameter_message
 from .._core._model import (
     CancelRequest,
     Schedule,
@@ -24,9 +23,10 @@ from .._core._model import (
     TaskStatus,
     parse_time,
 )
-from .._core._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason, supports_cancel
+from .._core._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason
 from .._store import DuplicateTaskError, Store
-from ._shapes import IdGenerator, task_from_api, task_to_api
+from ..catalogue import DEFAULT_PROFILE, ErrorSpec, Profile, missing_parameter_message
+from ._shapes import IdGenerator, task_to_api
 
 __all__ = [
     "ACTIONS",
@@ -35,16 +35,12 @@ __all__ = [
     "COMMON_PARAMETERS",
     "DEFAULT_NEW_TASK_SCHEDULE",
     "ActionContext",
-    "IdGenerator",
     "Reply",
     "Why",
     "dispatch",
     "dispatch_explained",
     "explain_cancel",
     "ignored_parameters",
-    "supports_cancel",
-    "task_from_api",
-    "task_to_api",
 ]
 
 Reply = dict[str, Any] | ErrorSpec
