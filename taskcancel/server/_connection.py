@@ -46,7 +46,6 @@ import enum
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future
 from time import perf_counter
 from typing import cast
@@ -55,9 +54,10 @@ import httptools
 
 from .. import wire
 from ._connections import ConnectionSet
-from ._http11 import CONTINUE, malformed, serialize
+from ._http11 import CONTINUE, malformed, read_head, serialize, upgrade_refusal
 from ._request import Answer, Deferred, Pending, RawRequest
 from ._transport import Loop, Timer, Transport
+from ._wait import Wait
 
 __all__ = ["TLS_ON_PLAIN_PORT", "Connection", "Phase"]
 
@@ -111,9 +111,7 @@ class Connection(asyncio.Protocol):
         self.closing = False  # close once the queue is answered
         self.peer_done = False  # the client sent EOF
         self.lingering = False  # we sent EOF and wait for the client's (see _close)
-        self.waiting: tuple[RawRequest, Deferred] | None = None  # a long-poll
-        self.unsubscribe: Callable[[], None] | None = None
-        self.expiry: Timer | None = None  # when the long-poll expires
+        self.waiting: Wait | None = None  # a long-poll
         self.stall: Timer | None = None  # a stall fault's end
         # When the last answer was written; when the answer still in the transport's
         # buffer was due.
@@ -161,7 +159,9 @@ class Connection(asyncio.Protocol):
         self.unread = b""
         self.queue.clear()
         self._release_all()
-        self._end_wait()
+        if self.waiting is not None:
+            self.waiting.cancel()
+            self.waiting = None
         for timer in (self.timer, self.stall):
             if timer is not None:
                 timer.cancel()
@@ -309,43 +309,20 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        self.keep_alive = parser.should_keep_alive()
         self.version = version = parser.get_http_version()
         self.phase = Phase.BODY
         self.head_bytes = 0
-        if not self.url.startswith(b"/"):
-            self._refuse_in_callback(malformed("The request target must be a path."))
         self.body_limit = self.shared.limits.max_body_bytes
         if self.url.startswith(b"/_taskcancel/"):  # a world file may be larger than a call
             self.body_limit = max(self.body_limit, self.app.control_body_limit(self.headers))
-        expects = host = chunked = False
-        length = 0
-        for name, value in self.headers:
-            lower = name.lower()
-            if lower == b"content-length" and value.isdigit():
-                length = int(value)
-                if length > self.body_limit:
-                    self._refuse_in_callback(
-                        wire.gateway_error("RequestTooLarge", what="body", limit=self.body_limit)
-                    )
-            elif lower == b"transfer-encoding":
-                chunked = True
-            elif lower == b"host":
-                host = True
-            elif lower == b"expect" and value.lower() == b"100-continue":
-                expects = True
-        self.body_left = -1 if chunked else length
-        if version == "1.0":
-            # RFC 9112 6.1: a Transfer-Encoding in HTTP/1.0 makes the framing faulty, so
-            # the connection closes after this message; and a 1.0 client would read a
-            # 100 Continue as the final answer (RFC 9110 10.1.1).
-            if chunked:
-                self.keep_alive = False
-            expects = False
-        elif not host:
-            self._refuse_in_callback(malformed("An HTTP/1.1 request must carry a Host header."))
-        # Only once every header passed, and only when nothing is answered before it.
-        if expects and not self.queue and not self.busy and self.transport is not None:
+        head = read_head(
+            self.url, self.headers, version, parser.should_keep_alive(), self.body_limit
+        )
+        if head.refusal is not None:
+            self._refuse_in_callback(head.refusal)
+        self.body_left, self.keep_alive = head.body_length, head.keep_alive
+        # Only when nothing is answered before it.
+        if head.expects_continue and not self.queue and not self.busy and self.transport:
             self.transport.write(CONTINUE)
 
     def on_body(self, body: bytes) -> None:
@@ -396,17 +373,12 @@ class Connection(asyncio.Protocol):
         raise _Refused  # stops the parser; feed_data raises HttpParserCallbackError
 
     def _upgrade(self, data: bytes, upgrade: httptools.HttpParserUpgrade) -> None:
-        """``CONNECT`` is refused; other upgrades are served as the plain requests they are
-        -- but never with a body, which the parser leaves unread at an upgrade: read as
-        the next request, it would be a request smuggled past whatever fronts us."""
-        if self.parser.get_method() == b"CONNECT":
-            self._refuse(malformed("CONNECT is not supported."))
+        """An upgrade is served as the plain request it is, or refused (see
+        :func:`~._http11.upgrade_refusal`)."""
+        refusal = upgrade_refusal(self.parser.get_method(), self.headers)
+        if refusal is not None:
+            self._refuse(refusal)
             return
-        for name, value in self.headers:
-            lower = name.lower()
-            if lower == b"transfer-encoding" or (lower == b"content-length" and value != b"0"):
-                self._refuse(malformed("A request that asks to upgrade may not carry a body."))
-                return
         offset = upgrade.args[0] if upgrade.args else len(data)
         if offset < len(data) and self.phase is not Phase.DONE:
             self.data_received(data[offset:])
@@ -552,54 +524,21 @@ class Connection(asyncio.Protocol):
 
     def _defer(self, request: RawRequest, deferred: Deferred) -> Answer | None:
         """The answer if ``deferred`` has it now; else wait for it (busy) and ``None``."""
-        answer = deferred.poll()
-        if answer is not None:
-            return answer
         if self.closing:  # the server is stopping: no waiting
-            return deferred.expire()
-        loop = self.loop
-
-        def wake() -> None:  # from any thread
-            with contextlib.suppress(RuntimeError):  # the loop closed: the server is gone
-                loop.call_soon_threadsafe(self._woken, deferred)
-
-        self.busy = True
-        self.waiting = (request, deferred)
-        self.unsubscribe = deferred.subscribe(wake)
-        self.expiry = loop.call_later(deferred.timeout, self._expired, deferred)
-        answer = deferred.poll()  # it may have become ready before the subscription
-        if answer is not None:
-            self._end_wait()
-            self.busy = False
+            answer = deferred.poll()
+            return answer if answer is not None else deferred.expire()
+        wait = Wait(self.loop, deferred, functools.partial(self._settle, request))
+        answer = wait.start()
+        if answer is None:
+            self.busy = True
+            self.waiting = wait
         return answer
 
-    def _woken(self, deferred: Deferred) -> None:
-        if self.waiting is not None and self.waiting[1] is deferred:
-            answer = deferred.poll()
-            if answer is not None:
-                self._settle(answer)
-
-    def _expired(self, deferred: Deferred) -> None:
-        self.expiry = None
-        if self.waiting is not None and self.waiting[1] is deferred:
-            self._settle(deferred.expire())
-
-    def _settle(self, answer: Answer) -> None:
-        assert self.waiting is not None
-        request = self.waiting[0]
-        self._end_wait()
+    def _settle(self, request: RawRequest, answer: Answer) -> None:
+        self.waiting = None
         self.busy = False
         self._answered(request, answer)
         self._answer_queue()
-
-    def _end_wait(self) -> None:
-        self.waiting = None
-        unsubscribe, self.unsubscribe = self.unsubscribe, None
-        if unsubscribe is not None:
-            unsubscribe()
-        expiry, self.expiry = self.expiry, None
-        if expiry is not None:
-            expiry.cancel()
 
     # -- the shared budget ---------------------------------------------------------------
 
@@ -728,7 +667,7 @@ class Connection(asyncio.Protocol):
             self.phase = Phase.DONE
             self._update_reading()
         if self.waiting is not None:  # a long-poll answers now, with what it has
-            self._settle(self.waiting[1].expire())
+            self.waiting.expire_now()
             return
         if not self.queue and not self.busy:
             self._queue_done()
