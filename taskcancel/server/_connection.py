@@ -53,7 +53,7 @@ from typing import cast
 import httptools
 
 from .. import wire
-from ._connections import ConnectionSet
+from ._connections import ConnectionSet, Held
 from ._http11 import CONTINUE, malformed, read_head, serialize, upgrade_refusal
 from ._request import Answer, Deferred, Pending, RawRequest
 from ._transport import Loop, Timer, Transport
@@ -100,10 +100,9 @@ class Connection(asyncio.Protocol):
         self.eof_pending = False  # the client's EOF came after ``unread``
         # Answering.
         self.queue: deque[RawRequest] = deque()
-        # Bytes each request that had to wait holds (the last ``len(sizes)`` of the queue:
-        # one answered as it arrives is never charged, so the common case costs nothing).
-        self.sizes: deque[int] = deque()
-        self.held = 0  # their sum (the shared budget's share of this connection)
+        # Bytes the requests that had to wait hold (the last ``len(held_bytes)`` of the
+        # queue), charged to the shared budget.
+        self.held_bytes = Held(shared)
         self.held_off = False  # not read because of the shared budget
         self.busy = False  # the app is answering a request (worker, latency, long-poll)
         self.paused = False  # the client is not taking its answers
@@ -158,7 +157,7 @@ class Connection(asyncio.Protocol):
         self.phase = Phase.DONE
         self.unread = b""
         self.queue.clear()
-        self._release_all()
+        self.held_bytes.release()
         if self.waiting is not None:
             self.waiting.cancel()
             self.waiting = None
@@ -356,15 +355,7 @@ class Connection(asyncio.Protocol):
         self._charge(request)  # it waits: its bytes count against the shared budget
 
     def _charge(self, request: RawRequest) -> None:
-        size = len(request.target) + len(request.body)
-        for name, value in request.headers:
-            size += len(name) + len(value)
-        self.sizes.append(size)
-        self.held += size
-        shared = self.shared
-        shared.held += size
-        if shared.held > shared.max_held:
-            shared.over_budget()
+        self.held_bytes.charge(request)
         if len(self.queue) >= _MAX_QUEUED:
             self._update_reading()
 
@@ -399,8 +390,8 @@ class Connection(asyncio.Protocol):
             if transport is None or transport.is_closing():
                 return
             request = queue.popleft()
-            if len(self.sizes) > len(queue):  # it was charged: the budget gets it back
-                self._discharge()
+            if len(self.held_bytes) > len(queue):  # it was charged: the budget gets it back
+                self.held_bytes.discharge_oldest()
             staged = self.app.stage(request)  # refusals and health: on the loop, at once
             if isinstance(staged, Answer):
                 self._answered(request, staged)
@@ -480,7 +471,7 @@ class Connection(asyncio.Protocol):
         if close:
             self.phase = Phase.DONE
             self.queue.clear()
-            self._release_all()
+            self.held_bytes.release()
             self._close()
         elif transport.get_write_buffer_size():
             if self.drain_deadline is None:
@@ -496,7 +487,7 @@ class Connection(asyncio.Protocol):
             request_log.record(answer, perf_counter() - request.begun)
         self.phase = Phase.DONE
         self.queue.clear()
-        self._release_all()
+        self.held_bytes.release()
         fault = answer.fault
         if fault == "stall":  # nothing for a while, then a close (the timer; no thread)
             self.busy = True
@@ -542,21 +533,9 @@ class Connection(asyncio.Protocol):
 
     # -- the shared budget ---------------------------------------------------------------
 
-    def _discharge(self) -> None:
-        size = self.sizes.popleft()
-        self.held -= size
-        shared = self.shared
-        shared.held -= size
-        if shared.held_off and shared.held <= shared.max_held // 2:
-            shared.under_budget()
-
-    def _release_all(self) -> None:
-        shared = self.shared
-        shared.held -= self.held
-        self.held = 0
-        self.sizes.clear()
-        if shared.held_off and shared.held <= shared.max_held // 2:
-            shared.under_budget()
+    @property
+    def held(self) -> int:
+        return self.held_bytes.total
 
     def hold_off(self, paused: bool) -> None:
         self.held_off = paused

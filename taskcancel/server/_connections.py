@@ -9,6 +9,7 @@ the other's class.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol
@@ -147,6 +148,11 @@ class ConnectionSet:
         for connection in held_off:
             connection.hold_off(False)
 
+    def released(self) -> None:
+        """Bytes were given back: once at most half the budget is held, resume reading."""
+        if self.held_off and self.held <= self.max_held // 2:
+            self.under_budget()
+
     # -- stopping -----------------------------------------------------------------------
 
     def shutdown(self) -> None:
@@ -157,3 +163,43 @@ class ConnectionSet:
     def abort(self) -> None:
         for connection in list(self.open):
             connection.abort()
+
+
+class Held:
+    """The bytes one connection's waiting requests hold, oldest first, charged to the
+    set's budget. A request answered as it arrives is never charged, so the common case
+    costs nothing; a charged request is given back when its answer begins."""
+
+    __slots__ = ("shared", "sizes", "total")
+
+    def __init__(self, shared: ConnectionSet) -> None:
+        self.shared = shared
+        self.sizes: deque[int] = deque()
+        self.total = 0
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def charge(self, request: RawRequest) -> None:
+        size = len(request.target) + len(request.body)
+        for name, value in request.headers:
+            size += len(name) + len(value)
+        self.sizes.append(size)
+        self.total += size
+        shared = self.shared
+        shared.held += size
+        if shared.held > shared.max_held:
+            shared.over_budget()
+
+    def discharge_oldest(self) -> None:
+        size = self.sizes.popleft()
+        self.total -= size
+        self.shared.held -= size
+        self.shared.released()
+
+    def release(self) -> None:
+        """Give everything back (the connection is closing or gone)."""
+        self.shared.held -= self.total
+        self.total = 0
+        self.sizes.clear()
+        self.shared.released()
