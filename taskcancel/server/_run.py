@@ -22,14 +22,16 @@ from .. import wire
 from ._connections import DEFAULT_HELD_BYTES, App, ConnectionSet
 from ._log import RequestLog
 from ._loop import new_event_loop
+from ._settings import (
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+)
 from ._signals import StopSignals
 
 __all__ = [
     "DEFAULT_HELD_BYTES",
-    "DEFAULT_KEEP_ALIVE",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_REQUEST_TIMEOUT",
-    "DEFAULT_SHUTDOWN_TIMEOUT",
     "BackgroundServer",
     "Server",
     "bind_socket",
@@ -38,19 +40,10 @@ __all__ = [
 
 log = logging.getLogger("taskcancel.server")
 
-#: Seconds a request may take to arrive, be answered and have its answer read.
-DEFAULT_REQUEST_TIMEOUT = 30.0
-#: Open connections past which new ones are refused with ``ServiceUnavailable``.
-DEFAULT_MAX_CONNECTIONS = 1000
-#: Seconds an idle keep-alive connection stays open.
-DEFAULT_KEEP_ALIVE = 5.0
 #: Bytes of kernel send buffer per connection (the kernel doubles it for bookkeeping).
 SEND_BUFFER = 128 * 1024
 #: File descriptors kept free of connections (the store, logs, the listener, accept()).
 _FD_RESERVE = 64
-
-#: Seconds a stopping server waits for open connections to finish their answers.
-DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
