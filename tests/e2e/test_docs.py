@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from support.pytest_run import run_pytest
 
 from taskcancel.testing import PROXY_VARIABLES, ServeProcess, clean_env
 
@@ -317,15 +318,7 @@ def _run_pytest(tests: list[tuple[Block, str]], folder: Path) -> None:
     folder.mkdir()
     for index, (_, code) in enumerate(tests):
         (folder / f"test_docs_example_{index}.py").write_text(code, encoding="utf-8")
-    env = clean_env(PYTHONPATH=str(ROOT))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder)],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_pytest(folder, cwd=folder, env=clean_env(PYTHONPATH=str(ROOT)), timeout=600)
     where = ", ".join(block.where for block, _ in tests)
     assert result.returncode == 0, f"{where}:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from support import ROOT
+from support.pytest_run import run_pytest
 from support.serve import clean_env, start_serve, stop_serve, taskcancel_command
 
 from taskcancel import TaskAction, TaskStatus
@@ -88,14 +88,7 @@ def test_serve_runs_the_example_world(tmp_path: Path) -> None:
 
 
 def test_the_example_pytest_file_passes() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=clean_env(),
-        timeout=300,
-    )
+    result = run_pytest(EXAMPLES, cwd=ROOT, env=clean_env())
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout + result.stderr
     # Every test passed: nothing failed, errored or was skipped.

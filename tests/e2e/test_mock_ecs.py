@@ -13,14 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import os
-import re
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +25,6 @@ from alibabacloud_tea_openapi.models import Config
 from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkecs.request.v20140526.CancelTaskRequest import CancelTaskRequest
-from support import ROOT
 from Tea.exceptions import TeaException
 
 from taskcancel import Task, TaskStatus
@@ -323,22 +317,3 @@ def test_the_ecs_mock_fixture(ecs_mock: EmulatorServer) -> None:
     cancel_old_sdk(REGION, old_task)
     assert status_on(ecs_mock, task_id) is TaskStatus.DELETED
     assert status_on(ecs_mock, old_task) is TaskStatus.DELETED
-
-
-def test_the_docs_example_passes_in_a_pytest_run_of_its_own(tmp_path: Path) -> None:
-    readme = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
-    start = readme.index("## Code that builds its own SDK client: `mock_ecs`")
-    section = readme[start : readme.index("\n## ", start + 1)]
-    (example,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    (tmp_path / "test_readme_mock_ecs.py").write_text(example, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "1 passed" in result.stdout
