@@ -158,12 +158,13 @@ def serve_bare() -> None:
 
 
 def serve_moto() -> None:
-    """moto server's app and request handler (as ``moto.server.main``), threaded werkzeug."""
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    """moto server's app (as ``moto.server.main``), threaded werkzeug.
+
+    moto before 5.1 served through its own ``MotoRequestHandler``; later releases use
+    werkzeug's default handler. Either way, what ``moto.server.main`` does is served here.
+    """
+    from moto.moto_server import werkzeug_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -178,7 +179,7 @@ def serve_moto() -> None:
         port,
         app,
         threaded=True,
-        request_handler=MotoRequestHandler,
+        request_handler=getattr(werkzeug_app, "MotoRequestHandler", None),
         fd=sock.fileno(),
     )
     import signal
