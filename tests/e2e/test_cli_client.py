@@ -1,9 +1,11 @@
-"""The client verbs as a user runs them: ``python -m taskcancel.cli ...`` in a real process.
+"""The client verbs as a user runs them, exit statuses and all.
 
 ``cancel``/``describe`` talk to a real emulator (:class:`EmulatorServer`, in this process);
 ``state``/``reset`` to a small stub of the control plane (``/_taskcancel/state`` and
 ``/_taskcancel/reset`` in the shapes the emulator answers), which also records what the
 CLI sent. Each verb's exit statuses: 0 done, 1 an error answer, 2 usage, 3 no answer.
+The commands run in this process (:func:`support.cli.run_cli`) except where the process
+is what is tested: ``python -m taskcancel.cli --version`` and a reader that goes away.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from support.serve import clean_env, taskcancel_command
+from support.cli import cli_env
+from support.cli import run_cli as cli
+from support.serve import taskcancel_command
 
 import taskcancel
 from taskcancel import Task
@@ -25,22 +29,6 @@ from taskcancel.testing import EmulatorServer
 
 KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "testid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret"}
 HANGZHOU, SHANGHAI, SINGAPORE = "cn-hangzhou", "cn-shanghai", "ap-southeast-1"
-
-
-def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """``python -m taskcancel.cli ARGS`` with only the given taskcancel/Aliyun variables."""
-    base = {
-        k: v
-        for k, v in clean_env().items()
-        if not k.startswith(("TASKCANCEL_", "ALIBABA_CLOUD_", "ALIYUN_"))
-    }
-    return subprocess.run(
-        taskcancel_command(*args),
-        capture_output=True,
-        text=True,
-        env={**base, **env},
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +47,10 @@ def emulator() -> Iterator[EmulatorServer]:
 
 
 def test_version() -> None:
-    result = cli("--version")
+    """The module runs as ``python -m taskcancel.cli`` in a process of its own."""
+    result = subprocess.run(
+        taskcancel_command("--version"), capture_output=True, text=True, env=cli_env(), timeout=60
+    )
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
         f"taskcancel {taskcancel.__version__}\n",
@@ -392,12 +383,11 @@ def test_a_bad_endpoint_is_a_usage_error(endpoint: str) -> None:
 @pytest.mark.parametrize("verb", ["state", "reset"])
 def test_a_reader_that_goes_away_is_no_error(stub: ControlStub, verb: str) -> None:
     """``taskcancel state | head -1``: no BrokenPipeError traceback."""
-    base = {k: v for k, v in clean_env().items() if not k.startswith("TASKCANCEL_")}
     process = subprocess.Popen(
         taskcancel_command(verb, "--endpoint", stub.endpoint),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=base,
+        env=cli_env(),
     )
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # long before the interpreter has started

@@ -5,6 +5,7 @@
 - :mod:`support.control` -- control-plane and signed ECS calls, in-process or served;
 - :mod:`support.serve` -- the fixture world and real ``taskcancel serve`` processes;
 - :mod:`support.calls` -- calls to a served emulator and its log lines, parsed;
+- :mod:`support.cli` -- the ``taskcancel`` client commands run in this process;
 - :mod:`support.signing` -- signed request builders for the wire tests;
 - :mod:`support.no_io` -- the unit tier's guard.
 """
