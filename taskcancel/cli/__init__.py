@@ -3,8 +3,9 @@
 ::
 
     taskcancel serve [--host 127.0.0.1] [--port 8080] [--world FILE] [--store PATH]
-                     [--store-timeout 5] [--profile 2017|current] [--access-key ID:SECRET]...
-                     [--seed N] [--clock system|fake[=START]] [--control-token T]
+                     [--store-timeout 5] [--shutdown-timeout 5] [--profile 2017|current]
+                     [--access-key ID:SECRET]... [--seed N] [--clock system|fake[=START]]
+                     [--control-token T]
                      [--no-control] [--log-level info] [--log-format text|json]
     taskcancel cancel --region REGION --task TASK_ID [--endpoint URL]
                       [--profile 2017|current] [--signature acs3|v1] [--timeout SECONDS]

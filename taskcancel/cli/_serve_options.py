@@ -131,6 +131,13 @@ OPTIONS: dict[str, tuple[str, Callable[[str], Any], Any, str]] = {
         "seconds a write waits for a lock held elsewhere before ServiceUnavailable (503);"
         " below the official SDKs' 10 s read timeout",
     ),
+    "shutdown_timeout": (
+        "TASKCANCEL_SHUTDOWN_TIMEOUT",
+        _seconds,
+        5.0,
+        "seconds a stop (SIGTERM, Ctrl-C) waits for the answers still owed; then the"
+        " connections still open are cut off",
+    ),
     "profile": ("TASKCANCEL_PROFILE", _choice(*sorted(PROFILES)), "2017", "error profile"),
     "log_level": (
         "TASKCANCEL_LOG_LEVEL",
@@ -196,6 +203,7 @@ _METAVARS = {
     "world": "FILE",
     "store": "PATH",
     "store_timeout": "SECONDS",
+    "shutdown_timeout": "SECONDS",
     "profile": "2017|current",
     "log_level": "LEVEL",
     "log_format": "text|json",
@@ -290,4 +298,5 @@ def settings(args: argparse.Namespace, *, version: str = "") -> Settings:
         version=version,
         journal_size=args.journal_size,
         journal_file=args.journal_file,
+        shutdown_timeout=args.shutdown_timeout,
     )

@@ -133,7 +133,11 @@ class Server:
             try:
                 await asyncio.wait_for(connections.closed.wait(), self.shutdown_timeout)
             except TimeoutError:
-                log.warning("stopping: %d connections cut off", len(connections.open))
+                log.warning(
+                    "stopping: %d connections cut off after %g s",
+                    len(connections.open),
+                    self.shutdown_timeout,
+                )
                 connections.abort()
                 await asyncio.sleep(0)
             await loop.run_in_executor(None, connections.close_pools)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import signal
 import socket
@@ -23,7 +24,7 @@ import pytest
 from support.serve import start_serve, stop_serve, write_world
 
 from taskcancel import Client, HttpTransport, TaskStatus
-from taskcancel.testing import EmulatorServer
+from taskcancel.testing import EmulatorServer, clean_env
 
 REGION = "cn-hangzhou"
 
@@ -127,14 +128,22 @@ def _world(path: Path) -> Path:
     return write_world(path, {"Regions": [REGION], "Tasks": tasks})
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize(
+    ("signum", "given"), [(signal.SIGTERM, "flag"), (signal.SIGINT, "variable")]
+)
 def test_a_signal_stops_gracefully_with_hostile_clients_and_keeps_the_store(
-    tmp_path: Path, signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals, given: str
 ) -> None:
+    """Clients that never take their answers hold a stop up for ``--shutdown-timeout``
+    seconds (``TASKCANCEL_SHUTDOWN_TIMEOUT``; 5 by default), then they are cut off."""
     store = tmp_path / "state.sqlite"
+    args = ["--port", "0", "--store", str(store), "--world", str(_world(tmp_path / "w.json"))]
+    if given == "flag":
+        args += ["--shutdown-timeout", "0.5"]
     served = start_serve(
-        ["--port", "0", "--store", str(store), "--world", str(_world(tmp_path / "w.json"))],
+        args,
         log_path=tmp_path / "stderr.log",
+        env=clean_env(TASKCANCEL_SHUTDOWN_TIMEOUT="0.5" if given == "variable" else "60"),
     )
     try:
         transport = HttpTransport(
@@ -154,6 +163,7 @@ def test_a_signal_stops_gracefully_with_hostile_clients_and_keeps_the_store(
     log = served.log_text()
     assert "Traceback" not in log and "KeyboardInterrupt" not in log, log
     assert f"stopping ({signum.name})" in log
+    assert re.search(r"stopping: \d+ connections cut off after 0\.5 s", log), log
     # A copy of the store file alone (no -wal beside it) has every acknowledged cancel.
     copy = tmp_path / "copy.sqlite"
     shutil.copyfile(store, copy)

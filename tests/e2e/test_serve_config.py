@@ -204,6 +204,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "TASKCANCEL_LOG_FORMAT": ("xml", "TASKCANCEL_LOG_FORMAT='xml': must be one of text, json"),
     "TASKCANCEL_SEED": ("seven", "TASKCANCEL_SEED='seven': must be an integer"),
     "TASKCANCEL_STORE_TIMEOUT": ("0", "TASKCANCEL_STORE_TIMEOUT='0': must be more than 0 and at"),
+    "TASKCANCEL_SHUTDOWN_TIMEOUT": ("-1", "TASKCANCEL_SHUTDOWN_TIMEOUT='-1': must be more than 0 "),
     "TASKCANCEL_NO_CONTROL": ("maybe", "TASKCANCEL_NO_CONTROL='maybe': must be 1/true/yes/on or"),
     "TASKCANCEL_CLOCK": ("fake=soon", "TASKCANCEL_CLOCK='fake=soon': fake clock start 'soon' "),
     "TASKCANCEL_CONTROL_TOKEN": ("", "TASKCANCEL_CONTROL_TOKEN='': must not be empty"),
@@ -251,6 +252,7 @@ HELP = {
     "--world": ("the demo world", "TASKCANCEL_WORLD"),
     "--store": ("in memory", "TASKCANCEL_STORE"),
     "--store-timeout": ("5.0", "TASKCANCEL_STORE_TIMEOUT"),
+    "--shutdown-timeout": ("5.0", "TASKCANCEL_SHUTDOWN_TIMEOUT"),
     "--profile": ("2017", "TASKCANCEL_PROFILE"),
     "--log-level": ("info", "TASKCANCEL_LOG_LEVEL"),
     "--log-format": ("text", "TASKCANCEL_LOG_FORMAT"),
@@ -330,7 +332,10 @@ def test_a_bad_world_file_or_store_is_one_clean_line(tmp_path: Path, case: str) 
 
 def test_a_store_another_process_holds_locked_is_one_clean_line(tmp_path: Path) -> None:
     for path in _locked_store(tmp_path):
-        result = run_serve("--port", "0", "--store", path, env=serve_env())
+        # It waits --store-timeout (5 s by default) for the lock, then gives up.
+        result = run_serve(
+            "--port", "0", "--store", path, "--store-timeout", "0.2", env=serve_env()
+        )
         assert result.returncode == 2
         assert result.stderr == f"taskcancel: error: {path}: cannot open (database is locked)\n"
 
