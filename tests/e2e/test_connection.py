@@ -95,9 +95,11 @@ def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot() -> None:
     with EmulatorServer(request_timeout=1.0, max_connections=2) as server:
         floods = [_flood(server.port), _flood(server.port)]
         try:
-            with server.client(timeout=5) as client:  # both slots are taken
-                with pytest.raises(ApiError, match="ServiceUnavailable"):
-                    client.describe_tasks(REGION)
+            with (  # both slots are taken
+                server.client(timeout=5) as client,
+                pytest.raises(ApiError, match="ServiceUnavailable"),
+            ):
+                client.describe_tasks(REGION)
             # Clients that read nothing are cut off (reset) once their deadline passes.
             # Their sockets are not read here: a client that reads is served, not cut off.
             deadline = time.monotonic() + 30
