@@ -13,7 +13,6 @@ The npm packages are those of ``examples/node`` (the Node SDK test's), installed
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -47,10 +46,6 @@ ERRORS = [
     ("CancelTaskFailed", "ClientError", 400),
 ]
 FAULTS = ["reset", "reset-after", "stall", "truncate"]
-needs_wire_faults = pytest.mark.skipif(
-    importlib.util.find_spec("taskcancel.server._connection") is None,
-    reason="the connection layer does not apply Answer.fault yet (it lands with branch conn)",
-)
 
 
 def _unavailable(reason: str) -> None:
@@ -178,7 +173,6 @@ def test_each_error_is_the_node_sdks_documented_error_class(
     assert all(task_status(served.endpoint, t) == "Processing" for t in tasks)
 
 
-@needs_wire_faults
 def test_each_wire_fault_is_an_error_within_the_sdks_timeout(
     node_env: tuple[str, dict[str, str]], served: Any
 ) -> None:
@@ -205,7 +199,6 @@ def test_each_wire_fault_is_an_error_within_the_sdks_timeout(
     assert [task_status(served.endpoint, t) for t in tasks] == [done[f] for f in FAULTS]
 
 
-@needs_wire_faults
 def test_reset_after_is_applied_and_the_retry_gets_incorrect_task_status(
     node_env: tuple[str, dict[str, str]], served: Any
 ) -> None:

@@ -10,7 +10,6 @@ on two servers started with the same seed.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -52,12 +51,6 @@ ERRORS = [
     ("InvalidTaskId.NotFound", 400, ClientException),
 ]
 FAULTS = ["reset", "reset-after", "stall", "truncate"]
-
-#: Wire faults need the connection layer's support for ``Answer.fault`` (branch conn).
-needs_wire_faults = pytest.mark.skipif(
-    importlib.util.find_spec("taskcancel.server._connection") is None,
-    reason="the connection layer does not apply Answer.fault yet (it lands with branch conn)",
-)
 
 
 def processing(task_id: str) -> Task:
@@ -157,7 +150,6 @@ def test_the_old_sdk_raises_server_exception_for_each_error(
     assert status(emulator, TASKS[1]) is TaskStatus.PROCESSING
 
 
-@needs_wire_faults
 @pytest.mark.parametrize("fault", FAULTS)
 def test_each_wire_fault_is_a_transport_error_in_both_sdks_never_a_hang(
     emulator: EmulatorServer, fault: str
@@ -182,7 +174,6 @@ def test_each_wire_fault_is_a_transport_error_in_both_sdks_never_a_hang(
         assert status(emulator, task_id) is (TaskStatus.DELETED if done else TaskStatus.PROCESSING)
 
 
-@needs_wire_faults
 def test_reset_after_cancels_while_the_client_sees_an_error_and_the_retry_is_refused(
     emulator: EmulatorServer,
 ) -> None:
