@@ -26,6 +26,7 @@ from .._core._model import (
 from .._core._rules import DEFAULT_POLICY, Accepted, Decision, Policy, Reason
 from .._store import DuplicateTaskError, Store
 from ..catalogue import DEFAULT_PROFILE, ErrorSpec, Profile, missing_parameter_message
+from ..wire import v1
 from ._shapes import IdGenerator, task_to_api
 
 __all__ = [
@@ -406,29 +407,15 @@ ACTION_PARAMETERS: Mapping[str, frozenset[str]] = {
 #: Parameters of the RPC protocol rather than of an action (the V1 signature's, and what
 #: the SDKs add to every call: ``OwnerId`` and friends, ``ClientToken``, ``SignatureType``).
 #: ACS3's ``x-acs-*`` headers are not parameters and never show up here.
-COMMON_PARAMETERS: frozenset[str] = frozenset(
-    {
-        "AccessKeyId",
-        "Action",
-        "Format",
-        "SecurityToken",
-        "Signature",
-        "SignatureMethod",
-        "SignatureNonce",
-        "SignatureType",
-        "SignatureVersion",
-        "TimeStamp",
-        "Timestamp",
-        "Version",
-        "RegionId",
-        "OwnerId",
-        "OwnerAccount",
-        "ResourceOwnerId",
-        "ResourceOwnerAccount",
-        "ClientToken",
-        "Callback",
-    }
-)
+COMMON_PARAMETERS: frozenset[str] = v1.COMMON_PARAMETERS | {
+    "RegionId",
+    "OwnerId",
+    "OwnerAccount",
+    "ResourceOwnerId",
+    "ResourceOwnerAccount",
+    "ClientToken",
+    "Callback",
+}
 
 
 def ignored_parameters(action: str, names: Iterable[str]) -> list[str]:

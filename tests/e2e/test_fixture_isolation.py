@@ -8,13 +8,12 @@ or app part) gets a new server, and a test's own ``ecs_clock`` a server of its o
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from support.pytest_run import run_pytest
 
 from taskcancel import (
     AuthenticationError,
@@ -28,7 +27,7 @@ from taskcancel import (
     TaskStatus,
     wire,
 )
-from taskcancel.testing import EmulatorServer, FakeClock
+from taskcancel.testing import EmulatorServer, FakeClock, clean_env
 from taskcancel.testing._shared import SharedEmulator
 from taskcancel.worldfile import Faults
 
@@ -172,21 +171,11 @@ def test_each(ecs_emulator, ecs_clock, n):
 
 def test_one_server_per_xdist_worker(tmp_path: Path) -> None:
     (tmp_path / "test_suite.py").write_text(SUITE, encoding="utf-8")
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-n",
-            "2",
-            "test_suite.py",
-        ],
+    run = run_pytest(
+        tmp_path / "test_suite.py",
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
+        env=clean_env(),
+        options=("-p", "xdist.plugin", "-n", "2"),
         timeout=120,
     )
     assert run.returncode == 0, run.stdout + run.stderr

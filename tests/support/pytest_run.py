@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["run_pytest"]
 
 
 def run_pytest(
-    *paths: Path, cwd: Path, env: Mapping[str, str], timeout: float = 300
+    *paths: Path,
+    cwd: Path,
+    env: Mapping[str, str],
+    options: Sequence[str] = (),
+    timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest -q PATHS`` with only taskcancel's plugin; output captured."""
+    """``python -m pytest -q OPTIONS PATHS`` with only taskcancel's plugin (and those
+    ``options`` name with ``-p``); output captured."""
     return subprocess.run(
         [
             sys.executable,
@@ -31,6 +36,7 @@ def run_pytest(
             "no:cacheprovider",
             "-p",
             "taskcancel.testing.plugin",
+            *options,
             *map(str, paths),
         ],
         capture_output=True,

@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "catalogue": {"_core"},
     "wire": {"_core", "catalogue"},
     "_store": {"_core"},
-    "api": {"_core", "catalogue", "_store"},
+    "api": {"_core", "catalogue", "_store", "wire"},
     "worldfile": {"_core", "api", "_store"},
     "_client": {"_core", "catalogue", "api", "_store", "wire", "_ids"},
     "server": {"_core", "catalogue", "api", "_store", "wire", "worldfile", "_ids"},
