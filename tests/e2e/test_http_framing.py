@@ -11,9 +11,8 @@ import json
 import logging
 import socket
 import time
-import uuid
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,64 +21,17 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.gateway import FINISHED, REGION, gateway_world, v1
 from support.serve import REQUEST_ID
 
 from taskcancel import Task, wire
 from taskcancel.testing import EmulatorServer
-from taskcancel.worldfile import WorldSpec
-
-REGION = "cn-hangzhou"
-ACCOUNTS = {"testid": "testsecret", "other": "othersecret"}
-FRESH = [f"t-http-{n:03d}" for n in range(60)]
-OTHER_TASK = "t-http-other"
-FINISHED = "t-http-finished"
-
-
-def _world() -> WorldSpec:
-    tasks = [
-        Task(
-            task_id=task_id,
-            region_id=REGION,
-            action="ImportImage",
-            status="Processing",
-            owner="testid",
-        )
-        for task_id in FRESH
-    ]
-    tasks.append(
-        Task(
-            task_id=FINISHED,
-            region_id=REGION,
-            action="ExportImage",
-            status="Finished",
-            owner="testid",
-        )
-    )
-    tasks.append(
-        Task(
-            task_id=OTHER_TASK,
-            region_id=REGION,
-            action="ImportImage",
-            status="Processing",
-            owner="other",
-        )
-    )
-    return WorldSpec(
-        regions=frozenset({REGION, "cn-shanghai"}), accounts=dict(ACCOUNTS), tasks=tuple(tasks)
-    )
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(_world()) as running:
+    with EmulatorServer(gateway_world()) as running:
         yield running
-
-
-_fresh = iter(FRESH)
-
-
-def fresh_task() -> str:
-    return next(_fresh)
 
 
 @pytest.fixture
@@ -87,63 +39,6 @@ def serves_afterwards(server: EmulatorServer) -> Iterator[None]:
     """After the test (all its hypothesis examples), a valid signed call still succeeds."""
     yield
     still_serves(server)
-
-
-@pytest.fixture(scope="module")
-def http(server: EmulatorServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.endpoint, trust_env=False, timeout=10) as client:
-        yield client
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def v1(
-    action: str,
-    params: Mapping[str, str],
-    *,
-    key: tuple[str, str] = ("testid", "testsecret"),
-    **options: Any,
-) -> wire.OutgoingRequest:
-    options.setdefault("nonce", uuid.uuid4().hex)
-    options.setdefault("timestamp", now())
-    return wire.v1.build_request(action, params, access_key_id=key[0], secret=key[1], **options)
-
-
-def acs3(
-    server: EmulatorServer,
-    action: str,
-    params: Mapping[str, str],
-    *,
-    key: tuple[str, str] = ("testid", "testsecret"),
-    **options: Any,
-) -> wire.OutgoingRequest:
-    options.setdefault("nonce", uuid.uuid4().hex)
-    options.setdefault("timestamp", now())
-    return wire.acs3.build_request(
-        action,
-        params,
-        host=f"127.0.0.1:{server.port}",
-        access_key_id=key[0],
-        secret=key[1],
-        **options,
-    )
-
-
-def send(http: httpx.Client, out: wire.OutgoingRequest) -> httpx.Response:
-    return http.request(out.method, out.target, headers=list(out.headers), content=out.body)
-
-
-def envelope(response: httpx.Response) -> dict[str, Any]:
-    """The JSON error envelope, checked for the fields every Aliyun error carries."""
-    assert 400 <= response.status_code < 500, response.text
-    assert response.headers["content-type"] == "application/json;charset=utf-8"
-    body = response.json()
-    assert {"RequestId", "HostId", "Code", "Message"} <= body.keys()
-    assert body["RequestId"] == response.headers["x-acs-request-id"]
-    assert REQUEST_ID.fullmatch(body["RequestId"])
-    return dict(body)
 
 
 def still_serves(server: EmulatorServer) -> None:
@@ -428,7 +323,7 @@ def test_an_endless_request_head_is_cut_off_with_request_too_large(
     still_serves(server)
 
 
-# ------------------------------------- connection guards (taskcancel.server._protocol)
+# ----------------------------------- connection guards (taskcancel.server._connection)
 
 
 def _running(task_id: str) -> Task:

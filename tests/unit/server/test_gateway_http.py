@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,55 +20,27 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from support.app import HOST, InProcess, build_app
+from support.gateway import (
+    FINISHED,
+    FRESH,
+    OTHER_TASK,
+    REGION,
+    acs3,
+    envelope,
+    gateway_world,
+    now,
+    send,
+    v1,
+)
 from support.serve import REQUEST_ID
 
-from taskcancel import MemoryStore, Task, wire
-from taskcancel.worldfile import NO_FAULTS, Faults, WorldSpec
-
-REGION = "cn-hangzhou"
-ACCOUNTS = {"testid": "testsecret", "other": "othersecret"}
-FRESH = [f"t-http-{n:03d}" for n in range(60)]
-OTHER_TASK = "t-http-other"
-FINISHED = "t-http-finished"
-
-
-def _world() -> WorldSpec:
-    tasks = [
-        Task(
-            task_id=task_id,
-            region_id=REGION,
-            action="ImportImage",
-            status="Processing",
-            owner="testid",
-        )
-        for task_id in FRESH
-    ]
-    tasks.append(
-        Task(
-            task_id=FINISHED,
-            region_id=REGION,
-            action="ExportImage",
-            status="Finished",
-            owner="testid",
-        )
-    )
-    tasks.append(
-        Task(
-            task_id=OTHER_TASK,
-            region_id=REGION,
-            action="ImportImage",
-            status="Processing",
-            owner="other",
-        )
-    )
-    return WorldSpec(
-        regions=frozenset({REGION, "cn-shanghai"}), accounts=dict(ACCOUNTS), tasks=tuple(tasks)
-    )
+from taskcancel import MemoryStore, wire
+from taskcancel.worldfile import NO_FAULTS, Faults
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[InProcess]:
-    running = build_app(_world())
+    running = build_app(gateway_world())
     yield running
     running.close()
 
@@ -93,62 +65,11 @@ def http(server: InProcess) -> Iterator[httpx.Client]:
         yield client
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def v1(
-    action: str,
-    params: Mapping[str, str],
-    *,
-    key: tuple[str, str] = ("testid", "testsecret"),
-    **options: Any,
-) -> wire.OutgoingRequest:
-    options.setdefault("nonce", uuid.uuid4().hex)
-    options.setdefault("timestamp", now())
-    return wire.v1.build_request(action, params, access_key_id=key[0], secret=key[1], **options)
-
-
-def acs3(
-    server: InProcess,
-    action: str,
-    params: Mapping[str, str],
-    *,
-    key: tuple[str, str] = ("testid", "testsecret"),
-    **options: Any,
-) -> wire.OutgoingRequest:
-    options.setdefault("nonce", uuid.uuid4().hex)
-    options.setdefault("timestamp", now())
-    return wire.acs3.build_request(
-        action,
-        params,
-        host=HOST,
-        access_key_id=key[0],
-        secret=key[1],
-        **options,
-    )
-
-
-def send(http: httpx.Client, out: wire.OutgoingRequest) -> httpx.Response:
-    return http.request(out.method, out.target, headers=list(out.headers), content=out.body)
-
-
-def envelope(response: httpx.Response) -> dict[str, Any]:
-    """The JSON error envelope, checked for the fields every Aliyun error carries."""
-    assert 400 <= response.status_code < 500, response.text
-    assert response.headers["content-type"] == "application/json;charset=utf-8"
-    body = response.json()
-    assert {"RequestId", "HostId", "Code", "Message"} <= body.keys()
-    assert body["RequestId"] == response.headers["x-acs-request-id"]
-    assert REQUEST_ID.fullmatch(body["RequestId"])
-    return dict(body)
-
-
 def still_serves(server: InProcess) -> None:
     """A valid signed call still succeeds."""
     with server.client() as client:
         response = send(
-            client, acs3(server, "DescribeTasks", {"RegionId": REGION, "TaskIds": FINISHED})
+            client, acs3(HOST, "DescribeTasks", {"RegionId": REGION, "TaskIds": FINISHED})
         )
     assert response.status_code == 200, response.text
     assert [task["TaskId"] for task in response.json()["TaskSet"]["Task"]] == [FINISHED]
@@ -226,7 +147,7 @@ def test_signed_calls_with_any_parameters_never_break_the_server(
     if scheme == "V1":
         out = v1(action, params, response_format="XML" if xml else "JSON")
     else:
-        out = acs3(server, action, params)
+        out = acs3(HOST, action, params)
     response = send(http, out)
     code = "" if response.status_code == 200 else response.headers["content-type"]
     if code == wire.JSON_CONTENT_TYPE:
@@ -251,7 +172,7 @@ def test_replayed_request_is_signature_nonce_used(
     server: InProcess, http: httpx.Client, scheme: str
 ) -> None:
     params = {"RegionId": REGION, "TaskId": fresh_task()}
-    out = v1("CancelTask", params) if scheme == "V1" else acs3(server, "CancelTask", params)
+    out = v1("CancelTask", params) if scheme == "V1" else acs3(HOST, "CancelTask", params)
 
     first = send(http, out)
     second = send(http, out)
@@ -283,7 +204,7 @@ def test_timestamp_outside_15_minutes_is_expired(
     if scheme == "V1":
         out = v1("CancelTask", params, timestamp=now() + skew)
     else:
-        out = acs3(server, "CancelTask", params, timestamp=now() + skew)
+        out = acs3(HOST, "CancelTask", params, timestamp=now() + skew)
 
     body = envelope(send(http, out))
     assert body["Code"] == "InvalidTimeStamp.Expired"
@@ -304,7 +225,7 @@ def test_malformed_v1_timestamp(http: httpx.Client) -> None:
 
 
 def test_malformed_acs3_date(server: InProcess, http: httpx.Client) -> None:
-    out = acs3(server, "CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
+    out = acs3(HOST, "CancelTask", {"RegionId": REGION, "TaskId": FINISHED})
     headers = [(k, "28 Nov 2026" if k == "x-acs-date" else v) for k, v in out.headers]
 
     body = envelope(http.request(out.method, out.target, headers=headers))
@@ -315,7 +236,7 @@ def test_malformed_acs3_date(server: InProcess, http: httpx.Client) -> None:
 def test_unknown_action_is_404(server: InProcess, http: httpx.Client) -> None:
     for out in (
         v1("DescribeInstances", {"RegionId": REGION}),
-        acs3(server, "RunInstances", {"RegionId": REGION}),
+        acs3(HOST, "RunInstances", {"RegionId": REGION}),
     ):
         response = send(http, out)
         body = envelope(response)
@@ -332,7 +253,7 @@ def test_other_paths_are_404(http: httpx.Client) -> None:
 def test_bad_version(server: InProcess, http: httpx.Client) -> None:
     for out in (
         v1("CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, version="2016-03-14"),
-        acs3(server, "CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, version="1.0"),
+        acs3(HOST, "CancelTask", {"RegionId": REGION, "TaskId": FINISHED}, version="1.0"),
     ):
         response = send(http, out)
         body = envelope(response)
@@ -526,8 +447,8 @@ class _ExplodingStore(MemoryStore):
 
 
 def test_an_unexpected_server_error_is_an_internal_error_envelope() -> None:
-    store = _ExplodingStore(_world().tasks, regions=_world().regions)
-    server = build_app(_world(), store=store)
+    store = _ExplodingStore(gateway_world().tasks, regions=gateway_world().regions)
+    server = build_app(gateway_world(), store=store)
     with server.client() as client:
         response = send(client, v1("CancelTask", {"RegionId": REGION, "TaskId": FRESH[0]}))
         assert response.status_code == 500
