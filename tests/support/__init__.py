@@ -8,6 +8,7 @@
 - :mod:`support.cli` -- the ``taskcancel`` client commands run in this process;
 - :mod:`support.signing` -- signed request builders for the wire tests;
 - :mod:`support.gateway` -- the gateway tests' world and signed calls, for both tiers;
+- :mod:`support.hostile` -- world files built to break the loader, for both tiers;
 - :mod:`support.no_io` -- the unit tier's guard.
 """
 

@@ -2,8 +2,9 @@
 
 Each one -- deep nesting, a lone surrogate, a 5,000-digit integer, a key or id that
 would break a line -- is a :class:`WorldFileError` saying ``FILE: FIELD: reason`` on
-one printable line, through :func:`load_world` and through the real ``serve`` command
-(exit 2, no traceback). :func:`printable` is what the banner and logs show ids with.
+one printable line, through :func:`load_world` (tests/e2e/test_world_hostile_served.py
+runs a few through the real ``serve`` command). :func:`printable` is what the banner and
+logs show ids with.
 """
 
 from __future__ import annotations
@@ -12,55 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
+from support.hostile import HOSTILE, TASK
 
 from taskcancel.worldfile import WorldFileError, load_world, parse_world, printable
 from taskcancel.worldfile._world import parse_world_text
-
-TASK = (
-    '{"TaskId": %s, "RegionId": "cn-hangzhou", "TaskAction": "ImportImage",'
-    ' "TaskStatus": "Processing"}'
-)
-
-
-def deep(levels: int) -> str:
-    return "[" * levels + "]" * levels
-
-
-#: name -> (world file text, the field named, words of the reason)
-HOSTILE: dict[str, tuple[str, str, str]] = {
-    "100k-levels": (deep(100_000), "(file)", "nested too deeply"),
-    "deep-in-a-field": (
-        '{"Tasks": [' + TASK % deep(40) + "]}",
-        "Tasks[0].TaskId" + "[0]" * 13,
-        "nested too deeply",
-    ),
-    "surrogate-task-id": (
-        '{"Tasks": [' + TASK % '"t-\\ud800"' + "]}",
-        "Tasks[0].TaskId",
-        "lone surrogate",
-    ),
-    "surrogate-secret": (
-        '{"Accounts": [{"AccessKeyId": "k", "AccessKeySecret": "s\\udfff"}]}',
-        "Accounts[0].AccessKeySecret",
-        "lone surrogate",
-    ),
-    "surrogate-key": ('{"Faults": {"x\\ud800": 1}}', "Faults.x\\ud800", "lone surrogate"),
-    "5000-digits": (
-        '{"Faults": {"RetryAfterMs": ' + "9" * 5000 + "}}",
-        "Faults.RetryAfterMs",
-        "a 5000-digit number: too long",
-    ),
-    "5000-digits-as-id": (
-        '{"Tasks": [' + TASK % ("-" + "1" * 5000) + "]}",
-        "Tasks[0].TaskId",
-        "5000-digit number",
-    ),
-    "newline-in-a-key": (
-        '{"Tasks": [], "Faults": {"a\\nlistening on http://127.0.0.1:1": 1}}',
-        "Faults.a\\nlistening on http://127.0.0.1:1",
-        "unknown field",
-    ),
-}
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
