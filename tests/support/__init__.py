@@ -9,6 +9,7 @@
 - :mod:`support.signing` -- signed request builders for the wire tests;
 - :mod:`support.gateway` -- the gateway tests' world and signed calls, for both tiers;
 - :mod:`support.hostile` -- world files built to break the loader, for both tiers;
+- :mod:`support.stores` -- a small SQLite store file, and rows taskcancel would not write;
 - :mod:`support.no_io` -- the unit tier's guard.
 """
 

@@ -1,51 +1,18 @@
 """A store file holding a row taskcancel cannot read is refused at open.
 
 The message is ``FILE: table row N: field: reason`` (rows numbered from 1 by region,
-then task id), the file is left byte for byte as it was, and ``serve --store FILE``
-exits 2 with that message and no traceback.
+then task id), and the file is left byte for byte as it was (``serve --store FILE``
+exiting 2 with that message: tests/e2e/test_serve_refuses_an_unreadable_store.py).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.stores import HANGZHOU, store_file, tamper
 
-from taskcancel import Schedule, SqliteStore, StoreFileError, Task, TaskAction, TaskStatus
-
-HANGZHOU = "cn-hangzhou"
-
-
-def task(task_id: str, **fields: Any) -> Task:
-    fields.setdefault("region_id", HANGZHOU)
-    fields.setdefault("action", TaskAction.IMPORT_IMAGE)
-    fields.setdefault("status", TaskStatus.PROCESSING)
-    return Task(task_id=task_id, **fields)
-
-
-def store_file(path: Path) -> Path:
-    """A store of three tasks, ``t-1`` (scheduled), ``t-2`` and ``t-3``, closed."""
-    from datetime import UTC, datetime
-
-    created = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    seed = [
-        task("t-1", creation_time=created, schedule=Schedule(processing_seconds=60)),
-        task("t-2", owner="alice", creation_time=created, progress="40%"),
-        task("t-3"),
-    ]
-    SqliteStore(path, seed, regions=[HANGZHOU, "cn-shanghai"]).close()
-    return path
-
-
-def tamper(path: Path, statement: str, *args: object) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA ignore_check_constraints = ON")
-    conn.execute(statement, args)
-    conn.commit()
-    conn.close()
-
+from taskcancel import SqliteStore, StoreFileError
 
 #: name -> (statement, arguments, expected "table row N: field: reason" start)
 BAD_ROWS: dict[str, tuple[str, tuple[object, ...], str]] = {
