@@ -1,4 +1,4 @@
-"""The control plane over real HTTP against a real ``taskcancel serve``: health, state, world,
+"""The control plane through the app as ``taskcancel serve`` wires it: health, state, world,
 reset and seeding, each with its errors, on both stores (in memory and ``--store`` SQLite).
 
 Every test starts with ``POST /_taskcancel/reset`` on a server shared by the module, so the

@@ -1,4 +1,4 @@
-"""Who may use the control plane, over real HTTP against real ``taskcancel serve`` processes.
+"""Who may use the control plane, through the app as ``taskcancel serve`` wires it.
 
 Open on a loopback address; elsewhere off unless ``--control-token``; with a token every
 route but ``health`` needs ``Authorization: Bearer TOKEN`` (403 otherwise) and the ECS path

@@ -1,4 +1,4 @@
-"""The control plane's changes at runtime over real HTTP against a real ``taskcancel serve``:
+"""The control plane's changes at runtime, through the app as ``taskcancel serve`` wires it:
 ``PATCH tasks/{RegionId}/{TaskId}``, ``PUT faults`` and ``POST clock``, each with its errors
 (a refused body changes nothing), on both stores.
 """
