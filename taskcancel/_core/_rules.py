@@ -167,7 +167,7 @@ def apply_cancel(decision: Decision, now: datetime | None) -> Decision:
 
     A rejection stays as it is. An accepted task configured to fail (``cancel_fails``)
     is rejected with ``CANCEL_FAILED``; any other becomes ``Accepted`` of the task after
-    the cancel (``Deleted``, finished at ``now``; see :func:`~taskcancel.cancelled`).
+    the cancel (``Deleted``, finished at ``now``; the other fields as they were).
     Stores write that task; the testing kit's shadow models record it.
     """
     if not isinstance(decision, Accepted):
