@@ -46,7 +46,8 @@ __all__ = [
 
 Reply = dict[str, Any] | ErrorSpec
 
-#: DescribeTasks' TaskStatus filter: only these values take effect (aliyun-api.md §2.2).
+#: DescribeTasks' TaskStatus filter: only these values take effect; the API page says
+#: other values are ignored (docs/emulator.md, the coverage table).
 _FILTERABLE_STATUSES = frozenset({"Finished", "Processing", "Failed"})
 
 
@@ -89,8 +90,8 @@ def _region(ctx: ActionContext, params: Mapping[str, str]) -> str | ErrorSpec:
 #: CancelTask contract row 1-7; ``task`` the task the decision was about, or ``None``.
 Why = tuple[str, str, int | None, str | None, Task | None]
 
-#: The CancelTask contract table's row (design §3) that decides each rejection; row 7 is
-#: "otherwise": accepted, or ``CANCEL_FAILED`` when applying it fails (design §2).
+#: The CancelTask contract table's row (docs/contract.md) that decides each rejection; row 7 is
+#: "otherwise": accepted, or ``CANCEL_FAILED`` when applying it fails (docs/contract.md).
 CANCEL_ROWS: Mapping[Reason, int] = {
     Reason.MISSING_REGION_ID: 1,
     Reason.MISSING_TASK_ID: 2,

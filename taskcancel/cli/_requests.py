@@ -1,4 +1,4 @@
-"""``taskcancel requests``: the emulator's request journal from a shell (design §11).
+"""``taskcancel requests``: the emulator's request journal from a shell (docs/journal.md).
 
 ``GET {endpoint}/_taskcancel/requests`` with the filters given, printed as a table
 (``SEQ TIME ACTION REGION TASK ACCOUNT STATUS CODE WHY``) or, with ``--json``, one entry

@@ -79,7 +79,7 @@ class Emulator:
         # fault rules draw from: the same calls in the same order fare the same.
         self._chance = chance or live.fault_rules.chance
         self._contexts: dict[str, ActionContext] = {}
-        #: The request journal (design §11): every ECS call, once its answer is rendered.
+        #: The request journal (docs/journal.md): every ECS call, once its answer is rendered.
         self.journal = journal or Journal(
             settings.journal_size, clock=lambda: live.current.store.clock()
         )
@@ -188,7 +188,7 @@ class Emulator:
         return refusal
 
     def _fault(self, world: WorldState, call: wire.Call, answer: Answer) -> ErrorSpec | None:
-        """Apply the fault rule that decides ``call``, if one does (design §12): its
+        """Apply the fault rule that decides ``call``, if one does (docs/faults.md): its
         ``Error`` is returned, to be answered; ``reset``/``stall`` are answered here
         (the action is not run); ``reset-after``/``truncate`` run the action, then the
         connection layer applies the fault to its answer. ``LatencyMs`` adds a delay.
@@ -410,7 +410,7 @@ _SCHEMES = {wire.Scheme.ACS3: "ACS3", wire.Scheme.V1: "V1"}
 _STORE_BUSY_DECISION = Decision("store", "busy")
 _INTERNAL_DECISION = Decision("store", "internal-error")
 _THROTTLE_FAULT = Decision("fault", "throttle")
-#: The gateway check behind each refusal (design §11's ``Check``); the codes not listed
+#: The gateway check behind each refusal (docs/journal.md's ``Check``); the codes not listed
 #: are the timestamp's (``...TimeStamp...``) or the signature's.
 _GATEWAY_CHECKS = {
     "InvalidAction.NotFound": "action",

@@ -480,7 +480,7 @@ class Connection(asyncio.Protocol):
             self.drain_deadline = None
 
     def _fault(self, request: RawRequest, answer: Answer, transport: Transport) -> None:
-        """A fault rule's wire fault (design §12) instead of the answer: the connection
+        """A fault rule's wire fault (docs/faults.md) instead of the answer: the connection
         ends, and nothing after this request is read or answered."""
         request_log = self.shared.log
         if request_log is not None:

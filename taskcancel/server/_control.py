@@ -356,7 +356,7 @@ class ControlPlane:
         return 200, {"Now": format_timestamp(now)}
 
 
-#: The control routes that change something: each is a journal entry (design §11).
+#: The control routes that change something: each is a journal entry (docs/journal.md).
 _CHANGES = frozenset(
     {("PUT", "world"), ("POST", "reset"), ("POST", "tasks"), ("PUT", "faults"), ("POST", "clock")}
 )

@@ -1,4 +1,4 @@
-"""Fault rules at run time (design §12): which rule decides a call, with counts per rule.
+"""Fault rules at run time (docs/faults.md): which rule decides a call, with counts per rule.
 
 :class:`FaultRules` holds the :class:`~taskcancel.worldfile.Faults` in force, each rule's
 ``Matched`` and ``Fired`` counts, and the generator seeded by ``--seed`` that every

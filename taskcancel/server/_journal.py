@@ -1,4 +1,4 @@
-"""The request journal (design §11): what the emulator was sent and why it answered so.
+"""The request journal (docs/journal.md): what the emulator was sent and why it answered so.
 
 :class:`Journal` keeps the newest ``size`` entries (``0``: off), numbers them ``Seq`` 1, 2,
 ... (never reused while the server runs, :meth:`Journal.clear` included) and counts the
@@ -255,7 +255,7 @@ class Entry:
         return self.params or {}
 
     def to_json(self) -> dict[str, Any]:
-        """The entry as design §11 shows it (secrets as ``"***"``)."""
+        """The entry as docs/journal.md shows it (secrets as ``"***"``)."""
         data: dict[str, Any] = {
             "Seq": self.seq,
             "Time": _time_text(self.time),

@@ -11,7 +11,7 @@ from .. import wire
 __all__ = ["Answer", "Decision", "Deferred", "Pending", "RawRequest", "WireFault"]
 
 #: What a fault rule may do to the connection instead of answering normally
-#: (design §12): ``reset`` closes it before the action (nothing done), ``reset-after``
+#: (docs/faults.md): ``reset`` closes it before the action (nothing done), ``reset-after``
 #: closes it after the action ran (done, no answer), ``stall`` sends nothing for
 #: ``Answer.stall_seconds`` then closes, ``truncate`` sends part of the answer then closes.
 WireFault = str
@@ -38,7 +38,7 @@ class RawRequest:
 
 
 class Decision(NamedTuple):
-    """Why a call got its answer (design §11, the journal's ``Decision``).
+    """Why a call got its answer (docs/journal.md, the journal's ``Decision``).
 
     ``step``: ``"gateway"`` | ``"fault"`` | ``"rules"`` | ``"store"`` | ``"ok"``; ``check``
     names what decided (``"signature"``, ``"timestamp"``, ``"nonce"``, ``"throttle"``, a

@@ -56,7 +56,7 @@ class Settings:
     """Every option of an emulator; the defaults are ``taskcancel serve``'s."""
 
     # -- the gateway and the rules ------------------------------------------------------
-    #: The error profile (design §3): ``"2017"`` or ``"current"``, or a Profile.
+    #: The error profile (docs/contract.md): ``"2017"`` or ``"current"``, or a Profile.
     profile: Profile = attrs.field(default=get_profile("2017"), converter=get_profile)
     policy: Policy = DEFAULT_POLICY
     #: How far a request's Timestamp may be from the gateway's clock.
@@ -82,7 +82,7 @@ class Settings:
     control_token: str | None = None
 
     # -- journal and log ----------------------------------------------------------------
-    #: Newest journal entries kept (design §11); 0 turns the journal off.
+    #: Newest journal entries kept (docs/journal.md); 0 turns the journal off.
     journal_size: int = attrs.field(default=10_000, validator=_at_least(0))
     #: Every journal entry also appended here as a JSON line.
     journal_file: str | None = None

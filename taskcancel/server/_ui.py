@@ -1,4 +1,5 @@
-"""The dashboard (design §13): ``GET /_taskcancel/ui`` and its assets under ``ui/...``.
+"""The dashboard: ``GET /_taskcancel/ui`` and its assets under ``ui/...`` (documented in
+docs/control-plane.md, "The dashboard").
 
 One static page (``ui/index.html``, ``ui/app.js``, ``ui/style.css``, package data; no
 build step, nothing from another origin). The page holds no secret: it reads the control

@@ -1,4 +1,4 @@
-"""``ecs_journal``: assert on the calls the emulator received (design §11).
+"""``ecs_journal``: assert on the calls the emulator received (docs/journal.md).
 
 :class:`RequestJournal` works over any function that fetches journal entries (the JSON
 objects of ``GET /_taskcancel/requests``), so it serves an in-process

@@ -197,7 +197,7 @@ class EmulatorServer:
         rules: Iterable[FaultRule] | None = None,
     ) -> None:
         """Throttle a share of requests (``Throttling.User``); add latency to each; put
-        fault rules in force (:class:`~taskcancel.testing.FaultRule`, design §12: the first
+        fault rules in force (:class:`~taskcancel.testing.FaultRule`, docs/faults.md: the first
         that matches and fires decides; their counts start at zero). What is not given
         stays as it is. ``ValueError`` (nothing changed) for a rule whose ``Error`` this
         server's profile and gateway do not know, or two rules with one name.
@@ -220,7 +220,7 @@ class EmulatorServer:
         )
 
     def requests(self, **filters: object) -> list[dict[str, Any]]:
-        """The request journal's entries, oldest first (design §11): ``GET
+        """The request journal's entries, oldest first (docs/journal.md): ``GET
         /_taskcancel/requests``' ``Requests``. ``filters`` take the route's names
         (``Action="CancelTask"``) or Python's (``action=``, ``task_id=``, ``code=``,
         ``region_id=``, ``access_key_id=``, ``kind=``, ``since=``, ``limit=``,

@@ -94,7 +94,7 @@ def check_headers(headers: Sequence[tuple[bytes, bytes]], limits: Limits) -> Gat
     return None
 
 
-#: Where the emulator's control plane lives (design §10): a path under it is never ECS
+#: Where the emulator's control plane lives (docs/control-plane.md): a path under it is never ECS
 #: RPC. The one definition, for the server's routing and the CLI's control commands.
 CONTROL_PREFIX = "/_taskcancel/"
 

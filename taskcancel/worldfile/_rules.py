@@ -1,4 +1,4 @@
-"""Fault rules (design §12): the typed, frozen :class:`FaultRule` and its JSON form.
+"""Fault rules (docs/faults.md): the typed, frozen :class:`FaultRule` and its JSON form.
 
 ::
 

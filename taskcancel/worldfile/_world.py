@@ -85,7 +85,7 @@ def _rule_tuple(rules: Sequence[FaultRule]) -> tuple[FaultRule, ...]:
 @attrs.frozen
 class Faults:
     """Injected trouble: a share of requests throttled, latency added to each, and fault
-    rules (:class:`~._rules.FaultRule`, design §12; the first that matches and fires
+    rules (:class:`~._rules.FaultRule`, docs/faults.md; the first that matches and fires
     decides). ``retry_after_ms`` is also the hint of a rule's throttling ``Error``."""
 
     throttle_rate: float = 0.0

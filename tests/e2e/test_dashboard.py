@@ -130,7 +130,7 @@ def test_an_sdk_cancel_appears_in_the_journal_and_opens_to_its_decision(
     from selenium.webdriver.common.by import By
 
     if not _has_route(served, "requests"):
-        pytest.skip("this emulator has no journal yet (GET /_taskcancel/requests, design §11)")
+        pytest.skip("this emulator has no journal yet (GET /_taskcancel/requests, docs/journal.md)")
     task_id = "t-dash-journal"
     assert _control(served, "POST", "tasks", {"Tasks": [_task(task_id)]}).status_code == 201
     browser.get(f"{served.endpoint}/_taskcancel/ui")

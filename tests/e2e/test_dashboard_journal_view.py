@@ -1,9 +1,9 @@
 """The dashboard's journal and fault-rule views, in a real browser, against the control
-plane's documented JSON (design §11, §12) served by a stand-in.
+plane's documented JSON (docs/journal.md, docs/faults.md) served by a stand-in.
 
 The page is served by :func:`taskcancel.server._ui.serve` as the emulator serves it; the
-``health``, ``state``, ``faults`` and ``requests`` routes answer the shapes design.md
-fixes, from data the test controls: 10,000 journal entries (the journal's default size),
+``health``, ``state``, ``faults`` and ``requests`` routes answer the shapes the docs
+document, from data the test controls: 10,000 journal entries (the journal's default size),
 a long-poll that answers as soon as an entry is added, fault rules with their counts.
 """
 

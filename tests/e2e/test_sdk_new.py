@@ -2,7 +2,7 @@
 
 Both signing modes (ACS3-HMAC-SHA256, the default, and ``signature_algorithm="v2"``,
 V1 HMAC-SHA1) and both error profiles. The SDK is used exactly as a user would point
-it at the emulator (sdk-wire.md §2); nothing in it is patched.
+it at the emulator (``protocol="HTTP"``, ``endpoint``); nothing in it is patched.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_every_rejection_is_a_client_exception_with_the_profile_code(
 def test_special_characters_in_parameters_are_signed_and_decoded(
     served: ServedEmulator, mode: str
 ) -> None:
-    """The SDK sends a space as '+' and signs it as '%20' (sdk-wire.md §3.4): the server
+    """The SDK sends a space as '+' and signs it as '%20' (as observed): the server
     must verify that, then find the task by its decoded id (which is Finished)."""
     with pytest.raises(ClientException) as caught:
         cancel(sdk(served, mode), HANGZHOU, WEIRD)

@@ -2,7 +2,7 @@
 
 ``AcsClient`` signs with V1 HMAC-SHA1, sends ``Format=JSON`` (or XML through the
 deprecated ``do_action``), returns raw body bytes on 2xx and raises its own
-``ServerException`` for everything else (sdk-wire.md §5).
+``ServerException`` for everything else (``aliyunsdkcore.client.AcsClient``).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_every_rejection_is_a_server_exception(
 def test_special_characters_in_parameters_are_signed_and_decoded(
     served: ServedEmulator,
 ) -> None:
-    """The old SDK sends a space as '%20' (sdk-wire.md §3.4); the task (Finished) is found."""
+    """The old SDK sends a space as '%20' (as observed); the task (Finished) is found."""
     with pytest.raises(ServerException) as caught:
         client().do_action_with_exception(request(served, CancelTaskRequest, TaskId=WEIRD))
     assert caught.value.get_error_code() == EXPECTED["INCORRECT_TASK_STATUS"][served.profile].code

@@ -73,8 +73,9 @@ _MISSING_TASK = (
 )
 _CANCEL_FAILED = "The task is failed to cancel, Please contact the administrator."
 
-#: The error tables of design.md §3 / aliyun-api.md §1.3, written out independently of
-#: taskcancel's own catalogue: reason name -> profile -> what the caller must see.
+#: The CancelTask API page's error tables, old and current (docs/contract.md), written out
+#: independently of taskcancel's own catalogue: reason name -> profile -> what the caller
+#: must see.
 EXPECTED: dict[str, dict[str, Expected]] = {
     "MISSING_REGION_ID": {
         "2017": Expected("MissingParameter", 400, _MISSING_REGION),
@@ -134,7 +135,8 @@ def fresh_id(n: int) -> str:
 
 
 def fixture_world() -> dict[str, Any]:
-    """The world file (design §7 format) every served emulator of the suite starts with."""
+    """The world file every served emulator of the suite starts with (its format:
+    docs/emulator.md, "The world file")."""
     tasks: list[dict[str, Any]] = [
         {
             "TaskId": fresh_id(n),

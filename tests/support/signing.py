@@ -145,7 +145,7 @@ def with_authorization(request: OutgoingRequest, value: str) -> OutgoingRequest:
 def sdk_headers(
     *, host: str = HOST, date: str = "2026-11-28T15:15:45Z", nonce: str = "n-1", body: bytes = b""
 ) -> list[tuple[str, str]]:
-    """The headers the new SDK sends and signs for a CancelTask (sdk-wire.md 3.1)."""
+    """The headers the new SDK sends and signs for a CancelTask (as observed on the wire)."""
     return [
         ("host", host),
         ("x-acs-action", "CancelTask"),

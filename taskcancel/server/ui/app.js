@@ -1,6 +1,6 @@
-// The taskcancel dashboard (design §13). Read-only: it only GETs the control plane's JSON
-// routes. Every string from the server is put in the page with textContent / DOM APIs,
-// never as markup. The control token (when the plane has one) is typed into a form field,
+// The taskcancel dashboard (docs/control-plane.md, "The dashboard"). Read-only: it only
+// GETs the control plane's JSON routes. Every string from the server is put in the page
+// with textContent / DOM APIs, never as markup. The control token (when the plane has one) is typed into a form field,
 // kept in this tab's sessionStorage and sent as an Authorization header: never in a URL.
 "use strict";
 
@@ -8,7 +8,7 @@
   const BASE = "/_taskcancel/";
   const ROW = 22; // px: one journal row (style.css .jrow height)
   const MAX_ENTRIES = 10000; // the journal's default size
-  const WAIT_SECONDS = 20; // the long-poll's hold (design §11: at most 30)
+  const WAIT_SECONDS = 20; // the long-poll's hold (docs/journal.md: at most 30)
   const MAX_TASK_ROWS = 2000; // more than this: filter to see them
   const TOKEN_KEY = "taskcancel-control-token";
   const MIN_REFRESH_GAP = 300; // ms between two state refreshes, at least

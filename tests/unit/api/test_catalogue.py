@@ -1,7 +1,8 @@
 """The error catalogue, row by row, and end to end through the in-memory client.
 
-The expected strings below are copied independently from reference/aliyun-api.md §1.3
-and design §3 (not from the catalogue module), so a typo in either shows up here.
+The expected strings below are copied independently from the CancelTask API page's error
+tables, old and current (docs/contract.md, "Two profiles"), not from the catalogue
+module, so a typo in either shows up here.
 """
 
 from __future__ import annotations

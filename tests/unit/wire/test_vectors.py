@@ -1,4 +1,6 @@
-"""Signature test vectors from reference/sdk-wire.md section 4 and reference/aliyun-api.md 4.2/4.3.
+"""Signature test vectors: requests the official SDKs sent (V1 from the old SDK and the new
+one with ``signature_algorithm="v2"``, ACS3 from the new one), each signature confirmed by
+recomputing it by the documented V1 and V3 steps.
 
 Each vector runs twice: through the string-to-sign and signature functions, and as a raw
 HTTP request (method, target, headers, empty body) through parse_request and
@@ -491,7 +493,7 @@ def test_acs3_vector_with_a_body_added_is_refused() -> None:
 
 
 def test_acs3_vector_unsigned_extra_header_is_ignored() -> None:
-    # aiohttp adds Content-Type and Accept-Encoding after signing (sdk-wire.md 3.1).
+    # aiohttp adds Content-Type and Accept-Encoding after the new SDK signs (observed).
     vector = ACS3_VECTORS[0]
     headers = (*vector.headers, ("Content-Type", "application/octet-stream"))
     call = parse_request("POST", b"/", vector.query.encode(), _wire(headers), b"")

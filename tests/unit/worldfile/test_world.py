@@ -1,5 +1,6 @@
-"""The world file (design §7): defaults, pasted DescribeTasks output, every refusal
-named by source/field/reason, and ``world_to_json`` as the inverse of ``parse_world``."""
+"""The world file (docs/emulator.md, "The world file"): defaults, pasted DescribeTasks
+output, every refusal named by source/field/reason, and ``world_to_json`` as the inverse
+of ``parse_world``."""
 
 from __future__ import annotations
 
