@@ -1,7 +1,8 @@
 // The taskcancel dashboard (docs/control-plane.md, "The dashboard"). Read-only: it only
 // GETs the control plane's JSON routes. Every string from the server is put in the page
-// with textContent / DOM APIs, never as markup. The control token (when the plane has one) is typed into a form field,
-// kept in this tab's sessionStorage and sent as an Authorization header: never in a URL.
+// with textContent / DOM APIs, never as markup. The control token (when the plane has
+// one) is typed into a form field, kept in this tab's sessionStorage and sent as an
+// Authorization header: never in a URL.
 "use strict";
 
 (() => {
