@@ -8,26 +8,16 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.stores import HANGZHOU, task
 
 from taskcancel import (
     SqliteStore,
     StoreFileError,
     Task,
-    TaskAction,
     TaskStatus,
 )
-
-HANGZHOU = "cn-hangzhou"
-
-
-def task(task_id: str, **fields: Any) -> Task:
-    fields.setdefault("region_id", HANGZHOU)
-    fields.setdefault("action", TaskAction.IMPORT_IMAGE)
-    fields.setdefault("status", TaskStatus.PROCESSING)
-    return Task(task_id=task_id, **fields)
 
 
 def many(count: int, region_id: str = HANGZHOU) -> list[Task]:

@@ -5,19 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-from taskcancel import SqliteStore, Task, TaskAction, TaskStatus
+from support.stores import HANGZHOU, task
 
-HANGZHOU = "cn-hangzhou"
-
-
-def task(task_id: str, **fields: Any) -> Task:
-    fields.setdefault("region_id", HANGZHOU)
-    fields.setdefault("action", TaskAction.IMPORT_IMAGE)
-    fields.setdefault("status", TaskStatus.PROCESSING)
-    return Task(task_id=task_id, **fields)
-
+from taskcancel import SqliteStore
 
 QUOTA_WORKER = """
 import sys

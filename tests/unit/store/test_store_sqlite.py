@@ -23,6 +23,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.stores import HANGZHOU, task
 
 from taskcancel import (
     Accepted,
@@ -42,16 +43,8 @@ from taskcancel import (
 from taskcancel._store.sqlite import SCHEMA_VERSION
 from taskcancel.testing import FakeClock
 
-HANGZHOU = "cn-hangzhou"
 SHANGHAI = "cn-shanghai"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-
-
-def task(task_id: str, **fields: Any) -> Task:
-    fields.setdefault("region_id", HANGZHOU)
-    fields.setdefault("action", TaskAction.IMPORT_IMAGE)
-    fields.setdefault("status", TaskStatus.PROCESSING)
-    return Task(task_id=task_id, **fields)
 
 
 def many(count: int, region_id: str = HANGZHOU) -> list[Task]:

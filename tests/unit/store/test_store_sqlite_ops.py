@@ -7,21 +7,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
 
-from taskcancel import SqliteStore, Task, TaskAction, TaskStatus
+from support.stores import HANGZHOU, task
+
+from taskcancel import SqliteStore
 from taskcancel._store._sqlite_schema import APPLICATION_ID, INSERT, task_to_row
 from taskcancel._store.sqlite import SCHEMA_VERSION
 
-HANGZHOU = "cn-hangzhou"
 SHANGHAI = "cn-shanghai"
-
-
-def task(task_id: str, **fields: Any) -> Task:
-    fields.setdefault("region_id", HANGZHOU)
-    fields.setdefault("action", TaskAction.IMPORT_IMAGE)
-    fields.setdefault("status", TaskStatus.PROCESSING)
-    return Task(task_id=task_id, **fields)
 
 
 def test_a_replace_is_seen_at_once_by_another_store_on_the_file(tmp_path: Path) -> None:
