@@ -319,6 +319,12 @@ class Connection(asyncio.Protocol):
         )
         if head.refusal is not None:
             self._refuse_in_callback(head.refusal)
+        if parser.should_upgrade():
+            # Refused here, before its body: httptools reads a body and completes the
+            # message before it raises HttpParserUpgrade, too late to refuse it then.
+            refusal = upgrade_refusal(parser.get_method(), self.headers)
+            if refusal is not None:
+                self._refuse_in_callback(refusal)
         self.body_left, self.keep_alive = head.body_length, head.keep_alive
         # Only when nothing is answered before it.
         if head.expects_continue and not self.queue and not self.busy and self.transport:

@@ -103,9 +103,9 @@ def upgrade_refusal(
     method: bytes, headers: Sequence[tuple[bytes, bytes]]
 ) -> wire.GatewayError | None:
     """Why a request that asks to upgrade is refused, or ``None`` to serve it as the plain
-    request it is. ``CONNECT`` is refused; so is any body, which the parser leaves unread
-    at an upgrade: read as the next request, it would be a request smuggled past whatever
-    fronts us."""
+    request it is. ``CONNECT`` is refused; so is any body (asked once the head is read,
+    before the body: served or read as the next request, it would be a request smuggled
+    past whatever fronts us)."""
     if method == b"CONNECT":
         return malformed("CONNECT is not supported.")
     for name, value in headers:

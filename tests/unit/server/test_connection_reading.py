@@ -185,3 +185,24 @@ def test_bytes_that_are_not_http_are_refused_with_an_aliyun_error() -> None:
     (reply,) = client.answers()
     assert reply.status == 400
     assert set(reply.json()) >= {"RequestId", "HostId", "Code", "Message"}
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        b"content-length: 5\r\n\r\nhello",
+        b"transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_an_upgrade_request_with_a_body_gets_one_refusal_and_is_not_carried_out(
+    framing: bytes,
+) -> None:
+    client = connect()
+    client.send(
+        b"POST /x HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n" + framing
+    )
+    (reply,) = client.answers()  # one answer, not the action's and then a refusal
+    assert reply.status == 400
+    assert b"may not carry a body" in reply.body
+    assert client.connection.app.seen == []  # type: ignore[attr-defined]
