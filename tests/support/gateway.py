@@ -61,6 +61,14 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _signing(key: tuple[str, str], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``key``'s credentials, a fresh nonce and the current time unless
+    given."""
+    options.setdefault("nonce", uuid.uuid4().hex)
+    options.setdefault("timestamp", now())
+    return {"access_key_id": key[0], "secret": key[1], **options}
+
+
 def v1(
     action: str,
     params: Mapping[str, str],
@@ -69,9 +77,7 @@ def v1(
     **options: Any,
 ) -> wire.OutgoingRequest:
     """A V1-signed call (query string)."""
-    options.setdefault("nonce", uuid.uuid4().hex)
-    options.setdefault("timestamp", now())
-    return wire.v1.build_request(action, params, access_key_id=key[0], secret=key[1], **options)
+    return wire.v1.build_request(action, params, **_signing(key, options))
 
 
 def acs3(
@@ -83,11 +89,7 @@ def acs3(
     **options: Any,
 ) -> wire.OutgoingRequest:
     """An ACS3-signed call to ``host`` (the ``Host`` header is part of what is signed)."""
-    options.setdefault("nonce", uuid.uuid4().hex)
-    options.setdefault("timestamp", now())
-    return wire.acs3.build_request(
-        action, params, host=host, access_key_id=key[0], secret=key[1], **options
-    )
+    return wire.acs3.build_request(action, params, host=host, **_signing(key, options))
 
 
 def send(http: httpx.Client, out: wire.OutgoingRequest) -> httpx.Response:
